@@ -1,0 +1,262 @@
+#pragma once
+// Every actor of the daemon and the typed messages it handles, on one page.
+// Brokers (control_server, discovery, peer_server, range_fetcher, peer_query)
+// also list the CAF I/O messages they react to.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "config/config.hpp"
+
+namespace p2p {
+
+// -- atoms (at most 10 characters) ---------------------------------------------
+using share_atom = caf::atom_constant<caf::atom("share")>;
+using unshare_atom = caf::atom_constant<caf::atom("unshare")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using manifest_atom = caf::atom_constant<caf::atom("manifest")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using shares_atom = caf::atom_constant<caf::atom("shares")>;
+using hash_atom = caf::atom_constant<caf::atom("hash")>;
+using scan_atom = caf::atom_constant<caf::atom("scan")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using bye_atom = caf::atom_constant<caf::atom("bye")>;
+using sighting_atom = caf::atom_constant<caf::atom("sighting")>;
+using catalog_atom = caf::atom_constant<caf::atom("catalog")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using seeders_atom = caf::atom_constant<caf::atom("seeders")>;
+using uploads_atom = caf::atom_constant<caf::atom("uploads")>;
+using download_atom = caf::atom_constant<caf::atom("download")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+
+// Index of a seeder within one download (range_fetcher <-> download).
+using seeder_key = uint32_t;
+
+// -- share_registry ------------------------------------------------------------
+
+// Gets the share table whenever it changes (peer_server, discovery).
+using shares_listener_actor = caf::typed_actor<
+  // The whole share table and its catalog version (bumped on every change).
+  caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>>;
+
+// Builds manifests off the hot path (a detached actor per share request).
+using hasher_actor = caf::typed_actor<
+  // Hashes the file at path with the preferred chunk size; replies with the
+  // serialized manifest, or an io_error naming the file.
+  caf::replies_to<hash_atom, std::string, uint32_t>::with<std::vector<char>>>;
+
+using share_registry_actor = caf::typed_actor<
+  // Shares a file, or each regular file under a directory (absolute path).
+  // Replies with the shares added or already present.
+  caf::replies_to<share_atom, std::string>::with<std::vector<share_info>>,
+  // Stops sharing every share whose name, path or content id is the argument.
+  caf::replies_to<unshare_atom, std::string>::with<std::vector<share_info>>,
+  // All current shares.
+  caf::replies_to<list_atom>::with<std::vector<share_info>>,
+  // The serialized manifest of a shared content id (hex), or not_found.
+  caf::replies_to<manifest_atom, std::string>::with<std::vector<char>>,
+  // Adds a listener; it gets the current table at once and every change.
+  caf::reacts_to<subscribe_atom, shares_listener_actor>,
+  // Timer: re-checks shared files on disk (size, mtime) and re-hashes changed ones.
+  caf::reacts_to<tick_atom>>;
+
+// -- catalog -------------------------------------------------------------------
+
+using catalog_actor = caf::typed_actor<
+  // A peer announced itself (multicast) or is a static peer: fetch its catalog
+  // over TCP if it is new or its catalog version changed.
+  caf::reacts_to<sighting_atom, peer_sighting>,
+  // A peer said bye: forget it and its files now.
+  caf::reacts_to<bye_atom, uint64_t>,
+  // Re-fetches every known peer's catalog and waits the scan window for
+  // answers to a multicast scan; replies with what is known then.
+  caf::replies_to<scan_atom>::with<scan_result>,
+  // Files on the LAN, merged by content id (for `ls`).
+  caf::replies_to<list_atom>::with<std::vector<file_offer>>,
+  // Known peers (for `peers`).
+  caf::replies_to<peers_atom>::with<std::vector<peer_info>>,
+  // Peer_server endpoints ("host:port") currently offering a content id.
+  caf::replies_to<seeders_atom, std::string>::with<std::vector<std::string>>,
+  // Timer: expire silent peers, poll static peers.
+  caf::reacts_to<tick_atom>>;
+
+// -- discovery (UDP multicast broker) ------------------------------------------
+
+using discovery_actor = caf::typed_actor<
+  caf::reacts_to<caf::io::new_datagram_msg>,
+  caf::reacts_to<caf::io::datagram_sent_msg>,
+  caf::reacts_to<caf::io::datagram_servant_closed_msg>,
+  // Sends a scan to the group now (others answer with announces).
+  caf::reacts_to<scan_atom>,
+  // From share_registry: the catalog changed; announce the new version now.
+  caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // Timer: periodic announce; also a delayed answer to a scan.
+  caf::reacts_to<tick_atom>,
+  // Sends bye to the group (daemon shutdown); replies when sent.
+  caf::replies_to<bye_atom>::with<bool>>;
+
+// -- peer_server (TCP broker serving other daemons) ----------------------------
+
+using peer_server_actor = caf::typed_actor<
+  caf::reacts_to<caf::io::new_connection_msg>,
+  caf::reacts_to<caf::io::new_data_msg>,
+  caf::reacts_to<caf::io::connection_closed_msg>,
+  caf::reacts_to<caf::io::acceptor_closed_msg>,
+  caf::reacts_to<caf::io::data_transferred_msg>,
+  // From share_registry: the share table (what may be served).
+  caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // Upload totals for `status`.
+  caf::replies_to<uploads_atom>::with<upload_stats>,
+  // Timer: refills the upload rate limiter.
+  caf::reacts_to<tick_atom>>;
+
+// -- peer_query (one short exchange with a remote peer_server) -----------------
+
+using peer_query_actor = caf::typed_actor<
+  caf::reacts_to<caf::io::new_data_msg>,
+  caf::reacts_to<caf::io::connection_closed_msg>,
+  // Hello + catalog request; replies with the remote's id and files. Quits after.
+  caf::replies_to<catalog_atom>::with<remote_catalog>,
+  // Hello + manifest request for a content id (hex); replies with the manifest
+  // bytes after checking that they hash to that id. Quits after.
+  caf::replies_to<manifest_atom, std::string>::with<std::vector<char>>,
+  // Timer: gives up when the remote is silent too long.
+  caf::reacts_to<timeout_atom>>;
+
+// -- download and range_fetcher ------------------------------------------------
+
+using download_actor = caf::typed_actor<
+  // From a range_fetcher: its connection is up; it can take requests.
+  caf::reacts_to<ready_atom, seeder_key>,
+  // From a range_fetcher: chunk `index`'s bytes, not yet verified. The buffer
+  // holds the whole frame payload; the data starts at byte 4.
+  caf::reacts_to<chunk_atom, seeder_key, uint32_t, std::vector<char>>,
+  // From a range_fetcher: the seeder answered an error for chunk `index`.
+  caf::reacts_to<failed_atom, seeder_key, uint32_t, std::string>,
+  // From a range_fetcher: connection refused, lost or stalled; it has quit.
+  caf::reacts_to<lost_atom, seeder_key, std::string>,
+  // Timer: save the resume record, report progress, look for new seeders.
+  caf::reacts_to<tick_atom>,
+  // Timer: reconnect to a seeder after its backoff.
+  caf::reacts_to<retry_atom, seeder_key>,
+  // Stops for good, removing the part file and the resume record.
+  caf::replies_to<cancel_atom>::with<download_info>,
+  // Daemon shutdown: flush, save the resume record, quit. Replies when saved.
+  caf::replies_to<stop_atom>::with<bool>>;
+
+using range_fetcher_actor = caf::typed_actor<
+  caf::reacts_to<caf::io::new_data_msg>,
+  caf::reacts_to<caf::io::connection_closed_msg>,
+  // Request chunk `index` from the seeder.
+  caf::reacts_to<fetch_atom, uint32_t>,
+  // Withdraw the request for chunk `index` (another seeder delivered it).
+  caf::reacts_to<cancel_atom, uint32_t>,
+  // Timer: detects a stalled seeder (no data while requests are pending).
+  caf::reacts_to<tick_atom>>;
+
+// -- download_manager ----------------------------------------------------------
+
+using download_manager_actor = caf::typed_actor<
+  // Starts a download (by name or content id); replies with its info.
+  caf::replies_to<download_atom, download_request>::with<download_info>,
+  // One download by key.
+  caf::replies_to<status_atom, uint64_t>::with<download_info>,
+  // All downloads, finished ones included.
+  caf::replies_to<status_atom>::with<std::vector<download_info>>,
+  // Cancels the downloads whose name or content id is the argument.
+  caf::replies_to<cancel_atom, std::string>::with<std::vector<download_info>>,
+  // From a download: its latest state (progress, or final).
+  caf::reacts_to<progress_atom, download_info>,
+  // Daemon shutdown: stops every download (records saved); replies when done.
+  caf::replies_to<stop_atom>::with<bool>>;
+
+// -- control_server (JSON lines for p2p-cli) -----------------------------------
+
+using control_server_actor = caf::typed_actor<
+  caf::reacts_to<caf::io::new_connection_msg>,
+  caf::reacts_to<caf::io::new_data_msg>,
+  caf::reacts_to<caf::io::connection_closed_msg>,
+  caf::reacts_to<caf::io::acceptor_closed_msg>,
+  // Timer: streams progress of `download` requests that wait.
+  caf::reacts_to<tick_atom>>;
+
+// -- spawning ------------------------------------------------------------------
+
+// What this daemon tells others about itself.
+struct identity {
+  uint64_t peer_id = 0;
+  std::string advertise_addr; // address others dial
+  uint16_t peer_port = 0;     // where peer_server listens
+};
+
+// Everything a download needs to start (download_manager -> download).
+struct download_params {
+  uint64_t key = 0;
+  download_request req;
+  std::string name;         // sanitised
+  std::string id_hex;
+  uint64_t size = 0;
+  std::vector<std::string> seeders; // "host:port"
+};
+
+share_registry_actor spawn_share_registry(caf::actor_system& sys, const config& cfg);
+
+// Binds cfg.peer_port (0: any) on all interfaces; `bound_port` gets the port.
+caf::expected<peer_server_actor> spawn_peer_server(caf::actor_system& sys,
+                                                   const config& cfg,
+                                                   share_registry_actor registry,
+                                                   uint64_t peer_id,
+                                                   uint16_t& bound_port);
+
+catalog_actor spawn_catalog(caf::actor_system& sys, const config& cfg,
+                            identity self);
+
+// Joins the multicast group on the configured interface.
+caf::expected<discovery_actor> spawn_discovery(caf::actor_system& sys,
+                                               const config& cfg, identity self,
+                                               catalog_actor catalog);
+
+peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& host,
+                                  uint16_t port, uint64_t self_id,
+                                  uint32_t timeout_ms);
+
+download_manager_actor spawn_download_manager(caf::actor_system& sys,
+                                              const config& cfg, identity self,
+                                              catalog_actor catalog);
+
+download_actor spawn_download(caf::actor_system& sys, const config& cfg,
+                              identity self, download_params params,
+                              catalog_actor catalog,
+                              download_manager_actor manager);
+
+range_fetcher_actor spawn_range_fetcher(caf::actor_system& sys, const config& cfg,
+                                        identity self, download_actor owner,
+                                        seeder_key key, std::string endpoint,
+                                        std::string id_hex);
+
+// Binds cfg.control_host:cfg.control_port; `bound_port` gets the port.
+caf::expected<control_server_actor>
+spawn_control_server(caf::actor_system& sys, const config& cfg, std::string cookie,
+                     share_registry_actor registry, catalog_actor catalog,
+                     discovery_actor discovery, peer_server_actor peer_server,
+                     download_manager_actor downloads, uint16_t& bound_port);
+
+} // namespace p2p

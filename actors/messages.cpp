@@ -1,0 +1,46 @@
+#include "actors/messages.hpp"
+
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+#include <caf/sec.hpp>
+
+namespace p2p {
+
+namespace {
+constexpr caf::atom_value p2p_category = caf::atom("p2p");
+} // namespace
+
+const char* ec_code(ec x) {
+  switch (x) {
+    case ec::none: return "none";
+    case ec::not_found: return "not_found";
+    case ec::ambiguous: return "ambiguous";
+    case ec::exists: return "exists";
+    case ec::io_error: return "io_error";
+    case ec::failed: return "failed";
+    case ec::bad_request: return "bad_request";
+    case ec::internal: return "internal";
+  }
+  return "internal";
+}
+
+caf::error make_error(ec x, std::string message) {
+  return caf::error{static_cast<uint8_t>(x), p2p_category,
+                    caf::make_message(std::move(message))};
+}
+
+std::pair<std::string, std::string> describe(const caf::error& err) {
+  if (err.category() == p2p_category) {
+    std::string msg;
+    const auto& ctx = err.context();
+    if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+      msg = ctx.get_as<std::string>(0);
+    return {ec_code(static_cast<ec>(err.code())), msg};
+  }
+  if (err.category() == caf::atom("system")
+      && err.code() == static_cast<uint8_t>(caf::sec::request_timeout))
+    return {"timeout", "the daemon did not answer in time"};
+  return {"internal", caf::to_string(err)};
+}
+
+} // namespace p2p

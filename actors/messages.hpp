@@ -1,0 +1,173 @@
+#pragma once
+// Data carried in messages between the daemon's actors. Plain structs with an
+// `inspect` (CAF 0.17 API) so CAF can copy, print and compare them.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace p2p {
+
+// A file this daemon shares.
+struct share_info {
+  std::string name;    // base name offered to peers
+  std::string path;    // absolute path on this machine
+  std::string id_hex;  // content id
+  uint64_t size = 0;
+  uint32_t chunk_size = 0;
+  int64_t mtime_ns = 0; // modification time when hashed
+};
+
+// A peer was heard from (multicast announce) or is configured (--peer).
+struct peer_sighting {
+  uint64_t peer_id = 0;        // 0 when not known yet (static peers)
+  std::string addr;            // address to dial
+  uint16_t port = 0;           // its peer_server port
+  uint32_t catalog_version = 0;
+  bool is_static = false;
+};
+
+// A file offered by a remote peer, as its catalog lists it.
+struct remote_file {
+  std::string name;
+  std::string id_hex;
+  uint64_t size = 0;
+};
+
+// The answer of a remote peer_server to hello + catalog request.
+struct remote_catalog {
+  uint64_t peer_id = 0;
+  std::vector<remote_file> files;
+};
+
+// A file available on the LAN, merged over all peers offering it.
+struct file_offer {
+  std::string name;
+  std::string id_hex;
+  uint64_t size = 0;
+  std::vector<std::string> seeders; // "host:port" of each peer_server
+};
+
+struct peer_info {
+  uint64_t peer_id = 0;
+  std::string addr;        // "host:port"
+  uint32_t files = 0;
+  int64_t last_seen_ms = 0; // ms since last heard from
+  std::string source;       // "multicast" or "static"
+};
+
+struct scan_result {
+  uint32_t peers = 0;
+  uint32_t files = 0;
+};
+
+struct upload_stats {
+  uint64_t bytes_total = 0;
+  uint32_t active = 0; // connections with requests being served
+};
+
+struct download_request {
+  std::string name;      // either name or id_hex is set
+  std::string id_hex;
+  std::string out_dir;   // absolute
+  bool overwrite = false;
+};
+
+// Per-seeder state of one download.
+struct peer_bytes {
+  std::string addr;     // "host:port"
+  uint64_t bytes = 0;   // verified bytes received from it
+  std::string state;    // "connecting", "active", "retrying", "dropped"
+  std::string error;    // last error from it, if any
+};
+
+struct download_info {
+  uint64_t key = 0;       // daemon-local handle of this download
+  std::string name;
+  std::string id_hex;
+  std::string out_path;   // final path <out>/<name>
+  uint64_t size = 0;
+  std::string state;      // queued, running, complete, failed, cancelled
+  uint64_t bytes_done = 0;
+  uint64_t rate_bps = 0;  // bytes/s over the last seconds
+  int64_t eta_s = -1;     // -1 unknown
+  std::string error;      // why it failed, or the last trouble
+  std::vector<peer_bytes> peers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, share_info& x) {
+  return f(caf::meta::type_name("share_info"), x.name, x.path, x.id_hex, x.size,
+           x.chunk_size, x.mtime_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_sighting& x) {
+  return f(caf::meta::type_name("peer_sighting"), x.peer_id, x.addr, x.port,
+           x.catalog_version, x.is_static);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_file& x) {
+  return f(caf::meta::type_name("remote_file"), x.name, x.id_hex, x.size);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_catalog& x) {
+  return f(caf::meta::type_name("remote_catalog"), x.peer_id, x.files);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, file_offer& x) {
+  return f(caf::meta::type_name("file_offer"), x.name, x.id_hex, x.size, x.seeders);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
+  return f(caf::meta::type_name("peer_info"), x.peer_id, x.addr, x.files,
+           x.last_seen_ms, x.source);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scan_result& x) {
+  return f(caf::meta::type_name("scan_result"), x.peers, x.files);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, upload_stats& x) {
+  return f(caf::meta::type_name("upload_stats"), x.bytes_total, x.active);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, download_request& x) {
+  return f(caf::meta::type_name("download_request"), x.name, x.id_hex, x.out_dir,
+           x.overwrite);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_bytes& x) {
+  return f(caf::meta::type_name("peer_bytes"), x.addr, x.bytes, x.state, x.error);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, download_info& x) {
+  return f(caf::meta::type_name("download_info"), x.key, x.name, x.id_hex,
+           x.out_path, x.size, x.state, x.bytes_done, x.rate_bps, x.eta_s, x.error,
+           x.peers);
+}
+
+// Errors the daemon's actors reply with; the control server turns each into
+// {"code": ec_code(x), "message": <context>}.
+enum class ec : uint8_t {
+  none = 0,
+  not_found,
+  ambiguous,
+  exists,
+  io_error,
+  failed,
+  bad_request,
+  internal,
+};
+
+// "not_found", "ambiguous", ... (the control channel's error codes).
+const char* ec_code(ec x);
+
+// An error of category "p2p" whose context is `message`.
+caf::error make_error(ec x, std::string message);
+
+// For any error: the control code and a one-line message.
+std::pair<std::string, std::string> describe(const caf::error& err);
+
+} // namespace p2p

@@ -1,0 +1,68 @@
+#pragma once
+// Daemon configuration. Precedence: flag > P2P_* env > config file > default.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace p2p {
+
+struct config {
+  std::string state_dir;            // resolved, never empty after load
+  std::string control_host;
+  uint16_t control_port = 0;
+  uint16_t peer_port = 0;           // 0: pick a free port
+  std::string advertise_addr;       // empty: the interface's address
+  std::string interface;            // name or IPv4; empty: first LAN interface
+  std::string multicast_group;
+  uint16_t multicast_port = 0;
+  std::vector<std::string> peers;   // static peers "HOST:PORT"
+  uint32_t chunk_size = 0;
+  std::string log_level;
+  bool multicast = true;
+  uint32_t announce_interval_ms = 0;
+  uint32_t peer_expiry_ms = 0;
+  uint32_t scan_window_ms = 0;
+  uint32_t requests_in_flight = 0;
+  uint32_t stall_timeout_ms = 0;
+  uint64_t upload_rate_limit = 0;   // bytes/s per daemon, 0 = unlimited (tests)
+};
+
+// Keys, in the config file (JSON object) and the flags' JSON:
+//   state_dir, control_addr ("HOST:PORT"), peer_port, advertise_addr, interface,
+//   multicast_group, multicast_port, peers (array of "HOST:PORT"), chunk_size,
+//   log_level, multicast (bool), announce_interval_ms, peer_expiry_ms,
+//   scan_window_ms, requests_in_flight, stall_timeout_ms, upload_rate_limit.
+// Env: P2P_STATE_DIR, P2P_CONTROL_ADDR, P2P_PEER_PORT, P2P_ADVERTISE_ADDR,
+//   P2P_INTERFACE, P2P_MULTICAST_GROUP, P2P_MULTICAST_PORT, P2P_PEERS
+//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true).
+// The state dir default: $XDG_STATE_HOME/p2p, else $HOME/.local/state/p2p.
+
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// The process environment.
+env_lookup process_env();
+
+struct config_result {
+  std::optional<config> cfg;
+  std::string error; // set when cfg is empty: names the key and the problem
+};
+
+// Resolves the configuration. `file_json` is the parsed config file (or null),
+// `flags` a JSON object holding only the flags the user gave.
+// Unknown keys in the file, bad types, ports out of range, a chunk size that
+// is not a power of two in 4 KiB..16 MiB, a bad log level or a malformed
+// address are errors.
+config_result resolve_config(const nlohmann::json& file_json, const env_lookup& env,
+                             const nlohmann::json& flags);
+
+// Reads and parses a config file; error text on failure.
+config_result load_config(const std::optional<std::string>& file, const env_lookup& env,
+                          const nlohmann::json& flags);
+
+bool is_valid_log_level(const std::string& s);
+
+} // namespace p2p

@@ -1,0 +1,149 @@
+#pragma once
+// Peer protocol frames (see docs/protocol.md).
+//
+// Every frame: u32 payload length (big endian) | u8 version | u8 type | payload.
+// Integers are big endian. Strings are u16 length + bytes. Chunk frames carry
+// their data raw after a 4-byte chunk index, so data is never re-encoded.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace p2p::proto {
+
+constexpr uint8_t protocol_version = 1;
+constexpr size_t frame_header_size = 6;
+// Largest payload accepted: the largest chunk (16 MiB) plus room for headers.
+constexpr uint32_t max_frame_payload = (16u << 20) + 4096;
+
+using content_id = std::array<uint8_t, 32>;
+
+enum class frame_type : uint8_t {
+  hello = 1,        // client -> server, first frame: hello_msg
+  hello_ack = 2,    // server -> client: hello_msg
+  catalog_req = 3,  // empty payload
+  catalog = 4,      // catalog_msg
+  manifest_req = 5, // manifest_req_msg
+  manifest = 6,     // serialized manifest bytes (storage/manifest.hpp)
+  chunk_req = 7,    // chunk_req_msg
+  chunk = 8,        // u32 index | raw data
+  error = 9,        // error_msg
+  cancel = 10,      // chunk_req_msg: drop a queued request if not sent yet
+};
+
+struct frame_header {
+  uint32_t length = 0; // payload bytes after the 6-byte header
+  uint8_t version = protocol_version;
+  frame_type type = frame_type::error;
+};
+
+enum class header_status { ok, bad_version, bad_type, oversize };
+
+// Decodes the 6 header bytes at `p`. `max_payload` bounds `length`.
+header_status decode_header(const char* p, frame_header& out,
+                            uint32_t max_payload = max_frame_payload);
+
+// Appends a 6-byte header.
+void encode_header(std::vector<char>& out, frame_type t, uint32_t payload_len);
+
+struct hello_msg {
+  uint64_t peer_id = 0;
+  uint16_t tcp_port = 0;  // where the sender's peer_server listens (0: none)
+  std::string name;       // free-form, e.g. host name
+};
+
+struct catalog_entry {
+  content_id id{};
+  uint64_t size = 0;
+  std::string name;
+};
+
+struct catalog_msg {
+  std::vector<catalog_entry> files;
+};
+
+struct manifest_req_msg {
+  content_id id{};
+};
+
+struct chunk_req_msg {
+  content_id id{};
+  uint32_t index = 0;
+};
+
+enum class error_code : uint16_t {
+  unknown_file = 1,  // content id not shared here
+  bad_index = 2,     // chunk index out of range
+  busy = 3,          // too many requests in flight on this connection
+  io = 4,            // the seeder could not read its file
+  changed = 5,       // the shared file changed on disk; content id withdrawn
+  bad_request = 6,   // malformed frame
+};
+
+struct error_msg {
+  error_code code = error_code::bad_request;
+  uint32_t index = 0; // chunk index the error refers to, if any
+  std::string message;
+};
+
+// Whole frames (header + payload) appended to `out`.
+void encode(std::vector<char>& out, const hello_msg& m, bool ack);
+void encode_catalog_req(std::vector<char>& out);
+void encode(std::vector<char>& out, const catalog_msg& m);
+void encode(std::vector<char>& out, const manifest_req_msg& m);
+void encode_manifest(std::vector<char>& out, const std::vector<char>& manifest_bytes);
+void encode(std::vector<char>& out, const chunk_req_msg& m, bool cancel = false);
+void encode(std::vector<char>& out, const error_msg& m);
+// Appends the header and the 4-byte index of a chunk frame carrying `data_len`
+// bytes; the caller appends the data itself.
+void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_len);
+
+// Payload decoders (payload only, header already consumed). False when the
+// payload is truncated, has trailing bytes or is otherwise malformed.
+bool decode(const char* p, size_t n, hello_msg& out);
+bool decode(const char* p, size_t n, catalog_msg& out);
+bool decode(const char* p, size_t n, manifest_req_msg& out);
+bool decode(const char* p, size_t n, chunk_req_msg& out);
+bool decode(const char* p, size_t n, error_msg& out);
+// Chunk payload: sets `index` and the data span.
+bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
+                  size_t& data_len);
+
+std::string to_string(frame_type t);
+
+} // namespace p2p::proto
+
+namespace p2p::proto {
+
+// Incremental frame reader for brokers that read "exactly N bytes" at a time:
+// first the 6 header bytes, then the payload (skipped when empty).
+class frame_reader {
+public:
+  enum class step { more, frame, error };
+
+  explicit frame_reader(uint32_t max_payload = max_frame_payload)
+    : max_payload_(max_payload) {}
+
+  // Bytes the broker should read next (header size or payload length).
+  size_t want() const;
+
+  // Consumes exactly want() bytes (takes the buffer's contents). Returns
+  // `frame` when a whole frame is ready: header() and payload() hold it until
+  // the next call; `error` on a bad header (see error()); else `more`.
+  step feed(std::vector<char>& buf);
+
+  const frame_header& header() const { return hdr_; }
+  std::vector<char>& payload() { return payload_; }
+  header_status error() const { return err_; }
+
+private:
+  uint32_t max_payload_;
+  bool in_payload_ = false;
+  frame_header hdr_;
+  std::vector<char> payload_;
+  header_status err_ = header_status::ok;
+};
+
+} // namespace p2p::proto

@@ -1,0 +1,35 @@
+#pragma once
+// File-system helpers with the durability rules of DESIGN.md.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace p2p {
+
+// Writes `data` to `path` atomically: temp file in the same directory, fsync,
+// rename, fsync of the directory. Returns an error message or "" on success.
+std::string write_file_atomic(const std::string& path, const std::string& data,
+                              unsigned mode = 0644);
+
+// Whole file as a string; nullopt when it cannot be read.
+std::optional<std::string> read_file(const std::string& path);
+
+// Creates a directory and its parents (mode 0755); "" or an error message.
+std::string make_dirs(const std::string& path);
+
+// Free bytes available to this user on the file system holding `path`.
+std::optional<uint64_t> free_space(const std::string& path);
+
+// fsync of a directory (after rename/unlink inside it).
+void fsync_dir(const std::string& dir);
+
+// "/a/b" + "c" -> "/a/b/c".
+std::string join_path(const std::string& dir, const std::string& name);
+
+// The last path component ("/a/b.txt" -> "b.txt").
+std::string base_name(const std::string& path);
+
+// strerror(errno) as a string.
+std::string errno_text(int err);
+
+} // namespace p2p

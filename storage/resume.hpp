@@ -1,0 +1,30 @@
+#pragma once
+// Resume records: what an unfinished download has verified so far.
+// Stored in <state>/downloads/<content id hex>.json next to
+// <content id hex>.manifest (the serialized manifest, written once).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace p2p {
+
+struct resume_record {
+  std::string id_hex;       // content id
+  std::string name;         // sanitised file name
+  std::string out_dir;      // absolute directory of <name>.part
+  uint64_t size = 0;
+  uint32_t chunk_size = 0;
+  bool overwrite = false;
+  std::vector<bool> have;   // verified chunks (size == chunk count)
+};
+
+// JSON text; the bitmap travels as hex (bit i = byte i/8, bit 7 - i%8).
+std::string to_json(const resume_record& r);
+// nullopt when malformed (bad JSON, missing fields, bitmap length mismatch).
+std::optional<resume_record> resume_from_json(const std::string& text);
+
+std::string bitmap_to_hex(const std::vector<bool>& bits);
+std::optional<std::vector<bool>> bitmap_from_hex(const std::string& hex, size_t nbits);
+
+} // namespace p2p
