@@ -1,1 +1,62 @@
-// placeholder: being written
+// p2p-cli status: shares, downloads (state, bytes, rate, per-peer bytes), uploads.
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+
+namespace p2p::cli {
+
+namespace {
+
+void print_shares(const nlohmann::json& shares) {
+  std::cout << "Shares (" << shares.size() << ")\n";
+  if (shares.empty())
+    return;
+  table t({"NAME", "SIZE", "ID", "PATH"}, {1});
+  for (auto& s : shares)
+    t.add({json_str(s, "name"), format_size(json_u64(s, "size")), short_id(json_str(s, "id")),
+           json_str(s, "path")});
+  t.print("  ");
+}
+
+void print_download(const nlohmann::json& d) {
+  std::cout << "  " << json_str(d, "name") << "  " << json_str(d, "state") << "  "
+            << progress_text(d) << "  -> " << json_str(d, "out_path") << '\n';
+  auto peers = d.value("peers", nlohmann::json::array());
+  if (!peers.empty()) {
+    table t({"PEER", "BYTES", "STATE", "ERROR"}, {1});
+    for (auto& p : peers)
+      t.add({json_str(p, "addr"), format_size(json_u64(p, "bytes")), json_str(p, "state"),
+             json_str(p, "error")});
+    t.print("      ");
+  }
+  auto err = json_str(d, "error");
+  if (!err.empty())
+    std::cout << "      last error: " << err << '\n';
+}
+
+void print_status(const nlohmann::json& r) {
+  print_shares(r.value("shares", nlohmann::json::array()));
+  auto downloads = r.value("downloads", nlohmann::json::array());
+  std::cout << "Downloads (" << downloads.size() << ")\n";
+  for (auto& d : downloads)
+    print_download(d);
+  auto up = r.value("uploads", nlohmann::json::object());
+  std::cout << "Uploads: " << json_u64(up, "active") << " active, "
+            << format_size(json_u64(up, "bytes_total")) << " sent\n";
+}
+
+} // namespace
+
+void add_status_command(CLI::App& app, context& ctx) {
+  auto sub = app.add_subcommand("status", "Shares, downloads (state, bytes, rate, peers), uploads");
+  on_run(sub, ctx, [&ctx] {
+    control_client client(ctx.global);
+    auto result = client.call("status", nlohmann::json::object(), request_timeout_ms);
+    if (ctx.global.json)
+      return print_json(result);
+    print_status(result);
+  });
+}
+
+} // namespace p2p::cli

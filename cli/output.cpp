@@ -1,1 +1,192 @@
-// placeholder: being written
+#include "cli/output.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+namespace p2p::cli {
+
+namespace {
+
+// Display width of a UTF-8 string: code points, not bytes (good enough for
+// names; wide CJK glyphs will still misalign a little).
+size_t display_width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80)
+      ++n;
+  return n;
+}
+
+std::string pad(const std::string& s, size_t width, bool right) {
+  auto w = display_width(s);
+  if (w >= width)
+    return s;
+  std::string fill(width - w, ' ');
+  return right ? fill + s : s + fill;
+}
+
+int terminal_columns() {
+  winsize ws{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+    return ws.ws_col;
+  return 80;
+}
+
+} // namespace
+
+std::string format_size(uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024)
+    return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024.0 && u + 1 < std::size(units)) {
+    v /= 1024.0;
+    ++u;
+  }
+  // 1023.96 KiB would print as "1024.0 KiB"; move it up a unit instead.
+  if (v >= 1023.95 && u + 1 < std::size(units)) {
+    v /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string format_rate(double bytes_per_second) {
+  if (!(bytes_per_second > 0))
+    return "0 B/s";
+  return format_size(static_cast<uint64_t>(bytes_per_second)) + "/s";
+}
+
+std::string format_eta(double seconds) {
+  if (!(seconds >= 0) || std::isinf(seconds))
+    return "-";
+  auto s = static_cast<uint64_t>(std::llround(seconds));
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%llu:%02llu:%02llu",
+                  static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>((s / 60) % 60),
+                  static_cast<unsigned long long>(s % 60));
+  else
+    std::snprintf(buf, sizeof(buf), "%llu:%02llu", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  return buf;
+}
+
+std::string short_id(const std::string& id) {
+  return id.substr(0, 12);
+}
+
+uint64_t json_u64(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number())
+    return 0;
+  if (it->is_number_float())
+    return it->get<double>() > 0 ? static_cast<uint64_t>(it->get<double>()) : 0;
+  if (it->is_number_integer() && it->get<int64_t>() < 0)
+    return 0;
+  return it->get<uint64_t>();
+}
+
+double json_double(const nlohmann::json& obj, const char* key, double fallback) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number())
+    return fallback;
+  return it->get<double>();
+}
+
+std::string json_str(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string())
+    return {};
+  return it->get<std::string>();
+}
+
+table::table(std::vector<std::string> headers, std::vector<size_t> right_aligned)
+  : headers_(std::move(headers)), right_(std::move(right_aligned)) {
+}
+
+void table::add(std::vector<std::string> row) {
+  row.resize(headers_.size());
+  rows_.push_back(std::move(row));
+}
+
+void table::print(const std::string& indent) const {
+  std::vector<size_t> width(headers_.size());
+  for (size_t c = 0; c < headers_.size(); ++c) {
+    width[c] = display_width(headers_[c]);
+    for (auto& row : rows_)
+      width[c] = std::max(width[c], display_width(row[c]));
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line = indent;
+    for (size_t c = 0; c < row.size(); ++c) {
+      bool right = std::find(right_.begin(), right_.end(), c) != right_.end();
+      bool last = c + 1 == row.size();
+      line += last && !right ? row[c] : pad(row[c], width[c], right);
+      if (!last)
+        line += "  ";
+    }
+    std::cout << line << '\n';
+  };
+  print_row(headers_);
+  for (auto& row : rows_)
+    print_row(row);
+}
+
+std::string progress_text(const nlohmann::json& d) {
+  auto size = json_u64(d, "size");
+  auto done = json_u64(d, "bytes_done");
+  double pct = size == 0 ? (json_str(d, "state") == "complete" ? 100.0 : 0.0)
+                         : 100.0 * static_cast<double>(done) / static_cast<double>(size);
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%5.1f%%", pct);
+  return std::string(buf) + "  " + format_size(done) + " / " + format_size(size) + "  "
+         + format_rate(json_double(d, "rate_bps", 0)) + "  ETA "
+         + format_eta(json_double(d, "eta_s", -1));
+}
+
+void progress_bar::update(const nlohmann::json& d) {
+  auto size = json_u64(d, "size");
+  auto done = json_u64(d, "bytes_done");
+  double frac = size == 0 ? 0.0 : static_cast<double>(done) / static_cast<double>(size);
+  frac = std::clamp(frac, 0.0, 1.0);
+  auto text = progress_text(d);
+  int cols = terminal_columns();
+  int bar = std::clamp(cols - static_cast<int>(text.size()) - 4, 0, 40);
+  std::string line;
+  if (bar >= 10) {
+    int filled = static_cast<int>(frac * bar);
+    line = "[" + std::string(filled, '#') + std::string(bar - filled, '-') + "] ";
+  }
+  line += text;
+  std::cerr << '\r' << line << "\x1b[K" << std::flush;
+  drawn_ = true;
+}
+
+void progress_bar::finish() {
+  if (drawn_)
+    std::cerr << '\n' << std::flush;
+  drawn_ = false;
+}
+
+void print_json(const nlohmann::json& doc) {
+  std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n'
+            << std::flush;
+}
+
+void print_error(bool json, const std::string& code, const std::string& message) {
+  std::cerr << "p2p-cli: " << message << '\n' << std::flush;
+  if (json)
+    print_json({{"error", {{"code", code}, {"message", message}}}});
+}
+
+} // namespace p2p::cli

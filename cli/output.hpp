@@ -1,0 +1,70 @@
+#pragma once
+// What p2p-cli prints: sizes, rates, tables, the progress bar, JSON documents
+// and error lines.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace p2p::cli {
+
+// 1536 -> "1.5 KiB", 20971520 -> "20.0 MiB", 12 -> "12 B".
+std::string format_size(uint64_t bytes);
+
+// Bytes per second as "3.2 MiB/s".
+std::string format_rate(double bytes_per_second);
+
+// Seconds as "0:42", "12:05" or "1:02:03"; "-" when unknown (negative/null).
+std::string format_eta(double seconds);
+
+// The first 12 hex digits of a content id.
+std::string short_id(const std::string& id);
+
+// Number of a JSON member, 0 when absent or not a number.
+uint64_t json_u64(const nlohmann::json& obj, const char* key);
+double json_double(const nlohmann::json& obj, const char* key, double fallback);
+// String member, "" when absent or not a string.
+std::string json_str(const nlohmann::json& obj, const char* key);
+
+// A plain-text table: a header row and aligned columns.
+class table {
+public:
+  // `right_aligned` lists the column indexes to align right (numbers).
+  table(std::vector<std::string> headers, std::vector<size_t> right_aligned = {});
+  void add(std::vector<std::string> row);
+  bool empty() const {
+    return rows_.empty();
+  }
+  // Prints to stdout, each line prefixed by `indent`.
+  void print(const std::string& indent = "") const;
+
+private:
+  std::vector<std::string> headers_;
+  std::vector<size_t> right_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// One-line progress bar on stderr for a download object D (DESIGN.md);
+// redraws in place. Use only when stderr is a terminal.
+class progress_bar {
+public:
+  void update(const nlohmann::json& download);
+  // Ends the line so later output starts on a fresh one.
+  void finish();
+
+private:
+  bool drawn_ = false;
+};
+
+// One line describing a download D's progress: "45.2%  9.0 MiB / 20.0 MiB  3.2 MiB/s  ETA 0:03".
+std::string progress_text(const nlohmann::json& download);
+
+// The single JSON document of --json mode, on stdout.
+void print_json(const nlohmann::json& doc);
+
+// An error: "p2p-cli: <message>" on stderr; with --json also
+// {"error":{"code","message"}} on stdout.
+void print_error(bool json, const std::string& code, const std::string& message);
+
+} // namespace p2p::cli
