@@ -1,1 +1,245 @@
-// placeholder: being written
+#include "protocol/frame.hpp"
+
+#include "util/bytes.hpp"
+
+namespace p2p::proto {
+
+namespace {
+
+constexpr uint8_t min_type = static_cast<uint8_t>(frame_type::hello);
+constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::cancel);
+constexpr uint16_t max_error_code = static_cast<uint16_t>(error_code::bad_request);
+
+// Writes a header with a zero length, returns its offset for patch_length.
+size_t begin_frame(std::vector<char>& out, frame_type t) {
+  auto at = out.size();
+  encode_header(out, t, 0);
+  return at;
+}
+
+void patch_length(std::vector<char>& out, size_t at) {
+  auto len = static_cast<uint32_t>(out.size() - at - frame_header_size);
+  for (int i = 0; i < 4; ++i)
+    out[at + i] = static_cast<char>(len >> (24 - 8 * i));
+}
+
+} // namespace
+
+header_status decode_header(const char* p, frame_header& out, uint32_t max_payload) {
+  frame_header h;
+  h.length = bytes::load_u32(p);
+  h.version = static_cast<uint8_t>(p[4]);
+  auto type = static_cast<uint8_t>(p[5]);
+  if (h.version != protocol_version)
+    return header_status::bad_version;
+  if (type < min_type || type > max_type)
+    return header_status::bad_type;
+  h.type = static_cast<frame_type>(type);
+  if (h.length > max_payload)
+    return header_status::oversize;
+  out = h;
+  return header_status::ok;
+}
+
+void encode_header(std::vector<char>& out, frame_type t, uint32_t payload_len) {
+  bytes::put_u32(out, payload_len);
+  bytes::put_u8(out, protocol_version);
+  bytes::put_u8(out, static_cast<uint8_t>(t));
+}
+
+void encode(std::vector<char>& out, const hello_msg& m, bool ack) {
+  auto at = begin_frame(out, ack ? frame_type::hello_ack : frame_type::hello);
+  bytes::put_u64(out, m.peer_id);
+  bytes::put_u16(out, m.tcp_port);
+  bytes::put_str16(out, m.name);
+  patch_length(out, at);
+}
+
+void encode_catalog_req(std::vector<char>& out) {
+  encode_header(out, frame_type::catalog_req, 0);
+}
+
+void encode(std::vector<char>& out, const catalog_msg& m) {
+  auto at = begin_frame(out, frame_type::catalog);
+  bytes::put_u32(out, static_cast<uint32_t>(m.files.size()));
+  for (auto& f : m.files) {
+    bytes::put_raw(out, f.id.data(), f.id.size());
+    bytes::put_u64(out, f.size);
+    bytes::put_str16(out, f.name);
+  }
+  patch_length(out, at);
+}
+
+void encode(std::vector<char>& out, const manifest_req_msg& m) {
+  encode_header(out, frame_type::manifest_req, static_cast<uint32_t>(m.id.size()));
+  bytes::put_raw(out, m.id.data(), m.id.size());
+}
+
+void encode_manifest(std::vector<char>& out, const std::vector<char>& manifest_bytes) {
+  encode_header(out, frame_type::manifest, static_cast<uint32_t>(manifest_bytes.size()));
+  out.insert(out.end(), manifest_bytes.begin(), manifest_bytes.end());
+}
+
+void encode(std::vector<char>& out, const chunk_req_msg& m, bool cancel) {
+  encode_header(out, cancel ? frame_type::cancel : frame_type::chunk_req,
+                static_cast<uint32_t>(m.id.size() + 4));
+  bytes::put_raw(out, m.id.data(), m.id.size());
+  bytes::put_u32(out, m.index);
+}
+
+void encode(std::vector<char>& out, const error_msg& m) {
+  auto at = begin_frame(out, frame_type::error);
+  bytes::put_u16(out, static_cast<uint16_t>(m.code));
+  bytes::put_u32(out, m.index);
+  bytes::put_str16(out, m.message);
+  patch_length(out, at);
+}
+
+void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_len) {
+  encode_header(out, frame_type::chunk, data_len + 4);
+  bytes::put_u32(out, index);
+}
+
+bool decode(const char* p, size_t n, hello_msg& out) {
+  bytes::reader r(p, n);
+  hello_msg m;
+  if (!r.get_u64(m.peer_id) || !r.get_u16(m.tcp_port) || !r.get_str16(m.name)
+      || !r.at_end())
+    return false;
+  out = std::move(m);
+  return true;
+}
+
+bool decode(const char* p, size_t n, catalog_msg& out) {
+  // Smallest entry: 32-byte id, u64 size, empty name.
+  constexpr size_t min_entry = 32 + 8 + 2;
+  bytes::reader r(p, n);
+  uint32_t count;
+  if (!r.get_u32(count) || count > r.remaining() / min_entry)
+    return false;
+  catalog_msg m;
+  m.files.resize(count);
+  for (auto& f : m.files)
+    if (!r.get_raw(f.id.data(), f.id.size()) || !r.get_u64(f.size)
+        || !r.get_str16(f.name))
+      return false;
+  if (!r.at_end())
+    return false;
+  out = std::move(m);
+  return true;
+}
+
+bool decode(const char* p, size_t n, manifest_req_msg& out) {
+  bytes::reader r(p, n);
+  manifest_req_msg m;
+  if (!r.get_raw(m.id.data(), m.id.size()) || !r.at_end())
+    return false;
+  out = m;
+  return true;
+}
+
+bool decode(const char* p, size_t n, chunk_req_msg& out) {
+  bytes::reader r(p, n);
+  chunk_req_msg m;
+  if (!r.get_raw(m.id.data(), m.id.size()) || !r.get_u32(m.index) || !r.at_end())
+    return false;
+  out = m;
+  return true;
+}
+
+bool decode(const char* p, size_t n, error_msg& out) {
+  bytes::reader r(p, n);
+  error_msg m;
+  uint16_t code;
+  if (!r.get_u16(code) || code == 0 || code > max_error_code || !r.get_u32(m.index)
+      || !r.get_str16(m.message) || !r.at_end())
+    return false;
+  m.code = static_cast<error_code>(code);
+  out = std::move(m);
+  return true;
+}
+
+bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
+                  size_t& data_len) {
+  if (n < 4)
+    return false;
+  index = bytes::load_u32(p);
+  data = p + 4;
+  data_len = n - 4;
+  return true;
+}
+
+std::string to_string(frame_type t) {
+  switch (t) {
+    case frame_type::hello:
+      return "hello";
+    case frame_type::hello_ack:
+      return "hello_ack";
+    case frame_type::catalog_req:
+      return "catalog_req";
+    case frame_type::catalog:
+      return "catalog";
+    case frame_type::manifest_req:
+      return "manifest_req";
+    case frame_type::manifest:
+      return "manifest";
+    case frame_type::chunk_req:
+      return "chunk_req";
+    case frame_type::chunk:
+      return "chunk";
+    case frame_type::error:
+      return "error";
+    case frame_type::cancel:
+      return "cancel";
+  }
+  return "unknown(" + std::to_string(static_cast<int>(t)) + ")";
+}
+
+// -- frame_reader -------------------------------------------------------------
+
+size_t frame_reader::want() const {
+  return in_payload_ ? hdr_.length : frame_header_size;
+}
+
+frame_reader::step frame_reader::feed(std::vector<char>& buf) {
+  if (err_ != header_status::ok)
+    return step::error;
+  // Common case: the broker delivered exactly what we asked for.
+  if (pending_.empty() && buf.size() == want()) {
+    auto result = consume(buf);
+    buf.clear();
+    return result;
+  }
+  pending_.insert(pending_.end(), buf.begin(), buf.end());
+  buf.clear();
+  for (;;) {
+    auto need = want();
+    if (pending_.size() < need)
+      return step::more;
+    std::vector<char> piece(pending_.begin(), pending_.begin() + need);
+    pending_.erase(pending_.begin(), pending_.begin() + need);
+    auto result = consume(piece);
+    if (result != step::more)
+      return result;
+  }
+}
+
+frame_reader::step frame_reader::consume(std::vector<char>& piece) {
+  if (!in_payload_) {
+    auto st = decode_header(piece.data(), hdr_, max_payload_);
+    if (st != header_status::ok) {
+      err_ = st;
+      return step::error;
+    }
+    payload_.clear();
+    if (hdr_.length == 0)
+      return step::frame;
+    in_payload_ = true;
+    return step::more;
+  }
+  payload_.swap(piece);
+  in_payload_ = false;
+  return step::frame;
+}
+
+} // namespace p2p::proto

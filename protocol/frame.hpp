@@ -132,6 +132,9 @@ public:
   // Consumes exactly want() bytes (takes the buffer's contents). Returns
   // `frame` when a whole frame is ready: header() and payload() hold it until
   // the next call; `error` on a bad header (see error()); else `more`.
+  // Fewer bytes are buffered until want() are there; bytes beyond the frame
+  // are kept for the next one (feed an empty buffer to drain them). After an
+  // error every call returns `error`.
   step feed(std::vector<char>& buf);
 
   const frame_header& header() const { return hdr_; }
@@ -144,6 +147,10 @@ private:
   frame_header hdr_;
   std::vector<char> payload_;
   header_status err_ = header_status::ok;
+  std::vector<char> pending_; // bytes received beyond what want() asked for
+
+  // Takes exactly want() bytes in `piece`.
+  step consume(std::vector<char>& piece);
 };
 
 } // namespace p2p::proto

@@ -29,6 +29,9 @@ public:
   // Marks a chunk verified (from a resume record, or after receiving it).
   // Returns the other peers that still have it in flight (to cancel there).
   std::vector<peer_key> mark_have(uint32_t i);
+  // The same for a chunk that just arrived from `from`: its request there is
+  // finished, and only the *other* peers fetching it are returned.
+  std::vector<peer_key> mark_have(uint32_t i, peer_key from);
 
   // The next chunk for `peer`, or nullopt if nothing is left for it. Never a
   // chunk the peer already has in flight, or one it failed before.
@@ -51,9 +54,20 @@ public:
   uint32_t fresh_count() const;
 
 private:
+  // Fresh chunks are those at or above next_fresh_ that are not verified
+  // (never handed out yet) plus the ones in returned_ (handed out once, then
+  // given back). pick() takes returned_ first (all below next_fresh_), then
+  // advances the cursor: O(log n) per call.
+  bool failed_by(uint32_t i, peer_key peer) const;
+  std::optional<uint32_t> pick_fresh(peer_key peer);
+  std::optional<uint32_t> pick_endgame(peer_key peer) const;
+  // Ends `peer`'s request for chunk i; true when it was in flight there.
+  bool drop_request(uint32_t i, peer_key peer);
+
   std::vector<bool> have_;
   uint32_t have_count_ = 0;
-  uint32_t next_fresh_ = 0;                        // lowest index maybe fresh
+  uint32_t next_fresh_ = 0;                        // lowest never-picked index
+  std::set<uint32_t> returned_;                    // fresh chunks below next_fresh_
   std::map<uint32_t, std::set<peer_key>> inflight_; // chunk -> peers fetching it
   std::map<peer_key, std::set<uint32_t>> by_peer_;  // peer -> chunks in flight
   std::set<std::pair<uint32_t, peer_key>> failed_;  // (chunk, peer) never again

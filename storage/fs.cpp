@@ -1,1 +1,154 @@
-// placeholder: being written
+#include "storage/fs.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+namespace p2p {
+
+namespace {
+
+std::string dir_name(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos)
+    return ".";
+  if (slash == 0)
+    return "/";
+  return path.substr(0, slash);
+}
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    auto w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+} // namespace
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+void fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string write_file_atomic(const std::string& path, const std::string& data,
+                              unsigned mode) {
+  static std::atomic<unsigned> counter{0};
+  auto tmp = path + ".tmp." + std::to_string(::getpid()) + "."
+             + std::to_string(counter++);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+  if (fd < 0)
+    return "cannot create " + tmp + ": " + errno_text(errno);
+  auto fail = [&](const std::string& what) {
+    auto text = what + " " + tmp + ": " + errno_text(errno);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return text;
+  };
+  // The umask must not widen or narrow what the caller asked for (the
+  // control cookie is 0600, shared state 0644).
+  if (::fchmod(fd, mode & 07777) != 0)
+    return fail("cannot chmod");
+  if (!write_all(fd, data.data(), data.size()))
+    return fail("cannot write");
+  if (::fsync(fd) != 0)
+    return fail("cannot fsync");
+  if (::close(fd) != 0) {
+    auto text = "cannot close " + tmp + ": " + errno_text(errno);
+    ::unlink(tmp.c_str());
+    return text;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto text = "cannot rename " + tmp + " to " + path + ": " + errno_text(errno);
+    ::unlink(tmp.c_str());
+    return text;
+  }
+  fsync_dir(dir_name(path));
+  return "";
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return std::nullopt;
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    auto r = ::read(fd, buf, sizeof(buf));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (r == 0)
+      break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string make_dirs(const std::string& path) {
+  if (path.empty())
+    return "cannot create directory: empty path";
+  size_t pos = 0;
+  for (;;) {
+    pos = path.find('/', pos + 1);
+    auto prefix = path.substr(0, pos);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+      return "cannot create directory " + prefix + ": " + errno_text(errno);
+    if (pos == std::string::npos)
+      break;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return "cannot create directory " + path + ": " + errno_text(errno);
+  if (!S_ISDIR(st.st_mode))
+    return "cannot create directory " + path + ": exists and is not a directory";
+  return "";
+}
+
+std::optional<uint64_t> free_space(const std::string& path) {
+  struct statvfs vfs {};
+  if (::statvfs(path.c_str(), &vfs) != 0)
+    return std::nullopt;
+  return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  if (dir.empty())
+    return name;
+  if (dir.back() == '/')
+    return dir + name;
+  return dir + "/" + name;
+}
+
+std::string base_name(const std::string& path) {
+  auto end = path.find_last_not_of('/');
+  if (end == std::string::npos)
+    return path.empty() ? "" : "/";
+  auto start = path.find_last_of('/', end);
+  start = start == std::string::npos ? 0 : start + 1;
+  return path.substr(start, end - start + 1);
+}
+
+} // namespace p2p

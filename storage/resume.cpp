@@ -1,1 +1,109 @@
-// placeholder: being written
+#include "storage/resume.hpp"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/manifest.hpp"
+#include "util/hex.hpp"
+
+namespace p2p {
+
+namespace {
+
+using nlohmann::json;
+
+bool get_string(const json& j, const char* key, std::string& out) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string())
+    return false;
+  out = it->get<std::string>();
+  return true;
+}
+
+template <class T>
+bool get_unsigned(const json& j, const char* key, T& out) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_unsigned())
+    return false;
+  auto v = it->get<uint64_t>();
+  if (v > std::numeric_limits<T>::max())
+    return false;
+  out = static_cast<T>(v);
+  return true;
+}
+
+} // namespace
+
+std::string bitmap_to_hex(const std::vector<bool>& bits) {
+  std::vector<uint8_t> bytes((bits.size() + 7) / 8, 0);
+  for (size_t i = 0; i < bits.size(); ++i)
+    if (bits[i])
+      bytes[i / 8] |= static_cast<uint8_t>(0x80u >> (i % 8));
+  return to_hex(bytes.data(), bytes.size());
+}
+
+std::optional<std::vector<bool>> bitmap_from_hex(const std::string& hex, size_t nbits) {
+  if (hex.size() != (nbits + 7) / 8 * 2)
+    return std::nullopt;
+  auto bytes = from_hex(hex);
+  if (!bytes)
+    return std::nullopt;
+  std::vector<bool> bits(nbits, false);
+  for (size_t i = 0; i < bytes->size() * 8; ++i) {
+    bool set = ((*bytes)[i / 8] & (0x80u >> (i % 8))) != 0;
+    if (i < nbits)
+      bits[i] = set;
+    else if (set)
+      return std::nullopt; // padding bits must be zero
+  }
+  return bits;
+}
+
+std::string to_json(const resume_record& r) {
+  json j = {
+    {"id", r.id_hex},
+    {"name", r.name},
+    {"out_dir", r.out_dir},
+    {"size", r.size},
+    {"chunk_size", r.chunk_size},
+    {"overwrite", r.overwrite},
+    {"chunks", r.have.size()},
+    {"have", bitmap_to_hex(r.have)},
+  };
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::optional<resume_record> resume_from_json(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return std::nullopt;
+  resume_record r;
+  std::string have_hex;
+  uint64_t chunks = 0;
+  if (!get_string(j, "id", r.id_hex) || !get_string(j, "name", r.name)
+      || !get_string(j, "out_dir", r.out_dir) || !get_unsigned(j, "size", r.size)
+      || !get_unsigned(j, "chunk_size", r.chunk_size) || !get_string(j, "have", have_hex)
+      || !get_unsigned(j, "chunks", chunks))
+    return std::nullopt;
+  auto ow = j.find("overwrite");
+  if (ow != j.end()) {
+    if (!ow->is_boolean())
+      return std::nullopt;
+    r.overwrite = ow->get<bool>();
+  }
+  auto id = from_hex(r.id_hex);
+  if (!id || id->size() != 32 || r.name.empty() || r.out_dir.empty()
+      || !is_valid_chunk_size(r.chunk_size))
+    return std::nullopt;
+  uint64_t expected = r.size / r.chunk_size + (r.size % r.chunk_size != 0 ? 1 : 0);
+  if (chunks != expected || chunks > max_chunks)
+    return std::nullopt;
+  auto bits = bitmap_from_hex(have_hex, chunks);
+  if (!bits)
+    return std::nullopt;
+  r.have = std::move(*bits);
+  return r;
+}
+
+} // namespace p2p
