@@ -1,1 +1,342 @@
-// placeholder: being written
+// control_server: newline-delimited JSON for p2p-cli (see protocol/control.hpp).
+#include <chrono>
+#include <map>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "actors/json.hpp"
+#include "protocol/control.hpp"
+
+namespace p2p {
+
+namespace {
+
+using json = nlohmann::json;
+using caf::io::connection_handle;
+
+constexpr auto progress_interval = std::chrono::milliseconds(250);
+constexpr auto ask_timeout = std::chrono::seconds(30);
+// Sharing hashes the files first: a directory of large files takes a while.
+constexpr auto share_timeout = std::chrono::minutes(30);
+
+struct connection {
+  std::string buf;          // bytes after the last newline
+  bool discarding = false;  // inside an over-long line: drop until newline
+};
+
+// A `download` request with "wait": answered when the download ends.
+struct waiter {
+  connection_handle hdl;
+  json id;
+  uint64_t key = 0;
+  bool polling = false;
+};
+
+struct control_state {
+  static inline const char* name = "control_server";
+  config cfg;
+  std::string cookie;
+  share_registry_actor registry;
+  catalog_actor catalog;
+  discovery_actor discovery;
+  peer_server_actor peer_server;
+  download_manager_actor downloads;
+  std::unordered_map<connection_handle, connection> conns;
+  std::map<uint64_t, waiter> waiters; // by a local sequence number
+  uint64_t next_waiter = 0;
+  bool ticking = false;
+};
+
+using self_ptr = control_server_actor::stateful_broker_pointer<control_state>;
+
+bool terminal(const std::string& state) {
+  return state == "complete" || state == "failed" || state == "cancelled";
+}
+
+void send_line(self_ptr self, connection_handle hdl, const json& j) {
+  if (self->state.conns.count(hdl) == 0)
+    return; // the client went away
+  auto line = j.dump();
+  line += '\n';
+  self->write(hdl, line.size(), line.data());
+  self->flush(hdl);
+}
+
+// Returns a handler that turns an actor error into an error reply.
+auto reply_error(self_ptr self, connection_handle hdl, json id) {
+  return [=](const caf::error& err) {
+    auto [code, msg] = describe(err);
+    send_line(self, hdl, control::error_reply(id, code, msg));
+  };
+}
+
+void schedule_tick(self_ptr self) {
+  if (self->state.ticking || self->state.waiters.empty())
+    return;
+  self->state.ticking = true;
+  self->delayed_send(self, progress_interval, tick_atom::value);
+}
+
+void poll_waiters(self_ptr self) {
+  for (auto& [seq, w] : self->state.waiters) {
+    if (w.polling)
+      continue;
+    w.polling = true;
+    auto s = seq;
+    self->request(self->state.downloads, ask_timeout, status_atom::value, w.key)
+      .then(
+        [=](const download_info& d) {
+          auto i = self->state.waiters.find(s);
+          if (i == self->state.waiters.end())
+            return;
+          auto w = i->second;
+          i->second.polling = false;
+          if (!terminal(d.state)) {
+            send_line(self, w.hdl, control::progress_event(w.id, to_json(d)));
+            return;
+          }
+          self->state.waiters.erase(i);
+          if (d.state == "complete")
+            send_line(self, w.hdl, control::ok_reply(w.id, {{"download", to_json(d)}}));
+          else
+            send_line(self, w.hdl,
+                      control::error_reply(w.id, "failed",
+                                           d.name + ": " + d.state
+                                             + (d.error.empty() ? "" : ": " + d.error)));
+        },
+        [=](const caf::error& err) {
+          auto i = self->state.waiters.find(s);
+          if (i == self->state.waiters.end())
+            return;
+          auto w = i->second;
+          self->state.waiters.erase(i);
+          reply_error(self, w.hdl, w.id)(err);
+        });
+  }
+}
+
+void handle_status(self_ptr self, connection_handle hdl, json id) {
+  auto& st = self->state;
+  self->request(st.registry, ask_timeout, list_atom::value)
+    .then(
+      [=](const std::vector<share_info>& shares) {
+        self->request(self->state.downloads, ask_timeout, status_atom::value)
+          .then(
+            [=](const std::vector<download_info>& downloads) {
+              self->request(self->state.peer_server, ask_timeout, uploads_atom::value)
+                .then(
+                  [=](const upload_stats& up) {
+                    json result{{"shares", to_json(shares)},
+                                {"downloads", to_json(downloads)},
+                                {"uploads",
+                                 {{"bytes_total", up.bytes_total},
+                                  {"active", up.active}}}};
+                    send_line(self, hdl, control::ok_reply(id, std::move(result)));
+                  },
+                  reply_error(self, hdl, id));
+            },
+            reply_error(self, hdl, id));
+      },
+      reply_error(self, hdl, id));
+}
+
+void handle_download(self_ptr self, connection_handle hdl, const control::request& r) {
+  download_request req;
+  req.name = r.args.value("name", "");
+  req.id_hex = r.args.value("id", "");
+  req.out_dir = r.args.value("out_dir", "");
+  req.overwrite = r.args.value("overwrite", false);
+  bool wait = r.args.value("wait", false);
+  auto id = r.id;
+  self->request(self->state.downloads, ask_timeout, download_atom::value, req)
+    .then(
+      [=](const download_info& d) {
+        if (!wait) {
+          send_line(self, hdl, control::ok_reply(id, {{"download", to_json(d)}}));
+          return;
+        }
+        auto& st = self->state;
+        st.waiters.emplace(st.next_waiter++, waiter{hdl, id, d.key, false});
+        poll_waiters(self); // answers at once if it already ended
+        schedule_tick(self);
+      },
+      reply_error(self, hdl, id));
+}
+
+void dispatch(self_ptr self, connection_handle hdl, const control::request& r) {
+  auto& st = self->state;
+  auto id = r.id;
+  auto fail = reply_error(self, hdl, id);
+  auto ok = [=](json result) {
+    send_line(self, hdl, control::ok_reply(id, std::move(result)));
+  };
+  if (r.cmd == "share") {
+    self->request(st.registry, share_timeout, share_atom::value,
+                  r.args["path"].get<std::string>())
+      .then([=](const std::vector<share_info>& s) { ok({{"shares", to_json(s)}}); },
+            fail);
+  } else if (r.cmd == "unshare") {
+    self->request(st.registry, ask_timeout, unshare_atom::value,
+                  r.args["target"].get<std::string>())
+      .then([=](const std::vector<share_info>& s) { ok({{"removed", to_json(s)}}); },
+            fail);
+  } else if (r.cmd == "scan") {
+    if (st.discovery)
+      self->send(st.discovery, scan_atom::value);
+    self->request(st.catalog, ask_timeout, scan_atom::value)
+      .then([=](const scan_result& s) { ok({{"peers", s.peers}, {"files", s.files}}); },
+            fail);
+  } else if (r.cmd == "ls") {
+    self->request(st.catalog, ask_timeout, list_atom::value)
+      .then([=](const std::vector<file_offer>& f) { ok({{"files", to_json(f)}}); },
+            fail);
+  } else if (r.cmd == "peers") {
+    self->request(st.catalog, ask_timeout, peers_atom::value)
+      .then([=](const std::vector<peer_info>& p) { ok({{"peers", to_json(p)}}); },
+            fail);
+  } else if (r.cmd == "download") {
+    handle_download(self, hdl, r);
+  } else if (r.cmd == "cancel") {
+    self->request(st.downloads, ask_timeout, cancel_atom::value,
+                  r.args["target"].get<std::string>())
+      .then(
+        [=](const std::vector<download_info>& d) { ok({{"cancelled", to_json(d)}}); },
+        fail);
+  } else if (r.cmd == "status") {
+    handle_status(self, hdl, id);
+  } else {
+    send_line(self, hdl,
+              control::error_reply(id, control::errc::unknown_command, r.cmd));
+  }
+}
+
+// Constant-time comparison, so the token cannot be guessed byte by byte.
+bool token_matches(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+void handle_line(self_ptr self, connection_handle hdl, const std::string& line) {
+  auto parsed = control::parse_request(line);
+  if (auto* e = std::get_if<control::parse_error>(&parsed)) {
+    send_line(self, hdl, control::error_reply(e->id, e->code, e->message));
+    return;
+  }
+  auto& r = std::get<control::request>(parsed);
+  if (!token_matches(r.token, self->state.cookie)) {
+    send_line(self, hdl,
+              control::error_reply(r.id, control::errc::unauthorized,
+                                   "bad or missing token (read it from "
+                                   "<state-dir>/control.cookie)"));
+    return;
+  }
+  spdlog::debug("control: {}", r.cmd);
+  dispatch(self, hdl, r);
+}
+
+void handle_data(self_ptr self, connection_handle hdl, const std::vector<char>& data) {
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end())
+    return;
+  size_t start = 0;
+  for (size_t pos = 0; pos < data.size(); ++pos) {
+    if (data[pos] != '\n')
+      continue;
+    auto& c = self->state.conns[hdl];
+    if (c.discarding) {
+      c.discarding = false;
+      c.buf.clear();
+    } else {
+      c.buf.append(data.data() + start, pos - start);
+      std::string line;
+      line.swap(c.buf);
+      if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+      if (!line.empty())
+        handle_line(self, hdl, line);
+    }
+    start = pos + 1;
+    if (self->state.conns.count(hdl) == 0)
+      return;
+  }
+  auto& c = self->state.conns[hdl];
+  if (c.discarding)
+    return;
+  c.buf.append(data.data() + start, data.size() - start);
+  if (c.buf.size() > control::max_line) {
+    c.buf.clear();
+    c.discarding = true;
+    send_line(self, hdl,
+              control::error_reply(nullptr, control::errc::line_too_long,
+                                   "request longer than "
+                                     + std::to_string(control::max_line) + " bytes"));
+  }
+}
+
+control_server_actor::behavior_type
+control_server(self_ptr self, config cfg, std::string cookie,
+               share_registry_actor registry, catalog_actor catalog,
+               discovery_actor discovery, peer_server_actor peer_server,
+               download_manager_actor downloads, caf::io::doorman_ptr doorman) {
+  self->add_doorman(std::move(doorman));
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.cookie = std::move(cookie);
+  st.registry = registry;
+  st.catalog = catalog;
+  st.discovery = discovery;
+  st.peer_server = peer_server;
+  st.downloads = downloads;
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      self->state.conns.emplace(msg.handle, connection{});
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(16 * 1024));
+    },
+    [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.handle, msg.buf); },
+    [=](const caf::io::connection_closed_msg& msg) {
+      auto& st = self->state;
+      st.conns.erase(msg.handle);
+      for (auto i = st.waiters.begin(); i != st.waiters.end();)
+        i = i->second.hdl == msg.handle ? st.waiters.erase(i) : std::next(i);
+    },
+    [=](const caf::io::acceptor_closed_msg&) {
+      spdlog::error("control port closed");
+      self->quit();
+    },
+    [=](tick_atom) {
+      self->state.ticking = false;
+      poll_waiters(self);
+      schedule_tick(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<control_server_actor>
+spawn_control_server(caf::actor_system& sys, const config& cfg, std::string cookie,
+                     share_registry_actor registry, catalog_actor catalog,
+                     discovery_actor discovery, peer_server_actor peer_server,
+                     download_manager_actor downloads, uint16_t& bound_port) {
+  auto doorman = sys.middleman().backend().new_tcp_doorman(
+    cfg.control_port, cfg.control_host.c_str(), true);
+  if (!doorman)
+    return make_error(ec::io_error,
+                      "cannot listen on control address " + cfg.control_host + ":"
+                        + std::to_string(cfg.control_port) + ": "
+                        + sys.render(doorman.error()));
+  bound_port = (*doorman)->port();
+  // The broker adopts the listening socket in its own context.
+  return sys.middleman().spawn_broker(control_server, cfg, std::move(cookie), registry,
+                                      catalog, discovery, peer_server, downloads,
+                                      std::move(*doorman));
+}
+
+} // namespace p2p

@@ -1,1 +1,280 @@
-// placeholder: being written
+// download_manager: starts, tracks, persists and resumes downloads.
+#include <chrono>
+#include <dirent.h>
+#include <map>
+#include <sys/stat.h>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "actors/download_files.hpp"
+#include "storage/fs.hpp"
+#include "storage/names.hpp"
+#include "storage/resume.hpp"
+#include "util/hex.hpp"
+
+namespace p2p {
+
+namespace {
+
+constexpr auto ask_timeout = std::chrono::seconds(10);
+constexpr auto stop_timeout = std::chrono::milliseconds(1000);
+
+struct entry {
+  download_info info;   // latest snapshot reported by the download
+  download_actor actor; // null once it ended
+};
+
+struct manager_state {
+  static inline const char* name = "download_manager";
+  config cfg;
+  identity self_id;
+  catalog_actor catalog;
+  std::map<uint64_t, entry> downloads;
+  uint64_t next_key = 1;
+};
+
+using self_ptr = download_manager_actor::stateful_pointer<manager_state>;
+
+bool is_terminal(const std::string& s) {
+  return s == "complete" || s == "failed" || s == "cancelled";
+}
+
+bool path_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+// Starts the download actor for `params` and tracks it.
+download_info launch(self_ptr self, download_params params) {
+  auto& st = self->state;
+  params.key = st.next_key++;
+  download_info info;
+  info.key = params.key;
+  info.name = params.name;
+  info.id_hex = params.id_hex;
+  info.size = params.size;
+  info.out_path = join_path(params.req.out_dir, params.name);
+  info.state = "queued";
+  auto dl = spawn_download(self->system(), st.cfg, st.self_id, params, st.catalog,
+                           self);
+  self->link_to(dl);
+  st.downloads[info.key] = entry{info, dl};
+  spdlog::info("download {} ({}, {} bytes) into {}", params.name,
+               params.id_hex.substr(0, 12), params.size, params.req.out_dir);
+  return info;
+}
+
+// Picks the one file of the LAN that `req` names.
+caf::expected<file_offer> choose(const download_request& req,
+                                 const std::vector<file_offer>& files) {
+  std::vector<file_offer> hits;
+  for (const auto& f : files) {
+    bool id_ok = req.id_hex.empty() || f.id_hex.compare(0, req.id_hex.size(), req.id_hex) == 0;
+    bool name_ok = req.name.empty() || f.name == req.name;
+    if (id_ok && name_ok)
+      hits.push_back(f);
+  }
+  auto what = req.id_hex.empty() ? "named " + req.name : "with id " + req.id_hex;
+  if (hits.empty())
+    return make_error(ec::not_found, "no file " + what
+                                       + " on the LAN (run `p2p-cli scan`, then `ls`)");
+  if (hits.size() > 1) {
+    std::string ids;
+    for (const auto& h : hits)
+      ids += (ids.empty() ? "" : ", ") + h.id_hex.substr(0, 12) + " ("
+             + std::to_string(h.size) + " bytes)";
+    return make_error(ec::ambiguous, std::to_string(hits.size()) + " files " + what
+                                       + "; pick one with --id: " + ids);
+  }
+  return hits.front();
+}
+
+caf::expected<download_params> plan(self_ptr self, const download_request& req,
+                                    const file_offer& f) {
+  auto name = sanitize_name(f.name);
+  if (!name)
+    return make_error(ec::bad_request, "the file's name is unusable: " + f.name);
+  if (req.out_dir.empty() || req.out_dir.front() != '/')
+    return make_error(ec::bad_request, "out_dir must be an absolute path");
+  if (auto err = make_dirs(req.out_dir); !err.empty())
+    return make_error(ec::io_error, "cannot create " + req.out_dir + ": " + err);
+  auto out_path = join_path(req.out_dir, *name);
+  for (const auto& [key, e] : self->state.downloads)
+    if (e.actor && e.info.out_path == out_path)
+      return make_error(ec::exists, "already downloading into " + out_path);
+  if (!req.overwrite && path_exists(out_path))
+    return make_error(ec::exists, out_path + " already exists (use --overwrite)");
+  if (auto avail = free_space(req.out_dir); avail && *avail < f.size)
+    return make_error(ec::io_error, "not enough space in " + req.out_dir + ": need "
+                                      + std::to_string(f.size) + " bytes, "
+                                      + std::to_string(*avail) + " free");
+  download_params p;
+  p.req = req;
+  p.name = *name;
+  p.id_hex = f.id_hex;
+  p.size = f.size;
+  p.seeders = f.seeders;
+  return p;
+}
+
+// Restarts every download that has a resume record in the state dir.
+void resume_all(self_ptr self) {
+  auto dir = downloads_dir(self->state.cfg);
+  auto* d = ::opendir(dir.c_str());
+  if (d == nullptr)
+    return;
+  while (auto* ent = ::readdir(d)) {
+    std::string fn = ent->d_name;
+    if (fn.size() < 6 || fn.compare(fn.size() - 5, 5, ".json") != 0)
+      continue;
+    auto path = join_path(dir, fn);
+    auto text = read_file(path);
+    auto rec = text ? resume_from_json(*text) : std::nullopt;
+    if (!rec) {
+      spdlog::warn("dropping unreadable resume record {}", path);
+      ::unlink(path.c_str());
+      continue;
+    }
+    download_params p;
+    p.req.name = rec->name;
+    p.req.id_hex = rec->id_hex;
+    p.req.out_dir = rec->out_dir;
+    p.req.overwrite = rec->overwrite;
+    p.name = rec->name;
+    p.id_hex = rec->id_hex;
+    p.size = rec->size;
+    spdlog::info("resuming {} into {}", rec->name, rec->out_dir);
+    launch(self, std::move(p));
+  }
+  ::closedir(d);
+}
+
+} // namespace
+
+download_manager_actor::behavior_type
+download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) {
+  self->state.cfg = std::move(cfg);
+  self->state.self_id = std::move(id);
+  self->state.catalog = catalog;
+  // Downloads are linked to the manager: one that dies without a final report
+  // is marked failed; a shutdown of the manager takes them along.
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    if (msg.source == caf::actor_cast<caf::actor_addr>(self->state.catalog)
+        || msg.reason == caf::exit_reason::user_shutdown
+        || msg.reason == caf::exit_reason::kill) {
+      self->quit(msg.reason);
+      return;
+    }
+    for (auto& [key, e] : self->state.downloads)
+      if (e.actor && caf::actor_cast<caf::actor_addr>(e.actor) == msg.source) {
+        e.actor = nullptr;
+        if (!is_terminal(e.info.state)) {
+          e.info.state = "failed";
+          e.info.error = "internal error: " + caf::to_string(msg.reason);
+        }
+      }
+  });
+  resume_all(self);
+  return {
+    [=](download_atom, const download_request& req) -> caf::result<download_info> {
+      auto rp = self->make_response_promise<download_info>();
+      self->request(self->state.catalog, ask_timeout, list_atom::value)
+        .then(
+          [=](const std::vector<file_offer>& files) mutable {
+            auto f = choose(req, files);
+            if (!f) {
+              rp.deliver(f.error());
+              return;
+            }
+            auto p = plan(self, req, *f);
+            if (!p) {
+              rp.deliver(p.error());
+              return;
+            }
+            rp.deliver(launch(self, std::move(*p)));
+          },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [=](status_atom, uint64_t key) -> caf::result<download_info> {
+      auto i = self->state.downloads.find(key);
+      if (i == self->state.downloads.end())
+        return make_error(ec::not_found, "no download " + std::to_string(key));
+      return i->second.info;
+    },
+    [=](status_atom) {
+      std::vector<download_info> out;
+      for (const auto& [key, e] : self->state.downloads)
+        out.push_back(e.info);
+      return out;
+    },
+    [=](cancel_atom, const std::string& target) -> caf::result<std::vector<download_info>> {
+      std::vector<download_actor> hits;
+      for (auto& [key, e] : self->state.downloads)
+        if (e.actor && (e.info.name == target || e.info.id_hex == target
+                        || (target.size() >= 8
+                            && e.info.id_hex.compare(0, target.size(), target) == 0)))
+          hits.push_back(e.actor);
+      if (hits.empty())
+        return make_error(ec::not_found, "no running download named or with id " + target);
+      auto rp = self->make_response_promise<std::vector<download_info>>();
+      auto acc = std::make_shared<std::vector<download_info>>();
+      auto left = std::make_shared<size_t>(hits.size());
+      for (auto& dl : hits)
+        self->request(dl, ask_timeout, cancel_atom::value)
+          .then(
+            [=](const download_info& d) mutable {
+              acc->push_back(d);
+              auto& e = self->state.downloads[d.key];
+              e.info = d;
+              e.actor = nullptr;
+              if (--*left == 0)
+                rp.deliver(*acc);
+            },
+            [=](const caf::error& err) mutable {
+              if (--*left == 0)
+                rp.deliver(*acc);
+            });
+      return rp;
+    },
+    [=](progress_atom, const download_info& d) {
+      auto i = self->state.downloads.find(d.key);
+      if (i == self->state.downloads.end())
+        return;
+      i->second.info = d;
+      if (is_terminal(d.state)) {
+        if (i->second.actor)
+          self->unlink_from(i->second.actor);
+        i->second.actor = nullptr;
+        spdlog::info("download {} {}{}", d.name, d.state,
+                     d.error.empty() ? "" : ": " + d.error);
+      }
+    },
+    [=](stop_atom) -> caf::result<bool> {
+      std::vector<download_actor> running;
+      for (auto& [key, e] : self->state.downloads)
+        if (e.actor)
+          running.push_back(e.actor);
+      if (running.empty())
+        return true;
+      auto rp = self->make_response_promise<bool>();
+      auto left = std::make_shared<size_t>(running.size());
+      for (auto& dl : running) {
+        self->unlink_from(dl);
+        self->request(dl, stop_timeout, stop_atom::value)
+          .then([=](bool) mutable { if (--*left == 0) rp.deliver(true); },
+                [=](const caf::error&) mutable { if (--*left == 0) rp.deliver(true); });
+      }
+      return rp;
+    },
+  };
+}
+
+download_manager_actor spawn_download_manager(caf::actor_system& sys, const config& cfg,
+                                              identity self, catalog_actor catalog) {
+  return sys.spawn(download_manager, cfg, self, catalog);
+}
+
+} // namespace p2p

@@ -44,3 +44,47 @@ std::pair<std::string, std::string> describe(const caf::error& err) {
 }
 
 } // namespace p2p
+
+// -- JSON views (actors/json.hpp) ----------------------------------------------
+
+#include <cstdio>
+
+#include "actors/json.hpp"
+
+namespace p2p {
+
+nlohmann::json to_json(const share_info& x) {
+  return {{"name", x.name}, {"size", x.size}, {"id", x.id_hex}, {"path", x.path}};
+}
+
+nlohmann::json to_json(const file_offer& x) {
+  return {{"name", x.name}, {"size", x.size}, {"id", x.id_hex}, {"seeders", x.seeders}};
+}
+
+nlohmann::json to_json(const peer_info& x) {
+  char id[17];
+  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(x.peer_id));
+  return {{"id", id},          {"addr", x.addr},
+          {"files", x.files},  {"last_seen_ms", x.last_seen_ms},
+          {"source", x.source}};
+}
+
+nlohmann::json to_json(const download_info& x) {
+  auto peers = nlohmann::json::array();
+  for (const auto& p : x.peers)
+    peers.push_back(
+      {{"addr", p.addr}, {"bytes", p.bytes}, {"state", p.state}, {"error", p.error}});
+  return {{"key", x.key},
+          {"name", x.name},
+          {"id", x.id_hex},
+          {"size", x.size},
+          {"state", x.state},
+          {"bytes_done", x.bytes_done},
+          {"rate_bps", x.rate_bps},
+          {"eta_s", x.eta_s},
+          {"error", x.error},
+          {"out_path", x.out_path},
+          {"peers", std::move(peers)}};
+}
+
+} // namespace p2p

@@ -1,1 +1,217 @@
-// placeholder: being written
+// range_fetcher: one TCP connection to one seeder for one download. Keeps the
+// requests its download hands it in flight and passes chunks back unverified.
+#include <chrono>
+#include <set>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "config/defaults.hpp"
+#include "protocol/frame.hpp"
+#include "util/hex.hpp"
+#include "util/net.hpp"
+
+namespace p2p {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr auto tick_interval = std::chrono::milliseconds(500);
+
+struct fetcher_state {
+  static inline const char* name = "range_fetcher";
+  download_actor owner;
+  seeder_key key = 0;
+  std::string endpoint;
+  proto::content_id id{};
+  caf::io::connection_handle hdl;
+  proto::frame_reader reader;
+  std::set<uint32_t> pending; // requested, not answered
+  bool connected = false;     // hello_ack received
+  bool done = false;
+  clock_type::time_point last_data = clock_type::now();
+  std::chrono::milliseconds stall_timeout{0};
+  std::chrono::milliseconds connect_timeout{0};
+};
+
+using self_ptr = range_fetcher_actor::stateful_broker_pointer<fetcher_state>;
+
+// Reports the end of this connection to the download and quits.
+void lost(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (st.done)
+    return;
+  st.done = true;
+  spdlog::debug("fetcher {}: {}", st.endpoint, why);
+  self->send(st.owner, lost_atom::value, st.key, why);
+  if (st.hdl != caf::io::connection_handle{})
+    self->close(st.hdl);
+  self->quit();
+}
+
+void send_frame(self_ptr self, const std::vector<char>& frame) {
+  self->write(self->state.hdl, frame.size(), frame.data());
+  self->flush(self->state.hdl);
+}
+
+void request_chunk(self_ptr self, uint32_t index, bool cancel) {
+  std::vector<char> frame;
+  proto::encode(frame, proto::chunk_req_msg{self->state.id, index}, cancel);
+  send_frame(self, frame);
+}
+
+const char* code_name(proto::error_code c) {
+  switch (c) {
+    case proto::error_code::unknown_file: return "unknown_file";
+    case proto::error_code::bad_index: return "bad_index";
+    case proto::error_code::busy: return "busy";
+    case proto::error_code::io: return "io";
+    case proto::error_code::changed: return "changed";
+    case proto::error_code::bad_request: return "bad_request";
+  }
+  return "error";
+}
+
+void on_frame(self_ptr self) {
+  auto& st = self->state;
+  auto& payload = st.reader.payload();
+  switch (st.reader.header().type) {
+    case proto::frame_type::hello_ack: {
+      proto::hello_msg h;
+      if (!proto::decode(payload.data(), payload.size(), h)) {
+        lost(self, "malformed hello from seeder");
+        return;
+      }
+      st.connected = true;
+      self->send(st.owner, ready_atom::value, st.key);
+      return;
+    }
+    case proto::frame_type::chunk: {
+      if (payload.size() < 4) {
+        lost(self, "malformed chunk frame");
+        return;
+      }
+      const char* data = nullptr;
+      size_t len = 0;
+      uint32_t index = 0;
+      proto::decode_chunk(payload.data(), payload.size(), index, data, len);
+      if (st.pending.erase(index) == 0)
+        return; // cancelled meanwhile
+      self->send(st.owner, chunk_atom::value, st.key, index, std::move(payload));
+      payload = std::vector<char>{};
+      return;
+    }
+    case proto::frame_type::error: {
+      proto::error_msg e;
+      if (!proto::decode(payload.data(), payload.size(), e)) {
+        lost(self, "malformed error frame");
+        return;
+      }
+      auto why = std::string{code_name(e.code)} + ": " + e.message;
+      if (st.pending.erase(e.index) == 0) {
+        lost(self, "seeder error: " + why);
+        return;
+      }
+      self->send(st.owner, failed_atom::value, st.key, e.index, why);
+      return;
+    }
+    default:
+      lost(self, "unexpected frame " + proto::to_string(st.reader.header().type));
+  }
+}
+
+} // namespace
+
+range_fetcher_actor::behavior_type
+range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
+              seeder_key key, std::string endpoint, std::string id_hex) {
+  auto& st = self->state;
+  st.owner = owner;
+  st.key = key;
+  st.endpoint = endpoint;
+  st.stall_timeout = std::chrono::milliseconds(cfg.stall_timeout_ms);
+  st.connect_timeout = std::chrono::milliseconds(defaults::connect_timeout_ms);
+  auto raw_id = from_hex(id_hex);
+  if (raw_id && raw_id->size() == st.id.size())
+    std::copy(raw_id->begin(), raw_id->end(), st.id.begin());
+  auto behavior = range_fetcher_actor::behavior_type{
+    [=](const caf::io::new_data_msg& msg) {
+      auto& st = self->state;
+      st.last_data = clock_type::now();
+      auto& buf = const_cast<std::vector<char>&>(msg.buf);
+      switch (st.reader.feed(buf)) {
+        case proto::frame_reader::step::error:
+          lost(self, "bad frame from seeder");
+          return;
+        case proto::frame_reader::step::frame:
+          on_frame(self);
+          break;
+        case proto::frame_reader::step::more:
+          break;
+      }
+      if (!st.done)
+        self->configure_read(st.hdl, caf::io::receive_policy::exactly(st.reader.want()));
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      lost(self, self->state.connected ? "connection closed by seeder"
+                                       : "cannot connect");
+    },
+    [=](fetch_atom, uint32_t index) {
+      auto& st = self->state;
+      if (st.done || !st.pending.insert(index).second)
+        return;
+      if (st.pending.size() == 1)
+        st.last_data = clock_type::now(); // the stall clock starts with work
+      request_chunk(self, index, false);
+    },
+    [=](cancel_atom, uint32_t index) {
+      auto& st = self->state;
+      if (st.pending.erase(index) > 0)
+        request_chunk(self, index, true);
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      if (st.done)
+        return;
+      auto idle = clock_type::now() - st.last_data;
+      if (!st.connected && idle > st.connect_timeout) {
+        lost(self, "connect timed out");
+        return;
+      }
+      if (!st.pending.empty() && idle > st.stall_timeout) {
+        lost(self, "stalled: no data for "
+                     + std::to_string(st.stall_timeout.count() / 1000) + " s");
+        return;
+      }
+      self->delayed_send(self, tick_interval, tick_atom::value);
+    },
+  };
+  auto hp = parse_host_port(endpoint);
+  std::string err = "bad address";
+  int fd = hp ? start_connect(hp->host, hp->port, err) : -1;
+  if (fd < 0) {
+    lost(self, "cannot connect: " + err);
+    return behavior;
+  }
+  auto hdl = self->add_tcp_scribe(fd);
+  st.hdl = hdl;
+  self->configure_read(hdl, caf::io::receive_policy::exactly(st.reader.want()));
+  std::vector<char> hello;
+  proto::encode(hello, proto::hello_msg{me.peer_id, me.peer_port, "p2p-daemon"}, false);
+  send_frame(self, hello);
+  self->delayed_send(self, tick_interval, tick_atom::value);
+  return behavior;
+}
+
+range_fetcher_actor spawn_range_fetcher(caf::actor_system& sys, const config& cfg,
+                                        identity self, download_actor owner,
+                                        seeder_key key, std::string endpoint,
+                                        std::string id_hex) {
+  return sys.middleman().spawn_broker(range_fetcher, cfg, self, owner, key,
+                                      std::move(endpoint), std::move(id_hex));
+}
+
+} // namespace p2p

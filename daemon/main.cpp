@@ -1,1 +1,142 @@
-// placeholder: being written
+// p2p-daemon: shares files on the LAN and downloads them from every seeder.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/system.hpp"
+#include "config/config.hpp"
+#include "storage/fs.hpp"
+#include "util/hex.hpp"
+#include "util/net.hpp"
+
+namespace {
+
+// Registers every flag; each one the user gives lands in `flags` under its
+// config key, so flags win over env and file in resolve_config.
+void add_flags(CLI::App& app, nlohmann::json& flags, std::optional<std::string>& file) {
+  auto str = [&](const char* flag, const char* key, const char* help) {
+    app.add_option_function<std::string>(
+      flag, [&flags, key](const std::string& v) { flags[key] = v; }, help);
+  };
+  auto num = [&](const char* flag, const char* key, const char* help) {
+    app.add_option_function<uint64_t>(
+      flag, [&flags, key](const uint64_t& v) { flags[key] = v; }, help);
+  };
+  app.add_option_function<std::string>(
+    "--config", [&file](const std::string& v) { file = v; }, "JSON config file");
+  str("--state-dir", "state_dir", "state directory (shares, resume records, cookie)");
+  str("--control-addr", "control_addr", "control channel HOST:PORT (default 127.0.0.1:7646)");
+  num("--peer-port", "peer_port", "TCP port for other daemons (default 7647, 0: any)");
+  str("--advertise-addr", "advertise_addr", "address other daemons should dial");
+  str("--interface", "interface", "interface NAME or IP for multicast");
+  str("--multicast-group", "multicast_group", "multicast group (default 224.0.0.123)");
+  num("--multicast-port", "multicast_port", "multicast port (default 7645)");
+  app.add_option_function<std::vector<std::string>>(
+    "--peer", [&flags](const std::vector<std::string>& v) { flags["peers"] = v; },
+    "static peer HOST:PORT (repeatable)");
+  num("--chunk-size", "chunk_size", "chunk size in bytes, power of two 4096..16777216");
+  str("--log-level", "log_level", "trace|debug|info|warn|error (env P2P_LOG)");
+  app.add_flag_callback("--no-multicast", [&flags] { flags["multicast"] = false; },
+                        "no multicast discovery (use --peer)");
+  num("--announce-interval-ms", "announce_interval_ms", "periodic announce interval");
+  num("--peer-expiry-ms", "peer_expiry_ms", "silent peers expire after this");
+  num("--stall-timeout-ms", "stall_timeout_ms", "a seeder silent this long is dropped");
+  num("--upload-rate-limit", "upload_rate_limit", "upload bytes/s, 0 = unlimited (testing)");
+}
+
+std::string make_cookie() {
+  unsigned char buf[32];
+  if (RAND_bytes(buf, sizeof(buf)) != 1)
+    throw std::runtime_error("no randomness for the control cookie");
+  return p2p::to_hex(buf, sizeof(buf));
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("p2p");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+// Writes the cookie (0600) and the control address where p2p-cli finds them.
+std::string write_control_files(const p2p::config& cfg, const std::string& cookie,
+                                uint16_t control_port) {
+  auto err = p2p::write_file_atomic(p2p::join_path(cfg.state_dir, "control.cookie"),
+                                    cookie + "\n", 0600);
+  if (!err.empty())
+    return err;
+  return p2p::write_file_atomic(
+    p2p::join_path(cfg.state_dir, "control.addr"),
+    p2p::format_host_port(cfg.control_host, control_port) + "\n", 0644);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"p2p-daemon: share files on the LAN, download from every seeder"};
+  nlohmann::json flags = nlohmann::json::object();
+  std::optional<std::string> config_file;
+  add_flags(app, flags, config_file);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto loaded = p2p::load_config(config_file, p2p::process_env(), flags);
+  if (!loaded.cfg) {
+    std::cerr << "p2p-daemon: " << loaded.error << '\n';
+    return 2;
+  }
+  const p2p::config& cfg = *loaded.cfg;
+  setup_logging(cfg.log_level);
+  if (auto err = p2p::make_dirs(cfg.state_dir); !err.empty()) {
+    spdlog::error("cannot create state dir {}: {}", cfg.state_dir, err);
+    return 1;
+  }
+  // Block the stop signals in every thread; main waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.load<caf::io::middleman>();
+  caf::actor_system sys{caf_cfg};
+  auto cookie = make_cookie();
+  auto started = p2p::start_daemon(sys, cfg, cookie);
+  if (!started) {
+    auto [code, msg] = p2p::describe(started.error());
+    spdlog::error("cannot start: {}", msg.empty() ? code : msg);
+    return 1;
+  }
+  auto& h = *started;
+  if (auto err = write_control_files(cfg, cookie, h.control_port); !err.empty()) {
+    spdlog::error("cannot write control files in {}: {}", cfg.state_dir, err);
+    p2p::stop_daemon(sys, h);
+    return 1;
+  }
+  spdlog::info("p2p-daemon ready: control {}, peers {}:{}, multicast {}, state {}",
+               p2p::format_host_port(cfg.control_host, h.control_port),
+               h.self.advertise_addr, h.self.peer_port,
+               cfg.multicast ? p2p::format_host_port(cfg.multicast_group,
+                                                     cfg.multicast_port)
+                             : std::string{"off"},
+               cfg.state_dir);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  p2p::stop_daemon(sys, h);
+  return 0;
+}
