@@ -1,1 +1,349 @@
-// placeholder: being written
+// catalog: the peers this daemon knows (multicast sightings and static
+// --peer endpoints) and the files each offers. Catalogs are fetched over TCP
+// with a short-lived peer_query per fetch.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "config/defaults.hpp"
+#include "util/net.hpp"
+
+namespace p2p {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Expiry and static polls run on a tick of at most a second (shorter when
+// peer_expiry_ms is short, as in tests).
+constexpr uint32_t max_tick_ms = 1000;
+
+struct peer_entry {
+  std::string host;
+  uint16_t port = 0;
+  uint64_t peer_id = 0;               // 0 until known
+  std::vector<remote_file> files;
+  clock_type::time_point last_seen;   // last sighting or successful fetch
+  uint32_t catalog_version = 0;       // latest announced
+  bool has_catalog = false;           // the last fetch succeeded
+  bool is_static = false;
+  bool fetching = false;
+  bool refetch = false;               // asked again while a fetch was running
+};
+
+struct catalog_state {
+  static inline const char* name = "catalog";
+
+  identity me;
+  uint32_t announce_interval_ms = defaults::announce_interval_ms;
+  uint32_t peer_expiry_ms = defaults::peer_expiry_ms;
+  uint32_t scan_window_ms = defaults::scan_window_ms;
+  uint32_t fetch_timeout_ms = defaults::connect_timeout_ms;
+  uint32_t tick_ms = max_tick_ms;
+  std::map<std::string, peer_entry> peers; // by endpoint "host:port"
+  clock_type::time_point last_static_poll;
+  clock_type::time_point next_tick_due; // when the periodic tick is due
+};
+
+using catalog_ptr = catalog_actor::stateful_pointer<catalog_state>;
+
+// Schedules the periodic tick. Ticks that others send arrive early and do not
+// start a second chain (see the tick handler).
+void schedule_tick(catalog_ptr self) {
+  auto interval = std::chrono::milliseconds(self->state.tick_ms);
+  self->state.next_tick_due = clock_type::now() + interval;
+  self->delayed_send(caf::actor_cast<catalog_actor>(self), interval,
+                     tick_atom::value);
+}
+
+uint32_t or_default(uint32_t value, uint32_t fallback) {
+  return value != 0 ? value : fallback;
+}
+
+void fetch(catalog_ptr self, const std::string& endpoint);
+
+void on_fetched(catalog_ptr self, const std::string& endpoint, remote_catalog& rc) {
+  auto& st = self->state;
+  auto it = st.peers.find(endpoint);
+  if (it == st.peers.end())
+    return; // said bye or expired meanwhile
+  auto& p = it->second;
+  p.fetching = false;
+  if (rc.peer_id == st.me.peer_id) {
+    spdlog::debug("catalog: {} is this daemon; dropping it", endpoint);
+    st.peers.erase(it);
+    return;
+  }
+  if (!p.has_catalog)
+    spdlog::info("peer {:016x} at {} joined with {} files", rc.peer_id, endpoint,
+                 rc.files.size());
+  else
+    spdlog::debug("catalog: {} now offers {} files", endpoint, rc.files.size());
+  p.peer_id = rc.peer_id;
+  p.files = std::move(rc.files);
+  p.has_catalog = true;
+  p.last_seen = clock_type::now();
+  if (p.refetch)
+    fetch(self, endpoint);
+}
+
+void on_fetch_failed(catalog_ptr self, const std::string& endpoint,
+                     const caf::error& err) {
+  auto& st = self->state;
+  auto it = st.peers.find(endpoint);
+  if (it == st.peers.end())
+    return;
+  auto& p = it->second;
+  p.fetching = false;
+  if (p.has_catalog)
+    spdlog::info("peer at {} unreachable: {}", endpoint, describe(err).second);
+  else
+    spdlog::debug("catalog: fetch from {} failed: {}", endpoint, describe(err).second);
+  // Keep the entry (static peers are polled again, multicast ones expire when
+  // silent), but offer none of its files until a fetch succeeds.
+  p.files.clear();
+  p.has_catalog = false;
+  if (p.refetch)
+    fetch(self, endpoint);
+}
+
+void fetch(catalog_ptr self, const std::string& endpoint) {
+  auto& st = self->state;
+  auto it = st.peers.find(endpoint);
+  if (it == st.peers.end())
+    return;
+  auto& p = it->second;
+  if (p.fetching) {
+    p.refetch = true;
+    return;
+  }
+  p.fetching = true;
+  p.refetch = false;
+  spdlog::debug("catalog: fetching catalog of {}", endpoint);
+  auto q = spawn_peer_query(self->system(), p.host, p.port, st.me.peer_id,
+                            st.fetch_timeout_ms);
+  self
+    ->request(q, std::chrono::milliseconds(st.fetch_timeout_ms + 1000),
+              catalog_atom::value)
+    .then([=](remote_catalog& rc) { on_fetched(self, endpoint, rc); },
+          [=](caf::error& err) { on_fetch_failed(self, endpoint, err); });
+}
+
+void on_sighting(catalog_ptr self, const peer_sighting& s) {
+  auto& st = self->state;
+  if (s.peer_id != 0 && s.peer_id == st.me.peer_id)
+    return; // our own announce
+  if (s.addr.empty() || s.port == 0) {
+    spdlog::debug("catalog: ignoring sighting without an endpoint");
+    return;
+  }
+  auto endpoint = format_host_port(s.addr, s.port);
+  auto now = clock_type::now();
+  auto [it, added] = st.peers.try_emplace(endpoint);
+  auto& p = it->second;
+  bool need_fetch = added || !p.has_catalog || s.is_static;
+  if (added) {
+    p.host = s.addr;
+    p.port = s.port;
+    spdlog::debug("catalog: new peer {} ({})", endpoint,
+                  s.is_static ? "static" : "multicast");
+  } else if (s.peer_id != 0 && p.peer_id != 0 && s.peer_id != p.peer_id) {
+    // Another daemon now listens at this endpoint (a restart).
+    spdlog::info("peer at {} restarted as {:016x}", endpoint, s.peer_id);
+    p.files.clear();
+    p.has_catalog = false;
+    need_fetch = true;
+  } else if (s.catalog_version != p.catalog_version) {
+    need_fetch = true;
+  }
+  if (s.peer_id != 0)
+    p.peer_id = s.peer_id;
+  p.catalog_version = s.catalog_version;
+  p.is_static = p.is_static || s.is_static;
+  p.last_seen = now;
+  if (need_fetch)
+    fetch(self, endpoint);
+}
+
+void on_bye(catalog_ptr self, uint64_t peer_id) {
+  auto& st = self->state;
+  for (auto it = st.peers.begin(); it != st.peers.end();) {
+    auto& p = it->second;
+    if (p.peer_id != peer_id) {
+      ++it;
+      continue;
+    }
+    spdlog::info("peer {:016x} at {} left", peer_id, it->first);
+    if (p.is_static) {
+      // Configured: keep polling it, but it offers nothing now.
+      p.files.clear();
+      p.has_catalog = false;
+      ++it;
+    } else {
+      it = st.peers.erase(it);
+    }
+  }
+}
+
+void on_tick(catalog_ptr self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  auto expiry = std::chrono::milliseconds(st.peer_expiry_ms);
+  for (auto it = st.peers.begin(); it != st.peers.end();) {
+    auto& p = it->second;
+    if (!p.is_static && now - p.last_seen > expiry) {
+      spdlog::info("peer {:016x} at {} expired (silent for {} ms)", p.peer_id,
+                   it->first,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                     now - p.last_seen)
+                     .count());
+      it = st.peers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (now - st.last_static_poll >= std::chrono::milliseconds(st.announce_interval_ms)) {
+    st.last_static_poll = now;
+    for (auto& [endpoint, p] : st.peers)
+      if (p.is_static)
+        fetch(self, endpoint);
+  }
+}
+
+// Distinct content ids offered; seeders deduplicated by peer id so a daemon
+// reachable under two endpoints (static + multicast) counts once.
+std::vector<file_offer> merged_offers(const catalog_state& st) {
+  std::map<std::string, file_offer> by_id;
+  std::map<std::string, std::set<uint64_t>> ids_seen;
+  for (auto& [endpoint, p] : st.peers) {
+    for (auto& f : p.files) {
+      auto& offer = by_id[f.id_hex];
+      if (offer.id_hex.empty()) {
+        offer.id_hex = f.id_hex;
+        offer.name = f.name;
+        offer.size = f.size;
+      } else if (f.name < offer.name) {
+        offer.name = f.name; // deterministic when peers disagree on the name
+      }
+      if (p.peer_id != 0 && !ids_seen[f.id_hex].insert(p.peer_id).second)
+        continue;
+      if (std::find(offer.seeders.begin(), offer.seeders.end(), endpoint)
+          == offer.seeders.end())
+        offer.seeders.push_back(endpoint);
+    }
+  }
+  std::vector<file_offer> result;
+  result.reserve(by_id.size());
+  for (auto& [id, offer] : by_id) {
+    std::sort(offer.seeders.begin(), offer.seeders.end());
+    result.push_back(std::move(offer));
+  }
+  std::sort(result.begin(), result.end(), [](const file_offer& a, const file_offer& b) {
+    return a.name != b.name ? a.name < b.name : a.id_hex < b.id_hex;
+  });
+  return result;
+}
+
+std::vector<peer_info> peer_list(const catalog_state& st) {
+  auto now = clock_type::now();
+  std::vector<peer_info> result;
+  for (auto& [endpoint, p] : st.peers) {
+    peer_info info;
+    info.peer_id = p.peer_id;
+    info.addr = endpoint;
+    info.files = static_cast<uint32_t>(p.files.size());
+    info.last_seen_ms
+      = std::chrono::duration_cast<std::chrono::milliseconds>(now - p.last_seen).count();
+    info.source = p.is_static ? "static" : "multicast";
+    result.push_back(std::move(info));
+  }
+  return result;
+}
+
+// Waits `ms`, then answers its one request; lets the catalog reply to a scan
+// after the scan window without a timer message in its own interface.
+caf::behavior scan_timer(caf::event_based_actor* self, uint32_t ms) {
+  return {
+    [=](scan_atom) {
+      auto rp = self->make_response_promise();
+      self->delayed_send(self, std::chrono::milliseconds(ms), timeout_atom::value);
+      self->become([=](timeout_atom) mutable {
+        rp.deliver(true);
+        self->quit();
+      });
+      return rp;
+    },
+  };
+}
+
+catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) {
+  auto& st = self->state;
+  st.me = me;
+  st.announce_interval_ms = or_default(cfg.announce_interval_ms,
+                                       defaults::announce_interval_ms);
+  st.peer_expiry_ms = or_default(cfg.peer_expiry_ms, defaults::peer_expiry_ms);
+  st.scan_window_ms = or_default(cfg.scan_window_ms, defaults::scan_window_ms);
+  st.tick_ms = std::clamp<uint32_t>(st.peer_expiry_ms / 4, 50, max_tick_ms);
+  st.last_static_poll = clock_type::now();
+  for (auto& s : cfg.peers) {
+    auto hp = parse_host_port(s);
+    if (!hp || hp->port == 0) {
+      spdlog::warn("catalog: ignoring malformed static peer '{}'", s);
+      continue;
+    }
+    on_sighting(self, peer_sighting{0, hp->host, hp->port, 0, true});
+  }
+  schedule_tick(self);
+  return {
+    [=](sighting_atom, const peer_sighting& s) { on_sighting(self, s); },
+    [=](bye_atom, uint64_t peer_id) { on_bye(self, peer_id); },
+    [=](scan_atom) -> caf::result<scan_result> {
+      auto& st = self->state;
+      for (auto& [endpoint, p] : st.peers)
+        fetch(self, endpoint);
+      auto rp = self->make_response_promise<scan_result>();
+      auto timer = self->spawn(scan_timer, st.scan_window_ms);
+      self->request(timer, caf::infinite, scan_atom::value)
+        .then([=](bool) mutable {
+          auto& st = self->state;
+          std::set<std::string> ids;
+          for (auto& [endpoint, p] : st.peers)
+            for (auto& f : p.files)
+              ids.insert(f.id_hex);
+          rp.deliver(scan_result{static_cast<uint32_t>(st.peers.size()),
+                                 static_cast<uint32_t>(ids.size())});
+        });
+      return rp;
+    },
+    [=](list_atom) { return merged_offers(self->state); },
+    [=](peers_atom) { return peer_list(self->state); },
+    [=](seeders_atom, const std::string& id_hex) {
+      std::vector<std::string> result;
+      for (auto& offer : merged_offers(self->state))
+        if (offer.id_hex == id_hex)
+          result = offer.seeders;
+      return result;
+    },
+    [=](tick_atom) {
+      on_tick(self);
+      if (clock_type::now() >= self->state.next_tick_due)
+        schedule_tick(self);
+    },
+  };
+}
+
+} // namespace
+
+catalog_actor spawn_catalog(caf::actor_system& sys, const config& cfg, identity self) {
+  return sys.spawn(catalog, cfg, self);
+}
+
+} // namespace p2p

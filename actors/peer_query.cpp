@@ -1,1 +1,262 @@
-// placeholder: being written
+// peer_query: one short exchange with a remote peer_server (hello, then one
+// catalog or manifest request), answered through a response promise.
+//
+// A typed broker, so it runs on the I/O thread: the socket is opened with a
+// non-blocking connect (util/net.hpp start_connect) and handed to CAF; a
+// connect that fails later shows up as connection_closed_msg.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/actors.hpp"
+#include "protocol/frame.hpp"
+#include "storage/manifest.hpp"
+#include "util/hex.hpp"
+#include "util/net.hpp"
+
+namespace p2p {
+
+namespace {
+
+enum class query_kind { none, catalog, manifest };
+
+struct peer_query_state {
+  static inline const char* name = "peer_query";
+
+  std::string endpoint;             // "host:port", prefixes every error
+  caf::io::connection_handle conn;
+  bool connected = false;           // a scribe exists
+  bool hello_done = false;          // hello_ack received
+  bool request_sent = false;
+  uint64_t remote_id = 0;           // from hello_ack
+  proto::frame_reader reader;
+  query_kind kind = query_kind::none;
+  std::string id_hex;               // manifest request: the content id
+  proto::content_id id{};
+  std::optional<std::string> failure; // failed before a request came in
+  caf::typed_response_promise<remote_catalog> catalog_rp;
+  caf::typed_response_promise<std::vector<char>> manifest_rp;
+  bool answered = false;
+};
+
+using query_ptr = peer_query_actor::stateful_broker_pointer<peer_query_state>;
+
+std::string local_host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0)
+    return "p2p";
+  return buf;
+}
+
+void send_bytes(query_ptr self, const std::vector<char>& bytes) {
+  auto& st = self->state;
+  auto& buf = self->wr_buf(st.conn);
+  buf.insert(buf.end(), bytes.begin(), bytes.end());
+  self->flush(st.conn);
+}
+
+// Delivers an error to whoever asked (or remembers it until a request comes)
+// and quits once it has been delivered.
+void fail(query_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  if (st.answered)
+    return;
+  auto err = make_error(ec::failed, st.endpoint + ": " + reason);
+  spdlog::debug("peer_query {}: {}", st.endpoint, reason);
+  switch (st.kind) {
+    case query_kind::none:
+      // No request yet: keep the reason for it; quit on the timeout if none
+      // ever comes (fail() is called again then).
+      if (!st.failure) {
+        st.failure = reason;
+        return;
+      }
+      break;
+    case query_kind::catalog:
+      st.catalog_rp.deliver(err);
+      break;
+    case query_kind::manifest:
+      st.manifest_rp.deliver(err);
+      break;
+  }
+  st.answered = true;
+  self->quit();
+}
+
+void send_request(query_ptr self) {
+  auto& st = self->state;
+  if (!st.hello_done || st.request_sent || st.kind == query_kind::none)
+    return;
+  std::vector<char> out;
+  if (st.kind == query_kind::catalog)
+    proto::encode_catalog_req(out);
+  else
+    proto::encode(out, proto::manifest_req_msg{st.id});
+  send_bytes(self, out);
+  st.request_sent = true;
+}
+
+void on_catalog(query_ptr self, const char* p, size_t n) {
+  auto& st = self->state;
+  proto::catalog_msg msg;
+  if (st.kind != query_kind::catalog || !proto::decode(p, n, msg))
+    return fail(self, "malformed catalog frame");
+  remote_catalog result;
+  result.peer_id = st.remote_id;
+  result.files.reserve(msg.files.size());
+  for (auto& f : msg.files)
+    result.files.push_back(
+      remote_file{std::move(f.name), to_hex(f.id.data(), f.id.size()), f.size});
+  spdlog::debug("peer_query {}: catalog with {} files", st.endpoint,
+                result.files.size());
+  st.catalog_rp.deliver(std::move(result));
+  st.answered = true;
+  self->quit();
+}
+
+void on_manifest(query_ptr self, std::vector<char>& payload) {
+  auto& st = self->state;
+  if (st.kind != query_kind::manifest)
+    return fail(self, "unexpected manifest frame");
+  auto got = sha256(payload.data(), payload.size());
+  if (!std::equal(got.begin(), got.end(), st.id.begin()))
+    return fail(self, "manifest does not match content id " + st.id_hex);
+  if (!parse_manifest(payload.data(), payload.size()))
+    return fail(self, "malformed manifest for " + st.id_hex);
+  st.manifest_rp.deliver(std::move(payload));
+  st.answered = true;
+  self->quit();
+}
+
+void on_frame(query_ptr self) {
+  auto& st = self->state;
+  auto type = st.reader.header().type;
+  auto& payload = st.reader.payload();
+  if (type == proto::frame_type::error) {
+    proto::error_msg err;
+    if (!proto::decode(payload.data(), payload.size(), err))
+      return fail(self, "malformed error frame");
+    return fail(self, "peer error: " + err.message);
+  }
+  if (!st.hello_done) {
+    proto::hello_msg hello;
+    if (type != proto::frame_type::hello_ack
+        || !proto::decode(payload.data(), payload.size(), hello))
+      return fail(self, "expected hello_ack, got " + proto::to_string(type));
+    st.hello_done = true;
+    st.remote_id = hello.peer_id;
+    send_request(self);
+    return;
+  }
+  switch (type) {
+    case proto::frame_type::catalog:
+      return on_catalog(self, payload.data(), payload.size());
+    case proto::frame_type::manifest:
+      return on_manifest(self, payload);
+    default:
+      return fail(self, "unexpected " + proto::to_string(type) + " frame");
+  }
+}
+
+peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
+                                           uint16_t port, uint64_t self_id,
+                                           uint32_t timeout_ms) {
+  auto& st = self->state;
+  st.endpoint = format_host_port(host, port);
+  self->delayed_send(caf::actor_cast<peer_query_actor>(self),
+                     std::chrono::milliseconds(timeout_ms), timeout_atom::value);
+  std::string err;
+  auto fd = start_connect(host, port, err);
+  if (fd < 0) {
+    fail(self, err.empty() ? "cannot connect" : err);
+  } else {
+    st.conn = self->add_scribe(fd);
+    st.connected = true;
+    self->configure_read(st.conn, caf::io::receive_policy::exactly(st.reader.want()));
+    std::vector<char> hello;
+    proto::encode(hello, proto::hello_msg{self_id, 0, local_host_name()}, false);
+    send_bytes(self, hello);
+  }
+  return {
+    [=](caf::io::new_data_msg& msg) {
+      auto& st = self->state;
+      if (st.answered)
+        return;
+      switch (st.reader.feed(msg.buf)) {
+        case proto::frame_reader::step::frame:
+          on_frame(self);
+          break;
+        case proto::frame_reader::step::error:
+          fail(self, "bad frame header");
+          break;
+        case proto::frame_reader::step::more:
+          break;
+      }
+      if (!self->state.answered && self->state.failure == std::nullopt)
+        self->configure_read(self->state.conn, caf::io::receive_policy::exactly(
+                                                 self->state.reader.want()));
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      fail(self, self->state.hello_done ? "connection closed" : "connection refused or closed");
+    },
+    [=](catalog_atom) -> caf::result<remote_catalog> {
+      auto& st = self->state;
+      if (st.kind != query_kind::none)
+        return make_error(ec::internal, st.endpoint + ": peer_query is single-use");
+      st.kind = query_kind::catalog;
+      st.catalog_rp = self->make_response_promise<remote_catalog>();
+      if (st.failure)
+        fail(self, *st.failure);
+      else
+        send_request(self);
+      return st.catalog_rp;
+    },
+    [=](manifest_atom, const std::string& id_hex) -> caf::result<std::vector<char>> {
+      auto& st = self->state;
+      if (st.kind != query_kind::none)
+        return make_error(ec::internal, st.endpoint + ": peer_query is single-use");
+      auto bytes = from_hex(id_hex);
+      if (!bytes || bytes->size() != st.id.size()) {
+        st.answered = true;
+        self->quit();
+        return make_error(ec::bad_request, "bad content id: " + id_hex);
+      }
+      std::copy(bytes->begin(), bytes->end(), st.id.begin());
+      st.id_hex = id_hex;
+      st.kind = query_kind::manifest;
+      st.manifest_rp = self->make_response_promise<std::vector<char>>();
+      if (st.failure)
+        fail(self, *st.failure);
+      else
+        send_request(self);
+      return st.manifest_rp;
+    },
+    [=](timeout_atom) {
+      auto& st = self->state;
+      if (st.answered)
+        return;
+      auto reason = "timed out after " + std::to_string(timeout_ms) + " ms";
+      if (st.kind == query_kind::none && !st.failure)
+        st.failure = reason; // nobody asked: fail() below just quits
+      fail(self, st.failure ? *st.failure : reason);
+    },
+  };
+}
+
+} // namespace
+
+peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& host,
+                                  uint16_t port, uint64_t self_id,
+                                  uint32_t timeout_ms) {
+  return sys.middleman().spawn_broker(peer_query, host, port, self_id, timeout_ms);
+}
+
+} // namespace p2p
