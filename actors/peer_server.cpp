@@ -1,1 +1,562 @@
-// placeholder: being written
+// peer_server: the TCP broker other daemons download from.
+//
+// One broker owns the listening socket and every connection. Per connection it
+// reads frames (protocol/frame.hpp), answers hello, catalog and manifest
+// requests, and serves queued chunk requests in order. Chunk data is read with
+// pread straight into the connection's write buffer; at most
+// `max_buffered_chunks` chunks per connection sit in CAF's write buffers
+// (tracked with data_transferred_msg), so memory is bounded by requests in
+// flight, never by file size.
+#include "actors/actors.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <unordered_map>
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/doorman.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/multiplexer.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/typed_broker.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "config/defaults.hpp"
+#include "protocol/frame.hpp"
+#include "storage/fs.hpp"
+#include "util/hex.hpp"
+
+namespace p2p {
+
+namespace {
+
+using caf::io::connection_handle;
+
+// Chunks per connection allowed in CAF's write buffers at once.
+constexpr size_t max_buffered_chunks = 2;
+// Frames a client sends are small; refuse anything larger early.
+constexpr uint32_t max_request_payload = 128 * 1024;
+constexpr auto rate_tick = std::chrono::milliseconds(50);
+constexpr int64_t ticks_per_second = 20;
+
+// An open file descriptor, closed when dropped.
+class file_handle {
+public:
+  explicit file_handle(int fd = -1) : fd_(fd) {}
+  file_handle(file_handle&& x) noexcept : fd_(x.fd_) { x.fd_ = -1; }
+  file_handle& operator=(file_handle&& x) noexcept {
+    std::swap(fd_, x.fd_);
+    return *this;
+  }
+  file_handle(const file_handle&) = delete;
+  file_handle& operator=(const file_handle&) = delete;
+  ~file_handle() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  int get() const { return fd_; }
+private:
+  int fd_;
+};
+
+struct chunk_request {
+  std::string id_hex;
+  uint32_t index = 0;
+};
+
+struct connection {
+  proto::frame_reader reader{max_request_payload};
+  std::deque<chunk_request> queue;  // accepted, not yet written
+  std::deque<uint64_t> chunk_ends;  // stream offsets where buffered chunks end
+  uint64_t appended = 0;            // bytes put into the write buffer, total
+  uint64_t written = 0;             // bytes the socket took, total
+  std::unordered_map<std::string, file_handle> files; // by content id
+  uint64_t remote_peer = 0;         // from its hello
+  std::string remote;               // "addr:port" for logs
+
+  bool busy() const { return !queue.empty() || !chunk_ends.empty(); }
+};
+
+struct peer_server_state {
+  static inline const char* name = "peer_server";
+
+  config cfg;
+  share_registry_actor registry;
+  uint64_t peer_id = 0;
+  uint16_t port = 0;
+  std::string host_name;
+  std::unordered_map<std::string, share_info> table; // by content id
+  std::map<connection_handle, connection> conns;
+  uint64_t bytes_total = 0;
+  // Upload rate limiter (cfg.upload_rate_limit > 0): a token bucket that may
+  // go into debt by one chunk, refilled every rate_tick.
+  int64_t tokens = 0;
+  connection_handle rr_last; // round-robin position of the limiter
+
+  bool limited() const { return cfg.upload_rate_limit > 0; }
+};
+
+using broker_ptr = peer_server_actor::stateful_broker_pointer<peer_server_state>;
+
+int64_t mtime_ns_of(const struct stat& st) {
+  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+uint32_t chunk_count(const share_info& s) {
+  if (s.chunk_size == 0)
+    return 0;
+  return static_cast<uint32_t>((s.size + s.chunk_size - 1) / s.chunk_size);
+}
+
+std::string id_to_hex(const proto::content_id& id) {
+  return to_hex(id.data(), id.size());
+}
+
+// -- writing -------------------------------------------------------------------
+
+// Appends to the connection's write buffer via `f(buf)` and flushes.
+template <class F>
+void emit(broker_ptr self, connection_handle hdl, connection& c, F f) {
+  auto& buf = self->wr_buf(hdl);
+  auto before = buf.size();
+  f(buf);
+  c.appended += buf.size() - before;
+  self->flush(hdl);
+}
+
+void send_error(broker_ptr self, connection_handle hdl, connection& c,
+                proto::error_code code, uint32_t index, std::string message) {
+  spdlog::debug("peer_server: error {} to {}: {}", static_cast<int>(code), c.remote,
+                message);
+  proto::error_msg m{code, index, std::move(message)};
+  emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode(buf, m); });
+}
+
+// Drops the connection's state and closes it (pending output is still sent).
+void drop(broker_ptr self, connection_handle hdl) {
+  self->state.conns.erase(hdl);
+  self->close(hdl);
+}
+
+// -- serving chunks ------------------------------------------------------------
+
+// The open file for a share, checked against what was hashed. On failure sends
+// the error frame and returns -1.
+int checked_fd(broker_ptr self, connection_handle hdl, connection& c,
+               const share_info& s, uint32_t index) {
+  auto i = c.files.find(s.id_hex);
+  if (i == c.files.end()) {
+    int fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      auto err = errno;
+      send_error(self, hdl, c,
+                 err == ENOENT ? proto::error_code::changed : proto::error_code::io,
+                 index, s.name + ": " + errno_text(err));
+      return -1;
+    }
+    i = c.files.emplace(s.id_hex, file_handle{fd}).first;
+  }
+  struct stat st;
+  if (::fstat(i->second.get(), &st) != 0) {
+    auto err = errno;
+    c.files.erase(i);
+    send_error(self, hdl, c, proto::error_code::io, index,
+               s.name + ": " + errno_text(err));
+    return -1;
+  }
+  if (static_cast<uint64_t>(st.st_size) != s.size || mtime_ns_of(st) != s.mtime_ns) {
+    c.files.erase(i);
+    send_error(self, hdl, c, proto::error_code::changed, index,
+               s.name + ": changed on disk");
+    return -1;
+  }
+  return i->second.get();
+}
+
+// Writes chunk `r` (header + data) into the write buffer, or an error frame.
+void serve(broker_ptr self, connection_handle hdl, connection& c,
+           const chunk_request& r) {
+  auto& st = self->state;
+  auto si = st.table.find(r.id_hex);
+  if (si == st.table.end()) {
+    send_error(self, hdl, c, proto::error_code::unknown_file, r.index,
+               "not shared: " + r.id_hex);
+    return;
+  }
+  const auto& s = si->second;
+  if (r.index >= chunk_count(s)) {
+    send_error(self, hdl, c, proto::error_code::bad_index, r.index,
+               "no chunk " + std::to_string(r.index));
+    return;
+  }
+  int fd = checked_fd(self, hdl, c, s, r.index);
+  if (fd < 0)
+    return;
+  uint64_t offset = uint64_t{r.index} * s.chunk_size;
+  auto len = static_cast<uint32_t>(std::min<uint64_t>(s.chunk_size, s.size - offset));
+  auto& buf = self->wr_buf(hdl);
+  auto base = buf.size();
+  proto::encode_chunk_header(buf, r.index, len);
+  auto data_at = buf.size();
+  buf.resize(data_at + len);
+  size_t got = 0;
+  while (got < len) {
+    auto n = ::pread(fd, buf.data() + data_at + got, len - got,
+                     static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      auto err = n < 0 ? errno : 0;
+      buf.resize(base);
+      c.files.erase(s.id_hex);
+      if (n < 0)
+        send_error(self, hdl, c, proto::error_code::io, r.index,
+                   s.name + ": " + errno_text(err));
+      else
+        send_error(self, hdl, c, proto::error_code::changed, r.index,
+                   s.name + ": changed on disk");
+      return;
+    }
+    got += static_cast<size_t>(n);
+  }
+  c.appended += buf.size() - base;
+  c.chunk_ends.push_back(c.appended);
+  st.bytes_total += len;
+  if (st.limited())
+    st.tokens -= len;
+  self->flush(hdl);
+  spdlog::trace("peer_server: chunk {} of {} to {}", r.index, s.name, c.remote);
+}
+
+// Serves queued requests while the connection has room in its write buffer
+// (and the rate limiter has tokens).
+void pump(broker_ptr self, connection_handle hdl, connection& c) {
+  auto& st = self->state;
+  while (!c.queue.empty() && c.chunk_ends.size() < max_buffered_chunks) {
+    if (st.limited() && st.tokens <= 0)
+      return;
+    auto r = std::move(c.queue.front());
+    c.queue.pop_front();
+    serve(self, hdl, c, r);
+  }
+}
+
+// -- frames --------------------------------------------------------------------
+
+void on_hello(broker_ptr self, connection_handle hdl, connection& c,
+              const proto::hello_msg& m) {
+  auto& st = self->state;
+  c.remote_peer = m.peer_id;
+  spdlog::debug("peer_server: hello from {:016x} ({}) at {}", m.peer_id, m.name,
+                c.remote);
+  proto::hello_msg ack{st.peer_id, st.port, st.host_name};
+  emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode(buf, ack, true); });
+}
+
+void on_catalog_req(broker_ptr self, connection_handle hdl, connection& c) {
+  proto::catalog_msg m;
+  for (auto& [id, s] : self->state.table) {
+    auto bytes = from_hex(id);
+    if (!bytes || bytes->size() != 32)
+      continue;
+    proto::catalog_entry e;
+    std::copy(bytes->begin(), bytes->end(), e.id.begin());
+    e.size = s.size;
+    e.name = s.name;
+    m.files.push_back(std::move(e));
+  }
+  std::sort(m.files.begin(), m.files.end(),
+            [](auto& a, auto& b) { return a.name < b.name; });
+  emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode(buf, m); });
+}
+
+void on_manifest_req(broker_ptr self, connection_handle hdl, connection& c,
+                     const proto::manifest_req_msg& m) {
+  auto id = id_to_hex(m.id);
+  if (self->state.table.count(id) == 0 || !self->state.registry) {
+    send_error(self, hdl, c, proto::error_code::unknown_file, 0, "not shared: " + id);
+    return;
+  }
+  self->request(self->state.registry, std::chrono::seconds(10), manifest_atom::value, id)
+    .then(
+      [=](std::vector<char>& bytes) {
+        auto i = self->state.conns.find(hdl);
+        if (i == self->state.conns.end())
+          return;
+        emit(self, hdl, i->second, [&](std::vector<char>& buf) {
+          proto::encode_manifest(buf, bytes);
+        });
+      },
+      [=](caf::error&) {
+        auto i = self->state.conns.find(hdl);
+        if (i == self->state.conns.end())
+          return;
+        send_error(self, hdl, i->second, proto::error_code::unknown_file, 0,
+                   "not shared: " + id);
+      });
+}
+
+void on_chunk_req(broker_ptr self, connection_handle hdl, connection& c,
+                  const proto::chunk_req_msg& m) {
+  auto& st = self->state;
+  auto id = id_to_hex(m.id);
+  auto si = st.table.find(id);
+  if (si == st.table.end()) {
+    send_error(self, hdl, c, proto::error_code::unknown_file, m.index,
+               "not shared: " + id);
+    return;
+  }
+  if (m.index >= chunk_count(si->second)) {
+    send_error(self, hdl, c, proto::error_code::bad_index, m.index,
+               "no chunk " + std::to_string(m.index) + " in " + si->second.name);
+    return;
+  }
+  if (c.queue.size() >= defaults::server_requests_per_conn) {
+    send_error(self, hdl, c, proto::error_code::busy, m.index,
+               "too many requests in flight");
+    return;
+  }
+  c.queue.push_back(chunk_request{std::move(id), m.index});
+  pump(self, hdl, c);
+}
+
+void on_cancel(connection& c, const proto::chunk_req_msg& m) {
+  auto id = id_to_hex(m.id);
+  auto i = std::find_if(c.queue.begin(), c.queue.end(), [&](const chunk_request& r) {
+    return r.index == m.index && r.id_hex == id;
+  });
+  if (i != c.queue.end())
+    c.queue.erase(i);
+}
+
+// Handles one whole frame. Returns false when the connection must be closed.
+bool on_frame(broker_ptr self, connection_handle hdl, connection& c) {
+  auto& hdr = c.reader.header();
+  auto& payload = c.reader.payload();
+  const char* p = payload.data();
+  size_t n = hdr.length;
+  auto malformed = [&] {
+    send_error(self, hdl, c, proto::error_code::bad_request, 0,
+               "malformed " + proto::to_string(hdr.type) + " frame");
+    return false;
+  };
+  switch (hdr.type) {
+    case proto::frame_type::hello: {
+      proto::hello_msg m;
+      if (!proto::decode(p, n, m))
+        return malformed();
+      on_hello(self, hdl, c, m);
+      return true;
+    }
+    case proto::frame_type::catalog_req:
+      if (n != 0)
+        return malformed();
+      on_catalog_req(self, hdl, c);
+      return true;
+    case proto::frame_type::manifest_req: {
+      proto::manifest_req_msg m;
+      if (!proto::decode(p, n, m))
+        return malformed();
+      on_manifest_req(self, hdl, c, m);
+      return true;
+    }
+    case proto::frame_type::chunk_req: {
+      proto::chunk_req_msg m;
+      if (!proto::decode(p, n, m))
+        return malformed();
+      on_chunk_req(self, hdl, c, m);
+      return true;
+    }
+    case proto::frame_type::cancel: {
+      proto::chunk_req_msg m;
+      if (!proto::decode(p, n, m))
+        return malformed();
+      on_cancel(c, m);
+      return true;
+    }
+    default:
+      send_error(self, hdl, c, proto::error_code::bad_request, 0,
+                 "unexpected " + proto::to_string(hdr.type) + " frame");
+      return false;
+  }
+}
+
+void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
+  auto hdl = msg.handle;
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end())
+    return;
+  auto& c = i->second;
+  switch (c.reader.feed(msg.buf)) {
+    case proto::frame_reader::step::more:
+      break;
+    case proto::frame_reader::step::error: {
+      auto what = c.reader.error() == proto::header_status::oversize ? "oversize frame"
+                  : c.reader.error() == proto::header_status::bad_version
+                    ? "unsupported protocol version"
+                    : "unknown frame type";
+      spdlog::debug("peer_server: {} from {}; closing", what, c.remote);
+      send_error(self, hdl, c, proto::error_code::bad_request, 0, what);
+      drop(self, hdl);
+      return;
+    }
+    case proto::frame_reader::step::frame:
+      if (!on_frame(self, hdl, c)) {
+        drop(self, hdl);
+        return;
+      }
+      break;
+  }
+  // `c` is still valid: handlers above never erase the connection.
+  self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+}
+
+// -- share table ---------------------------------------------------------------
+
+void on_shares(broker_ptr self, std::vector<share_info>& shares) {
+  auto& st = self->state;
+  std::unordered_map<std::string, share_info> next;
+  for (auto& s : shares)
+    next.emplace(s.id_hex, std::move(s));
+  // Close cached files of shares that went away or changed.
+  auto same = [&](const std::string& id) {
+    auto a = st.table.find(id);
+    auto b = next.find(id);
+    return a != st.table.end() && b != next.end() && a->second.path == b->second.path
+           && a->second.size == b->second.size
+           && a->second.mtime_ns == b->second.mtime_ns;
+  };
+  for (auto& [hdl, c] : st.conns) {
+    for (auto it = c.files.begin(); it != c.files.end();) {
+      if (!same(it->first))
+        it = c.files.erase(it);
+      else
+        ++it;
+    }
+  }
+  st.table = std::move(next);
+  spdlog::debug("peer_server: serving {} shares", st.table.size());
+}
+
+peer_server_actor::behavior_type
+peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
+            share_registry_actor registry, uint64_t peer_id, uint16_t port) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.registry = registry;
+  st.peer_id = peer_id;
+  st.port = port;
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) == 0)
+    st.host_name = host;
+  self->add_doorman(std::move(door));
+  if (registry)
+    self->send(registry, subscribe_atom::value,
+               caf::actor_cast<shares_listener_actor>(self));
+  if (st.limited())
+    self->delayed_send(self, rate_tick, tick_atom::value);
+  spdlog::info("peer_server listening on port {}", port);
+  return {
+    [=](caf::io::new_connection_msg& msg) {
+      auto hdl = msg.handle;
+      auto& c = self->state.conns[hdl];
+      c.remote = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
+      spdlog::debug("peer_server: connection from {}", c.remote);
+      self->ack_writes(hdl, true);
+      self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+    },
+    [=](caf::io::new_data_msg& msg) { on_data(self, msg); },
+    [=](caf::io::connection_closed_msg& msg) {
+      auto i = self->state.conns.find(msg.handle);
+      if (i != self->state.conns.end()) {
+        spdlog::debug("peer_server: {} disconnected", i->second.remote);
+        self->state.conns.erase(i);
+      }
+    },
+    [=](caf::io::acceptor_closed_msg&) {
+      spdlog::warn("peer_server: listening socket closed");
+    },
+    [=](caf::io::data_transferred_msg& msg) {
+      auto i = self->state.conns.find(msg.handle);
+      if (i == self->state.conns.end())
+        return;
+      auto& c = i->second;
+      c.written += msg.written;
+      while (!c.chunk_ends.empty() && c.chunk_ends.front() <= c.written)
+        c.chunk_ends.pop_front();
+      pump(self, msg.handle, c);
+    },
+    [=](shares_atom, std::vector<share_info>& shares, uint32_t) {
+      on_shares(self, shares);
+    },
+    [=](uploads_atom) {
+      upload_stats out;
+      out.bytes_total = self->state.bytes_total;
+      for (auto& [hdl, c] : self->state.conns)
+        if (c.busy())
+          ++out.active;
+      return out;
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      if (!st.limited())
+        return;
+      if (self->current_sender().get() == self->ctrl())
+        self->delayed_send(self, rate_tick, tick_atom::value);
+      auto per_tick = std::max<int64_t>(1, static_cast<int64_t>(st.cfg.upload_rate_limit)
+                                             / ticks_per_second);
+      st.tokens = std::min(st.tokens + per_tick, per_tick);
+      // Serve waiting connections round-robin, starting after the one served
+      // first last time, so no connection starves under a tight limit.
+      if (st.conns.empty())
+        return;
+      auto start = st.conns.upper_bound(st.rr_last);
+      if (start == st.conns.end())
+        start = st.conns.begin();
+      auto it = start;
+      do {
+        if (st.tokens <= 0)
+          break;
+        if (!it->second.queue.empty()) {
+          st.rr_last = it->first;
+          pump(self, it->first, it->second);
+        }
+        if (++it == st.conns.end())
+          it = st.conns.begin();
+      } while (it != start);
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<peer_server_actor> spawn_peer_server(caf::actor_system& sys,
+                                                   const config& cfg,
+                                                   share_registry_actor registry,
+                                                   uint64_t peer_id,
+                                                   uint16_t& bound_port) {
+  auto& mm = sys.middleman();
+  // Open the listening socket here, so a bind failure reaches the caller; the
+  // broker adopts it (what add_tcp_doorman(port, "0.0.0.0", true) does inside).
+  auto door = mm.backend().new_tcp_doorman(cfg.peer_port, "0.0.0.0", true);
+  if (!door)
+    return make_error(ec::io_error, "cannot listen on 0.0.0.0:"
+                                      + std::to_string(cfg.peer_port) + ": "
+                                      + sys.render(door.error()));
+  bound_port = (*door)->port();
+  return mm.spawn_broker(peer_server, std::move(*door), cfg, std::move(registry),
+                         peer_id, bound_port);
+}
+
+} // namespace p2p
