@@ -135,6 +135,8 @@ void table::print(const std::string& indent) const {
       if (!last)
         line += "  ";
     }
+    while (!line.empty() && line.back() == ' ')
+      line.pop_back();
     std::cout << line << '\n';
   };
   print_row(headers_);
@@ -161,9 +163,10 @@ void progress_bar::update(const nlohmann::json& d) {
   frac = std::clamp(frac, 0.0, 1.0);
   auto text = progress_text(d);
   int cols = terminal_columns();
-  int bar = std::clamp(cols - static_cast<int>(text.size()) - 4, 0, 40);
+  // A fixed-width bar, left out when the terminal is too narrow for it.
+  constexpr int bar = 24;
   std::string line;
-  if (bar >= 10) {
+  if (cols - static_cast<int>(text.size()) - 4 >= bar) {
     int filled = static_cast<int>(frac * bar);
     line = "[" + std::string(filled, '#') + std::string(bar - filled, '-') + "] ";
   }
