@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds, and runs the whole test suite:
+#   1. Release build: unit, actor and system tests (ctest).
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build: the same suite
+#      (the daemons under test run sanitized too).
+# Exits non-zero when any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs" --timeout 300)
+
+if [[ "${P2P_SKIP_SANITIZE:-0}" != 1 ]]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2P_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 600)
+fi
