@@ -52,7 +52,7 @@ sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 start=$(date +%s.%N)
 cli 0 download -f "$name" -o "$work/out" -w >/dev/null
 end=$(date +%s.%N)
-p2p_s=$(echo "$end - $start" | bc -l)
+p2p_s=$(python3 -c "print($end - $start)")
 cmp "$work/src.bin" "$work/out/$name" && echo "cmp: identical"
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 base_s=$(python3 bench/socket_copy.py "$work/src.bin" "$work/copy.bin")
