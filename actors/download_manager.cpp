@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <map>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>

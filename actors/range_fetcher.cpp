@@ -196,7 +196,9 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
     lost(self, "cannot connect: " + err);
     return behavior;
   }
-  auto hdl = self->add_tcp_scribe(fd);
+  // typed_broker::add_tcp_scribe(fd) does not compile in CAF 0.17.6; add_scribe(fd) is
+  // the same call on the base.
+  auto hdl = self->add_scribe(fd);
   st.hdl = hdl;
   self->configure_read(hdl, caf::io::receive_policy::exactly(st.reader.want()));
   std::vector<char> hello;
