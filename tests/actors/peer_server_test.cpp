@@ -1,0 +1,470 @@
+// peer_server over real loopback sockets: a plain POSIX client sends frames.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/actors.hpp"
+#include "config/defaults.hpp"
+#include "protocol/frame.hpp"
+#include "storage/manifest.hpp"
+#include "util/hex.hpp"
+#include "util/net.hpp"
+
+namespace {
+
+using namespace p2p;
+using namespace std::chrono_literals;
+namespace stdfs = std::filesystem;
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    std::string tmpl = (stdfs::temp_directory_path() / "p2p-srv-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    stdfs::remove_all(path, ec);
+  }
+};
+
+std::string pattern(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    s[i] = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+template <class T, class Handle, class... Ts>
+caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
+  caf::expected<T> out{caf::error{}};
+  self->request(h, std::chrono::seconds(10), std::forward<Ts>(xs)...)
+    .receive([&](T& x) { out = std::move(x); },
+             [&](caf::error& e) { out = std::move(e); });
+  return out;
+}
+
+struct frame {
+  proto::frame_type type = proto::frame_type::error;
+  std::vector<char> payload;
+};
+
+// A blocking test client speaking the peer protocol.
+struct client {
+  int fd = -1;
+  explicit client(uint16_t port) {
+    std::string err;
+    fd = connect_with_timeout("127.0.0.1", port, 5000, err);
+    REQUIRE(fd >= 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~client() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+  void send(const std::vector<char>& buf) {
+    size_t off = 0;
+    while (off < buf.size()) {
+      auto n = ::send(fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
+      REQUIRE(n > 0);
+      off += static_cast<size_t>(n);
+    }
+  }
+  // False on EOF or timeout.
+  bool read_exact(char* p, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      auto r = ::recv(fd, p + got, n - got, 0);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        return false;
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  }
+  std::optional<frame> read_frame() {
+    char hdr[proto::frame_header_size];
+    if (!read_exact(hdr, sizeof(hdr)))
+      return std::nullopt;
+    proto::frame_header h;
+    REQUIRE(proto::decode_header(hdr, h) == proto::header_status::ok);
+    frame f;
+    f.type = h.type;
+    f.payload.resize(h.length);
+    if (h.length > 0 && !read_exact(f.payload.data(), h.length))
+      return std::nullopt;
+    return f;
+  }
+  // True when the server closed the connection (EOF).
+  bool closed() {
+    char c;
+    return ::recv(fd, &c, 1, 0) == 0;
+  }
+};
+
+proto::content_id id_of(const std::string& hex) {
+  auto bytes = from_hex(hex);
+  REQUIRE(bytes);
+  REQUIRE(bytes->size() == 32);
+  proto::content_id id;
+  std::copy(bytes->begin(), bytes->end(), id.begin());
+  return id;
+}
+
+std::vector<char> chunk_req(const std::string& id_hex, uint32_t index,
+                            bool cancel = false) {
+  std::vector<char> out;
+  proto::encode(out, proto::chunk_req_msg{id_of(id_hex), index}, cancel);
+  return out;
+}
+
+proto::error_msg expect_error(client& c) {
+  auto f = c.read_frame();
+  REQUIRE(f);
+  REQUIRE(f->type == proto::frame_type::error);
+  proto::error_msg e;
+  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), e));
+  return e;
+}
+
+// Reads one chunk frame and checks its index and data against the file.
+void expect_chunk(client& c, const std::string& content, uint32_t chunk_size,
+                  uint32_t index) {
+  auto f = c.read_frame();
+  REQUIRE(f);
+  if (f->type == proto::frame_type::error) {
+    proto::error_msg e;
+    proto::decode(f->payload.data(), f->payload.size(), e);
+    FAIL("error " << static_cast<int>(e.code) << ": " << e.message);
+  }
+  REQUIRE(f->type == proto::frame_type::chunk);
+  uint32_t got_index = 0;
+  const char* data = nullptr;
+  size_t len = 0;
+  REQUIRE(proto::decode_chunk(f->payload.data(), f->payload.size(), got_index, data, len));
+  REQUIRE(got_index == index);
+  uint64_t off = uint64_t{index} * chunk_size;
+  auto want = std::min<uint64_t>(chunk_size, content.size() - off);
+  REQUIRE(len == want);
+  REQUIRE(std::memcmp(data, content.data() + off, len) == 0);
+}
+
+constexpr uint32_t test_chunk = 16 * 1024;
+
+// A registry sharing one file and a peer_server on an ephemeral port.
+struct server_fixture {
+  temp_dir tmp;
+  caf::actor_system_config acfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<caf::scoped_actor> self;
+  config cfg;
+  share_registry_actor reg;
+  peer_server_actor srv;
+  uint16_t port = 0;
+  std::string file;
+  std::string content;
+  share_info share;
+
+  explicit server_fixture(uint64_t rate_limit = 0, size_t file_size = 1000 * 1000 + 123) {
+    acfg.load<caf::io::middleman>();
+    sys = std::make_unique<caf::actor_system>(acfg);
+    self = std::make_unique<caf::scoped_actor>(*sys);
+    cfg.state_dir = tmp.path + "/state";
+    cfg.chunk_size = test_chunk;
+    cfg.peer_port = 0;
+    cfg.upload_rate_limit = rate_limit;
+    file = tmp.path + "/movie.bin";
+    content = pattern(file_size, 42);
+    write_file(file, content);
+    reg = spawn_share_registry(*sys, cfg);
+    auto s = spawn_peer_server(*sys, cfg, reg, 0x1234abcd5678ef00ull, port);
+    REQUIRE(s);
+    srv = *s;
+    REQUIRE(port != 0);
+    auto res = ask<std::vector<share_info>>(*self, reg, share_atom::value, file);
+    REQUIRE(res);
+    REQUIRE(res->size() == 1);
+    share = res->front();
+    REQUIRE(share.chunk_size == test_chunk);
+    wait_for_catalog();
+  }
+  // The server subscribes to the registry asynchronously: wait until its
+  // catalog lists the file.
+  void wait_for_catalog() {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      client c{port};
+      std::vector<char> out;
+      proto::encode_catalog_req(out);
+      c.send(out);
+      auto f = c.read_frame();
+      REQUIRE(f);
+      REQUIRE(f->type == proto::frame_type::catalog);
+      proto::catalog_msg cat;
+      REQUIRE(proto::decode(f->payload.data(), f->payload.size(), cat));
+      if (!cat.files.empty())
+        return;
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  ~server_fixture() {
+    caf::anon_send_exit(srv, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+  }
+  uint32_t chunks() const {
+    return static_cast<uint32_t>((share.size + share.chunk_size - 1) / share.chunk_size);
+  }
+};
+
+} // namespace
+
+TEST_CASE("peer_server answers hello and catalog", "[peer_server]") {
+  server_fixture fx;
+  client c{fx.port};
+  std::vector<char> out;
+  proto::encode(out, proto::hello_msg{77, 9999, "tester"}, false);
+  proto::encode_catalog_req(out);
+  c.send(out);
+
+  auto f = c.read_frame();
+  REQUIRE(f);
+  REQUIRE(f->type == proto::frame_type::hello_ack);
+  proto::hello_msg ack;
+  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), ack));
+  CHECK(ack.peer_id == 0x1234abcd5678ef00ull);
+  CHECK(ack.tcp_port == fx.port);
+  CHECK(!ack.name.empty());
+
+  f = c.read_frame();
+  REQUIRE(f);
+  REQUIRE(f->type == proto::frame_type::catalog);
+  proto::catalog_msg cat;
+  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), cat));
+  REQUIRE(cat.files.size() == 1);
+  CHECK(cat.files[0].name == "movie.bin");
+  CHECK(cat.files[0].size == fx.content.size());
+  CHECK(to_hex(cat.files[0].id.data(), 32) == fx.share.id_hex);
+}
+
+TEST_CASE("peer_server sends manifests", "[peer_server]") {
+  server_fixture fx;
+  client c{fx.port};
+  std::vector<char> out;
+  proto::encode(out, proto::manifest_req_msg{id_of(fx.share.id_hex)});
+  c.send(out);
+  auto f = c.read_frame();
+  REQUIRE(f);
+  REQUIRE(f->type == proto::frame_type::manifest);
+  auto d = sha256(f->payload.data(), f->payload.size());
+  CHECK(to_hex(d.data(), d.size()) == fx.share.id_hex);
+  auto m = parse_manifest(f->payload.data(), f->payload.size());
+  REQUIRE(m);
+  CHECK(m->size == fx.content.size());
+
+  out.clear();
+  proto::encode(out, proto::manifest_req_msg{id_of(std::string(64, 'a'))});
+  c.send(out);
+  auto e = expect_error(c);
+  CHECK(e.code == proto::error_code::unknown_file);
+}
+
+TEST_CASE("peer_server serves chunks and errors", "[peer_server]") {
+  server_fixture fx;
+  client c{fx.port};
+  auto last = fx.chunks() - 1;
+  c.send(chunk_req(fx.share.id_hex, 0));
+  expect_chunk(c, fx.content, test_chunk, 0);
+  c.send(chunk_req(fx.share.id_hex, last));
+  expect_chunk(c, fx.content, test_chunk, last); // the short one
+
+  c.send(chunk_req(std::string(64, 'b'), 3));
+  auto e = expect_error(c);
+  CHECK(e.code == proto::error_code::unknown_file);
+  CHECK(e.index == 3);
+
+  c.send(chunk_req(fx.share.id_hex, fx.chunks()));
+  e = expect_error(c);
+  CHECK(e.code == proto::error_code::bad_index);
+  CHECK(e.index == fx.chunks());
+
+  // Cancelling something not queued is harmless; the connection goes on.
+  c.send(chunk_req(fx.share.id_hex, 5, true));
+  c.send(chunk_req(fx.share.id_hex, 1));
+  expect_chunk(c, fx.content, test_chunk, 1);
+
+  auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
+  REQUIRE(up);
+  CHECK(up->bytes_total == test_chunk * 2 + (fx.content.size() - uint64_t{last} * test_chunk));
+}
+
+TEST_CASE("peer_server keeps many requests in order", "[peer_server]") {
+  server_fixture fx;
+  client c{fx.port};
+  auto n = fx.chunks();
+  // Rounds of 32 requests (the per-connection bound) sent in one write.
+  for (uint32_t round = 0; round < 3; ++round) {
+    std::vector<char> out;
+    std::vector<uint32_t> sent;
+    for (uint32_t k = 0; k < defaults::server_requests_per_conn; ++k) {
+      auto idx = (round * 17 + k * 5) % n;
+      proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), idx});
+      sent.push_back(idx);
+    }
+    c.send(out);
+    for (auto idx : sent)
+      expect_chunk(c, fx.content, test_chunk, idx);
+  }
+}
+
+TEST_CASE("peer_server bounds queued requests per connection", "[peer_server]") {
+  // Big chunks, and the client does not read while sending: at least the
+  // bound's worth of requests is accepted and served in order; the rest are
+  // either served or refused with busy.
+  server_fixture fx{0, 8 * 1000 * 1000};
+  client c{fx.port};
+  auto n = fx.chunks();
+  constexpr uint32_t total = 200;
+  REQUIRE(n > total);
+  std::vector<char> out;
+  for (uint32_t k = 0; k < total; ++k)
+    proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), k % n});
+  c.send(out);
+  uint32_t chunks = 0, busy = 0;
+  int64_t prev = -1;
+  for (uint32_t k = 0; k < total; ++k) {
+    auto f = c.read_frame();
+    REQUIRE(f);
+    if (f->type == proto::frame_type::error) {
+      proto::error_msg e;
+      REQUIRE(proto::decode(f->payload.data(), f->payload.size(), e));
+      REQUIRE(e.code == proto::error_code::busy);
+      ++busy;
+      continue;
+    }
+    REQUIRE(f->type == proto::frame_type::chunk);
+    uint32_t idx = 0;
+    const char* data = nullptr;
+    size_t len = 0;
+    REQUIRE(proto::decode_chunk(f->payload.data(), f->payload.size(), idx, data, len));
+    // Requests were 0, 1, 2, ... (fewer than n); served ones keep that order.
+    REQUIRE(static_cast<int64_t>(idx) > prev);
+    uint64_t off = uint64_t{idx} * test_chunk;
+    REQUIRE(std::memcmp(data, fx.content.data() + off, len) == 0);
+    ++chunks;
+    prev = idx;
+  }
+  CHECK(chunks + busy == total);
+  CHECK(chunks >= defaults::server_requests_per_conn);
+}
+
+TEST_CASE("peer_server closes on garbage", "[peer_server]") {
+  server_fixture fx;
+  SECTION("bad version") {
+    client c{fx.port};
+    c.send({0, 0, 0, 0, 7, 1});
+    auto e = expect_error(c);
+    CHECK(e.code == proto::error_code::bad_request);
+    CHECK(c.closed());
+  }
+  SECTION("oversize frame") {
+    client c{fx.port};
+    c.send({'\x7f', 0, 0, 0, 1, 7});
+    auto e = expect_error(c);
+    CHECK(e.code == proto::error_code::bad_request);
+    CHECK(c.closed());
+  }
+  SECTION("malformed chunk request") {
+    client c{fx.port};
+    std::vector<char> out;
+    proto::encode_header(out, proto::frame_type::chunk_req, 3);
+    out.insert(out.end(), {1, 2, 3});
+    c.send(out);
+    auto e = expect_error(c);
+    CHECK(e.code == proto::error_code::bad_request);
+    CHECK(c.closed());
+  }
+  SECTION("frame a server does not take") {
+    client c{fx.port};
+    std::vector<char> out;
+    proto::encode_chunk_header(out, 0, 0);
+    c.send(out);
+    auto e = expect_error(c);
+    CHECK(e.code == proto::error_code::bad_request);
+    CHECK(c.closed());
+  }
+  // The server still works for others.
+  client c2{fx.port};
+  c2.send(chunk_req(fx.share.id_hex, 0));
+  expect_chunk(c2, fx.content, test_chunk, 0);
+}
+
+TEST_CASE("peer_server refuses a file that changed on disk", "[peer_server]") {
+  server_fixture fx;
+  client c{fx.port};
+  c.send(chunk_req(fx.share.id_hex, 0));
+  expect_chunk(c, fx.content, test_chunk, 0);
+  // Same size, new content and mtime; the registry has not noticed yet (or
+  // has withdrawn the share): either way no stale bytes are served.
+  write_file(fx.file, pattern(fx.content.size(), 7));
+  struct timespec ts[2] = {{1'500'000'000, 0}, {1'500'000'000, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, fx.file.c_str(), ts, 0) == 0);
+  c.send(chunk_req(fx.share.id_hex, 1));
+  auto e = expect_error(c);
+  CHECK((e.code == proto::error_code::changed
+         || e.code == proto::error_code::unknown_file));
+}
+
+TEST_CASE("peer_server reports a port in use", "[peer_server]") {
+  server_fixture fx;
+  config cfg = fx.cfg;
+  cfg.peer_port = fx.port;
+  uint16_t port2 = 0;
+  auto s = spawn_peer_server(*fx.sys, cfg, fx.reg, 1, port2);
+  REQUIRE(!s);
+  CHECK(describe(s.error()).first == "io_error");
+}
+
+TEST_CASE("peer_server honours the upload rate limit", "[peer_server]") {
+  // 400 KB/s; 32 chunks of 16 KiB = 512 KiB take more than a second.
+  server_fixture fx{400 * 1000};
+  client c{fx.port};
+  std::vector<char> out;
+  for (uint32_t k = 0; k < 32; ++k)
+    proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), k});
+  auto start = std::chrono::steady_clock::now();
+  c.send(out);
+  for (uint32_t k = 0; k < 32; ++k)
+    expect_chunk(c, fx.content, test_chunk, k);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(elapsed >= 1000ms);
+  CHECK(elapsed < 3000ms);
+}
