@@ -79,6 +79,11 @@ json number_from_text(const std::string& key, const std::string& text,
   return v;
 }
 
+// JSON integers written as literals are signed; only their sign matters here.
+bool is_negative(const json& integer) {
+  return !integer.is_number_unsigned() && integer.get<int64_t>() < 0;
+}
+
 uint64_t get_unsigned(const std::string& key, const json& v, uint64_t lo, uint64_t hi,
                       const source& src) {
   json value = v;
@@ -86,7 +91,7 @@ uint64_t get_unsigned(const std::string& key, const json& v, uint64_t lo, uint64
     value = number_from_text(key, v.get<std::string>(), src);
   if (!value.is_number_integer())
     fail(key, "expected an integer, got " + quoted(v), src);
-  if (value.is_number_integer() && !value.is_number_unsigned())
+  if (is_negative(value))
     fail(key, quoted(v) + " is out of range " + std::to_string(lo) + ".."
                 + std::to_string(hi), src);
   auto n = value.get<uint64_t>();
@@ -195,7 +200,7 @@ void apply(config& cfg, const std::string& key, const json& v, const source& src
       value = number_from_text(key, v.get<std::string>(), src);
     if (!value.is_number_integer())
       fail(key, "expected an integer, got " + quoted(v), src);
-    if (!value.is_number_unsigned() || !is_valid_chunk_size(value.get<uint64_t>()))
+    if (is_negative(value) || !is_valid_chunk_size(value.get<uint64_t>()))
       fail(key, quoted(value) + " is not a power of two between "
                   + std::to_string(min_chunk_size) + " and "
                   + std::to_string(max_chunk_size), src);

@@ -24,7 +24,8 @@ bool get_string(const json& j, const char* key, std::string& out) {
 template <class T>
 bool get_unsigned(const json& j, const char* key, T& out) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_number_unsigned())
+  if (it == j.end() || !it->is_number_integer()
+      || (!it->is_number_unsigned() && it->get<int64_t>() < 0))
     return false;
   auto v = it->get<uint64_t>();
   if (v > std::numeric_limits<T>::max())

@@ -1,0 +1,387 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "protocol/frame.hpp"
+
+using namespace p2p::proto;
+
+namespace {
+
+content_id make_id(uint8_t seed) {
+  content_id id{};
+  for (size_t i = 0; i < id.size(); ++i)
+    id[i] = static_cast<uint8_t>(seed + i);
+  return id;
+}
+
+// Splits an encoded frame into header + payload, checking the header.
+std::vector<char> payload_of(const std::vector<char>& frame, frame_type expected) {
+  REQUIRE(frame.size() >= frame_header_size);
+  frame_header h;
+  REQUIRE(decode_header(frame.data(), h) == header_status::ok);
+  CHECK(h.type == expected);
+  CHECK(h.version == protocol_version);
+  REQUIRE(h.length == frame.size() - frame_header_size);
+  return {frame.begin() + frame_header_size, frame.end()};
+}
+
+// Every strict prefix of a payload must be rejected, and so must one more byte.
+template <class Msg>
+void check_truncation_and_trailing(const std::vector<char>& payload) {
+  for (size_t n = 0; n < payload.size(); ++n) {
+    Msg m;
+    CHECK_FALSE(decode(payload.data(), n, m));
+  }
+  auto longer = payload;
+  longer.push_back('x');
+  Msg m;
+  CHECK_FALSE(decode(longer.data(), longer.size(), m));
+}
+
+} // namespace
+
+TEST_CASE("frame header round trip and rejection", "[frame]") {
+  std::vector<char> buf;
+  encode_header(buf, frame_type::chunk, 123456);
+  REQUIRE(buf.size() == frame_header_size);
+  frame_header h;
+  REQUIRE(decode_header(buf.data(), h) == header_status::ok);
+  CHECK(h.length == 123456);
+  CHECK(h.type == frame_type::chunk);
+
+  SECTION("bad version") {
+    buf[4] = 2;
+    CHECK(decode_header(buf.data(), h) == header_status::bad_version);
+    buf[4] = 0;
+    CHECK(decode_header(buf.data(), h) == header_status::bad_version);
+  }
+  SECTION("bad type") {
+    buf[5] = 0;
+    CHECK(decode_header(buf.data(), h) == header_status::bad_type);
+    buf[5] = 11;
+    CHECK(decode_header(buf.data(), h) == header_status::bad_type);
+    buf[5] = static_cast<char>(255);
+    CHECK(decode_header(buf.data(), h) == header_status::bad_type);
+  }
+  SECTION("oversize") {
+    std::vector<char> big;
+    encode_header(big, frame_type::chunk, max_frame_payload + 1);
+    CHECK(decode_header(big.data(), h) == header_status::oversize);
+    std::vector<char> edge;
+    encode_header(edge, frame_type::chunk, max_frame_payload);
+    CHECK(decode_header(edge.data(), h) == header_status::ok);
+    std::vector<char> huge;
+    encode_header(huge, frame_type::chunk, 0xffffffffu);
+    CHECK(decode_header(huge.data(), h) == header_status::oversize);
+    CHECK(decode_header(edge.data(), h, 1000) == header_status::oversize);
+  }
+  SECTION("length is big endian") {
+    std::vector<char> b;
+    encode_header(b, frame_type::hello, 0x01020304);
+    CHECK(b[0] == 1);
+    CHECK(b[1] == 2);
+    CHECK(b[2] == 3);
+    CHECK(b[3] == 4);
+  }
+}
+
+TEST_CASE("hello and hello_ack round trip", "[frame]") {
+  hello_msg m;
+  m.peer_id = 0x0123456789abcdefull;
+  m.tcp_port = 7647;
+  m.name = "host-ä";
+  for (bool ack : {false, true}) {
+    std::vector<char> buf;
+    encode(buf, m, ack);
+    auto payload = payload_of(buf, ack ? frame_type::hello_ack : frame_type::hello);
+    hello_msg out;
+    REQUIRE(decode(payload.data(), payload.size(), out));
+    CHECK(out.peer_id == m.peer_id);
+    CHECK(out.tcp_port == m.tcp_port);
+    CHECK(out.name == m.name);
+    check_truncation_and_trailing<hello_msg>(payload);
+  }
+}
+
+TEST_CASE("catalog_req is an empty frame", "[frame]") {
+  std::vector<char> buf;
+  encode_catalog_req(buf);
+  auto payload = payload_of(buf, frame_type::catalog_req);
+  CHECK(payload.empty());
+}
+
+TEST_CASE("catalog round trip", "[frame]") {
+  catalog_msg m;
+  for (uint8_t i = 0; i < 5; ++i)
+    m.files.push_back({make_id(i), uint64_t{1} << (i * 9), "file" + std::to_string(i)});
+  m.files.push_back({make_id(9), 0, ""});
+  std::vector<char> buf;
+  encode(buf, m);
+  auto payload = payload_of(buf, frame_type::catalog);
+  catalog_msg out;
+  REQUIRE(decode(payload.data(), payload.size(), out));
+  REQUIRE(out.files.size() == m.files.size());
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    CHECK(out.files[i].id == m.files[i].id);
+    CHECK(out.files[i].size == m.files[i].size);
+    CHECK(out.files[i].name == m.files[i].name);
+  }
+  check_truncation_and_trailing<catalog_msg>(payload);
+
+  SECTION("empty catalog") {
+    std::vector<char> b;
+    encode(b, catalog_msg{});
+    auto p = payload_of(b, frame_type::catalog);
+    catalog_msg o;
+    o.files.resize(3);
+    REQUIRE(decode(p.data(), p.size(), o));
+    CHECK(o.files.empty());
+  }
+  SECTION("a hostile count does not allocate or crash") {
+    std::vector<char> p = {'\xff', '\xff', '\xff', '\xff'};
+    catalog_msg o;
+    CHECK_FALSE(decode(p.data(), p.size(), o));
+  }
+}
+
+TEST_CASE("manifest_req, manifest, chunk_req, cancel round trip", "[frame]") {
+  SECTION("manifest_req") {
+    manifest_req_msg m{make_id(7)};
+    std::vector<char> buf;
+    encode(buf, m);
+    auto payload = payload_of(buf, frame_type::manifest_req);
+    manifest_req_msg out;
+    REQUIRE(decode(payload.data(), payload.size(), out));
+    CHECK(out.id == m.id);
+    check_truncation_and_trailing<manifest_req_msg>(payload);
+  }
+  SECTION("manifest") {
+    std::vector<char> bytes = {'a', 'b', 'c', '\0', 'd'};
+    std::vector<char> buf;
+    encode_manifest(buf, bytes);
+    CHECK(payload_of(buf, frame_type::manifest) == bytes);
+  }
+  SECTION("chunk_req and cancel") {
+    chunk_req_msg m{make_id(3), 0xdeadbeef};
+    for (bool cancel : {false, true}) {
+      std::vector<char> buf;
+      encode(buf, m, cancel);
+      auto payload = payload_of(buf, cancel ? frame_type::cancel : frame_type::chunk_req);
+      chunk_req_msg out;
+      REQUIRE(decode(payload.data(), payload.size(), out));
+      CHECK(out.id == m.id);
+      CHECK(out.index == m.index);
+      check_truncation_and_trailing<chunk_req_msg>(payload);
+    }
+  }
+}
+
+TEST_CASE("error frame round trip", "[frame]") {
+  error_msg m{error_code::busy, 42, "too many requests"};
+  std::vector<char> buf;
+  encode(buf, m);
+  auto payload = payload_of(buf, frame_type::error);
+  error_msg out;
+  REQUIRE(decode(payload.data(), payload.size(), out));
+  CHECK(out.code == error_code::busy);
+  CHECK(out.index == 42);
+  CHECK(out.message == m.message);
+  check_truncation_and_trailing<error_msg>(payload);
+
+  SECTION("unknown error codes are malformed") {
+    auto p = payload;
+    p[0] = 0;
+    p[1] = 0;
+    CHECK_FALSE(decode(p.data(), p.size(), out));
+    p[1] = 99;
+    CHECK_FALSE(decode(p.data(), p.size(), out));
+  }
+}
+
+TEST_CASE("chunk frame carries raw data after the index", "[frame]") {
+  std::string data(1000, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 7);
+  std::vector<char> buf;
+  encode_chunk_header(buf, 17, static_cast<uint32_t>(data.size()));
+  CHECK(buf.size() == frame_header_size + 4);
+  buf.insert(buf.end(), data.begin(), data.end());
+  auto payload = payload_of(buf, frame_type::chunk);
+  uint32_t index = 0;
+  const char* p = nullptr;
+  size_t n = 0;
+  REQUIRE(decode_chunk(payload.data(), payload.size(), index, p, n));
+  CHECK(index == 17);
+  CHECK(std::string(p, n) == data);
+  CHECK_FALSE(decode_chunk(payload.data(), 3, index, p, n));
+  REQUIRE(decode_chunk(payload.data(), 4, index, p, n));
+  CHECK(n == 0);
+}
+
+TEST_CASE("long strings are cut to the u16 limit", "[frame]") {
+  hello_msg m;
+  m.name.assign(70000, 'n');
+  std::vector<char> buf;
+  encode(buf, m, false);
+  auto payload = payload_of(buf, frame_type::hello);
+  hello_msg out;
+  REQUIRE(decode(payload.data(), payload.size(), out));
+  CHECK(out.name.size() == 65535);
+}
+
+TEST_CASE("random bytes never crash the decoders", "[frame][fuzz]") {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<size_t> len(0, 300);
+  for (int round = 0; round < 20000; ++round) {
+    std::vector<char> b(len(rng));
+    for (auto& c : b)
+      c = static_cast<char>(byte(rng));
+    // Bias some rounds towards plausible prefixes (small counts/lengths).
+    if (round % 2 == 0 && b.size() >= 4)
+      b[0] = b[1] = 0;
+    hello_msg h;
+    catalog_msg c;
+    manifest_req_msg mr;
+    chunk_req_msg cr;
+    error_msg e;
+    (void) decode(b.data(), b.size(), h);
+    (void) decode(b.data(), b.size(), c);
+    (void) decode(b.data(), b.size(), mr);
+    (void) decode(b.data(), b.size(), cr);
+    (void) decode(b.data(), b.size(), e);
+    uint32_t idx;
+    const char* p;
+    size_t n;
+    if (decode_chunk(b.data(), b.size(), idx, p, n))
+      CHECK(n + 4 == b.size());
+    if (b.size() >= frame_header_size) {
+      frame_header hdr;
+      auto st = decode_header(b.data(), hdr);
+      if (st == header_status::ok)
+        CHECK(hdr.length <= max_frame_payload);
+    }
+  }
+  SUCCEED("no crash");
+}
+
+TEST_CASE("to_string names every frame type", "[frame]") {
+  CHECK(to_string(frame_type::hello) == "hello");
+  CHECK(to_string(frame_type::chunk) == "chunk");
+  CHECK(to_string(frame_type::cancel) == "cancel");
+  CHECK(to_string(static_cast<frame_type>(77)) == "unknown(77)");
+}
+
+TEST_CASE("frame_reader: header then payload", "[frame][reader]") {
+  frame_reader r;
+  std::vector<char> stream;
+  encode(stream, chunk_req_msg{make_id(1), 5});
+  encode_catalog_req(stream);
+  encode(stream, hello_msg{9, 10, "x"}, true);
+
+  SECTION("exact reads, as a broker does") {
+    size_t pos = 0;
+    std::vector<frame_type> seen;
+    while (pos < stream.size()) {
+      auto want = r.want();
+      REQUIRE(pos + want <= stream.size());
+      std::vector<char> buf(stream.begin() + pos, stream.begin() + pos + want);
+      pos += want;
+      auto st = r.feed(buf);
+      REQUIRE(st != frame_reader::step::error);
+      if (st == frame_reader::step::frame) {
+        seen.push_back(r.header().type);
+        if (r.header().type == frame_type::chunk_req) {
+          chunk_req_msg m;
+          REQUIRE(decode(r.payload().data(), r.payload().size(), m));
+          CHECK(m.index == 5);
+        }
+        if (r.header().type == frame_type::catalog_req)
+          CHECK(r.payload().empty());
+        if (r.header().type == frame_type::hello_ack) {
+          hello_msg m;
+          REQUIRE(decode(r.payload().data(), r.payload().size(), m));
+          CHECK(m.name == "x");
+        }
+      }
+    }
+    CHECK(seen == std::vector<frame_type>{frame_type::chunk_req, frame_type::catalog_req,
+                                          frame_type::hello_ack});
+    CHECK(r.want() == frame_header_size);
+  }
+
+  SECTION("byte at a time") {
+    int frames = 0;
+    for (char c : stream) {
+      std::vector<char> buf{c};
+      auto st = r.feed(buf);
+      REQUIRE(st != frame_reader::step::error);
+      if (st == frame_reader::step::frame)
+        ++frames;
+    }
+    CHECK(frames == 3);
+  }
+
+  SECTION("everything at once, then drained with empty feeds") {
+    auto buf = stream;
+    int frames = 0;
+    if (r.feed(buf) == frame_reader::step::frame)
+      ++frames;
+    for (int i = 0; i < 5; ++i) {
+      std::vector<char> empty;
+      if (r.feed(empty) == frame_reader::step::frame)
+        ++frames;
+    }
+    CHECK(frames == 3);
+  }
+}
+
+TEST_CASE("frame_reader: zero-length payload is a frame right after the header",
+          "[frame][reader]") {
+  frame_reader r;
+  std::vector<char> buf;
+  encode_catalog_req(buf);
+  CHECK(r.want() == frame_header_size);
+  CHECK(r.feed(buf) == frame_reader::step::frame);
+  CHECK(r.header().type == frame_type::catalog_req);
+  CHECK(r.header().length == 0);
+  CHECK(r.payload().empty());
+  CHECK(r.want() == frame_header_size);
+}
+
+TEST_CASE("frame_reader: bad headers are errors that stick", "[frame][reader]") {
+  SECTION("oversize") {
+    frame_reader r(1024);
+    std::vector<char> buf;
+    encode_header(buf, frame_type::chunk, 1025);
+    CHECK(r.feed(buf) == frame_reader::step::error);
+    CHECK(r.error() == header_status::oversize);
+    std::vector<char> more;
+    encode_catalog_req(more);
+    CHECK(r.feed(more) == frame_reader::step::error);
+  }
+  SECTION("bad version") {
+    frame_reader r;
+    std::vector<char> buf = {0, 0, 0, 0, 7, 1};
+    CHECK(r.feed(buf) == frame_reader::step::error);
+    CHECK(r.error() == header_status::bad_version);
+  }
+  SECTION("bad type") {
+    frame_reader r;
+    std::vector<char> buf = {0, 0, 0, 0, 1, 0};
+    CHECK(r.feed(buf) == frame_reader::step::error);
+    CHECK(r.error() == header_status::bad_type);
+  }
+  SECTION("the payload length is what want() asks for next") {
+    frame_reader r;
+    std::vector<char> buf;
+    encode_header(buf, frame_type::manifest, 300);
+    CHECK(r.feed(buf) == frame_reader::step::more);
+    CHECK(r.want() == 300);
+    std::vector<char> payload(300, 'm');
+    CHECK(r.feed(payload) == frame_reader::step::frame);
+    CHECK(r.payload().size() == 300);
+    CHECK(r.want() == frame_header_size);
+  }
+}

@@ -1,0 +1,86 @@
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "storage/fs.hpp"
+#include "temp_dir.hpp"
+
+using namespace p2p;
+
+TEST_CASE("write_file_atomic writes content and mode", "[fs]") {
+  test::temp_dir dir;
+  auto path = dir.file("cookie");
+  REQUIRE(write_file_atomic(path, "secret", 0600) == "");
+  CHECK(read_file(path) == std::string("secret"));
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // Replacing keeps it atomic and applies the new mode.
+  std::string binary("a\0b\xff", 4);
+  REQUIRE(write_file_atomic(path, binary, 0644) == "");
+  CHECK(read_file(path) == binary);
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0644);
+
+  SECTION("no temp files are left behind") {
+    auto listing = std::string();
+    int entries = 0;
+    if (auto d = ::opendir(dir.path().c_str())) {
+      while (auto e = ::readdir(d))
+        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..")
+          ++entries;
+      ::closedir(d);
+    }
+    CHECK(entries == 1);
+  }
+  SECTION("an impossible path is an error naming it") {
+    auto err = write_file_atomic(dir.file("missing/x"), "data");
+    CHECK_THAT(err, Catch::Contains("missing/x"));
+  }
+}
+
+TEST_CASE("read_file", "[fs]") {
+  test::temp_dir dir;
+  CHECK_FALSE(read_file(dir.file("nope")));
+  CHECK(read_file(dir.write("empty", "")) == std::string());
+  std::string big(200000, 'q');
+  CHECK(read_file(dir.write("big", big)) == big);
+}
+
+TEST_CASE("make_dirs", "[fs]") {
+  test::temp_dir dir;
+  auto deep = dir.file("a/b/c");
+  REQUIRE(make_dirs(deep) == "");
+  struct stat st {};
+  REQUIRE(::stat(deep.c_str(), &st) == 0);
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK(make_dirs(deep) == "");        // existing is fine
+  CHECK(make_dirs(deep + "/") == "");  // trailing slash
+  dir.write("file", "x");
+  CHECK_FALSE(make_dirs(dir.file("file")).empty());
+  CHECK_FALSE(make_dirs(dir.file("file/sub")).empty());
+  CHECK_FALSE(make_dirs("").empty());
+}
+
+TEST_CASE("free_space and path helpers", "[fs]") {
+  test::temp_dir dir;
+  auto free = free_space(dir.path());
+  REQUIRE(free);
+  CHECK(*free > 0);
+  CHECK_FALSE(free_space(dir.file("does/not/exist")));
+
+  CHECK(join_path("/a/b", "c") == "/a/b/c");
+  CHECK(join_path("/a/b/", "c") == "/a/b/c");
+  CHECK(join_path("", "c") == "c");
+  CHECK(base_name("/a/b.txt") == "b.txt");
+  CHECK(base_name("b.txt") == "b.txt");
+  CHECK(base_name("/a/dir/") == "dir");
+  CHECK(base_name("/") == "/");
+  CHECK_FALSE(errno_text(ENOENT).empty());
+  fsync_dir(dir.path()); // must not crash
+  fsync_dir(dir.file("nope"));
+}

@@ -1,0 +1,99 @@
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/resume.hpp"
+
+using namespace p2p;
+using nlohmann::json;
+
+namespace {
+
+resume_record sample() {
+  resume_record r;
+  r.id_hex = std::string(64, 'a');
+  r.name = "movie.mkv";
+  r.out_dir = "/home/u/Downloads";
+  r.size = 10 * 4096 + 1; // 11 chunks
+  r.chunk_size = 4096;
+  r.overwrite = true;
+  r.have.assign(11, false);
+  r.have[0] = r.have[3] = r.have[10] = true;
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("bitmap hex layout", "[resume]") {
+  std::vector<bool> bits(9, false);
+  bits[0] = true; // bit 7 of byte 0
+  bits[7] = true; // bit 0 of byte 0
+  bits[8] = true; // bit 7 of byte 1
+  CHECK(bitmap_to_hex(bits) == "8180");
+  CHECK(bitmap_from_hex("8180", 9) == bits);
+  CHECK(bitmap_to_hex({}) == "");
+  CHECK(bitmap_from_hex("", 0) == std::vector<bool>{});
+
+  CHECK_FALSE(bitmap_from_hex("81", 9));     // too short
+  CHECK_FALSE(bitmap_from_hex("818000", 9)); // too long
+  CHECK_FALSE(bitmap_from_hex("81zz", 9));   // not hex
+  CHECK_FALSE(bitmap_from_hex("81c0", 9));   // padding bit set
+  CHECK(bitmap_from_hex("FF80", 9));         // upper case is fine
+}
+
+TEST_CASE("resume record round trip", "[resume]") {
+  auto r = sample();
+  auto text = to_json(r);
+  auto back = resume_from_json(text);
+  REQUIRE(back);
+  CHECK(back->id_hex == r.id_hex);
+  CHECK(back->name == r.name);
+  CHECK(back->out_dir == r.out_dir);
+  CHECK(back->size == r.size);
+  CHECK(back->chunk_size == r.chunk_size);
+  CHECK(back->overwrite == r.overwrite);
+  CHECK(back->have == r.have);
+
+  SECTION("empty file") {
+    auto e = sample();
+    e.size = 0;
+    e.have.clear();
+    auto b = resume_from_json(to_json(e));
+    REQUIRE(b);
+    CHECK(b->have.empty());
+  }
+}
+
+TEST_CASE("malformed resume records", "[resume]") {
+  auto good = json::parse(to_json(sample()));
+  CHECK(resume_from_json(good.dump()));
+  CHECK_FALSE(resume_from_json(""));
+  CHECK_FALSE(resume_from_json("{"));
+  CHECK_FALSE(resume_from_json("[]"));
+  CHECK_FALSE(resume_from_json("null"));
+  for (auto key : {"id", "name", "out_dir", "size", "chunk_size", "have", "chunks"}) {
+    INFO(key);
+    auto j = good;
+    j.erase(key);
+    CHECK_FALSE(resume_from_json(j.dump()));
+    j = good;
+    j[key] = json::array();
+    CHECK_FALSE(resume_from_json(j.dump()));
+  }
+  auto with = [&](const char* key, json v) {
+    auto j = good;
+    j[key] = v;
+    return resume_from_json(j.dump());
+  };
+  CHECK_FALSE(with("overwrite", "yes"));
+  CHECK_FALSE(with("id", "abc"));                  // not 32 bytes
+  CHECK_FALSE(with("id", std::string(64, 'g')));   // not hex
+  CHECK_FALSE(with("name", ""));
+  CHECK_FALSE(with("size", -1));
+  CHECK_FALSE(with("chunk_size", 5000));
+  CHECK_FALSE(with("chunk_size", uint64_t{1} << 33));
+  CHECK_FALSE(with("chunks", 12));                 // does not match size
+  CHECK_FALSE(with("size", 4096 * 5));             // bitmap length mismatch
+  CHECK_FALSE(with("have", "00"));                 // bitmap too short
+  CHECK_FALSE(with("have", "ffff"));               // padding bits set
+}
