@@ -137,8 +137,6 @@ void fail(self_ptr self, const std::string& reason, const std::string& final_sta
   remove_record(self);
   st.state = final_state;
   st.error = reason;
-  if (final_state == "failed")
-    spdlog::warn("download {} failed: {}", st.p.name, reason);
   end(self);
 }
 
@@ -185,7 +183,6 @@ void finish(self_ptr self) {
   remove_record(self);
   st.state = "complete";
   st.error.clear();
-  spdlog::info("download {} complete: {} bytes", st.p.name, st.bytes_done);
   end(self);
 }
 
@@ -256,6 +253,8 @@ void check_alive(self_ptr self) {
 void drop(self_ptr self, seeder_key key, const std::string& reason) {
   auto& st = self->state;
   auto& s = st.seeders[key];
+  if (s.state == "dropped")
+    return;
   spdlog::warn("download {}: dropping seeder {}: {}", st.p.name, s.endpoint, reason);
   s.state = "dropped";
   s.error = reason;

@@ -249,8 +249,9 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) 
         if (i->second.actor)
           self->unlink_from(i->second.actor);
         i->second.actor = nullptr;
-        spdlog::info("download {} {}{}", d.name, d.state,
-                     d.error.empty() ? "" : ": " + d.error);
+        auto level = d.state == "failed" ? spdlog::level::warn : spdlog::level::info;
+        spdlog::log(level, "download {} {} ({} bytes){}", d.name, d.state, d.bytes_done,
+                    d.error.empty() ? "" : ": " + d.error);
       }
     },
     [=](stop_atom) -> caf::result<bool> {
