@@ -1,0 +1,292 @@
+#pragma once
+// System-test fixture: N real p2p-daemon processes on loopback, each with its
+// own temp state dir, control port and peer port, every other daemon given as
+// a static --peer (no multicast). Runs p2p-cli against any of them. When a
+// test fails, each daemon's log tail is printed and the temp dir is kept.
+#include <csignal>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "storage/manifest.hpp"
+#include "tests/support/process.hpp"
+#include "util/hex.hpp"
+
+#ifndef P2P_BIN_DIR
+#error "P2P_BIN_DIR must name the directory holding p2p-daemon and p2p-cli"
+#endif
+
+namespace p2p::test {
+
+inline std::string daemon_exe() {
+  return std::string(P2P_BIN_DIR) + "/p2p-daemon";
+}
+
+inline std::string cli_exe() {
+  return std::string(P2P_BIN_DIR) + "/p2p-cli";
+}
+
+// Set when an assertion of the running test case fails (failure_listener.cpp).
+inline bool& current_test_failed() {
+  static bool failed = false;
+  return failed;
+}
+
+// Variables that would let the developer's own daemon or config leak in.
+inline std::vector<std::string> p2p_env_names() {
+  return {"P2P_CONTROL",        "P2P_STATE_DIR",   "P2P_CONTROL_ADDR", "P2P_PEER_PORT",
+          "P2P_ADVERTISE_ADDR", "P2P_INTERFACE",   "P2P_MULTICAST_GROUP",
+          "P2P_MULTICAST_PORT", "P2P_PEERS",       "P2P_CHUNK_SIZE",   "P2P_LOG",
+          "P2P_NO_MULTICAST",   "XDG_STATE_HOME"};
+}
+
+// SHA-256 of a file's contents, lower-case hex.
+inline std::string file_sha256(const std::string& path) {
+  auto data = slurp(path);
+  auto d = sha256(data.data(), data.size());
+  return to_hex(d.data(), d.size());
+}
+
+// `size` pseudo-random bytes (seeded, so a failing run can be repeated).
+inline std::string random_bytes(size_t size, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::string out(size, '\0');
+  for (size_t i = 0; i < size; i += 8) {
+    auto v = gen();
+    for (size_t j = 0; j < 8 && i + j < size; ++j)
+      out[i + j] = static_cast<char>((v >> (8 * j)) & 0xff);
+  }
+  return out;
+}
+
+struct daemon_node {
+  size_t index = 0;
+  std::string state_dir;
+  std::string log_path;
+  uint16_t control_port = 0;
+  uint16_t peer_port = 0;
+  std::vector<std::string> args;
+  std::unique_ptr<process> proc;
+
+  std::string control_addr() const {
+    return "127.0.0.1:" + std::to_string(control_port);
+  }
+  std::string peer_addr() const {
+    return "127.0.0.1:" + std::to_string(peer_port);
+  }
+  // The control cookie as the daemon wrote it (trimmed).
+  std::string token() const {
+    auto t = slurp(state_dir + "/control.cookie");
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' '))
+      t.pop_back();
+    return t;
+  }
+};
+
+class cluster {
+public:
+  // Starts `n` daemons and waits until each answers `status`.
+  explicit cluster(size_t n, std::vector<std::string> extra_args = {})
+    : root_(make_temp_dir("p2p-system")) {
+    make_dir(root_ + "/home");
+    make_dir(root_ + "/scratch");
+    for (size_t i = 0; i < n; ++i) {
+      auto node = std::make_unique<daemon_node>();
+      node->index = i;
+      node->state_dir = root_ + "/daemon" + std::to_string(i);
+      node->log_path = root_ + "/daemon" + std::to_string(i) + ".log";
+      node->control_port = free_port();
+      node->peer_port = free_port();
+      make_dir(node->state_dir);
+      nodes_.push_back(std::move(node));
+    }
+    for (auto& node : nodes_) {
+      node->args = {"--state-dir",      node->state_dir,
+                    "--control-addr",   node->control_addr(),
+                    "--peer-port",      std::to_string(node->peer_port),
+                    "--advertise-addr", "127.0.0.1",
+                    "--no-multicast",   "--log-level",
+                    "debug"};
+      for (auto& other : nodes_)
+        if (other != node) {
+          node->args.push_back("--peer");
+          node->args.push_back(other->peer_addr());
+        }
+      node->args.insert(node->args.end(), extra_args.begin(), extra_args.end());
+    }
+    for (size_t i = 0; i < n; ++i)
+      start(i);
+  }
+
+  ~cluster() {
+    bool failed = current_test_failed() || std::uncaught_exceptions() > 0;
+    for (auto& node : nodes_)
+      if (node->proc) {
+        node->proc->signal(SIGTERM);
+        if (!node->proc->wait_for(3s))
+          node->proc->kill();
+      }
+    if (failed) {
+      std::cerr << dump_logs() << "(test files kept in " << root_ << ")\n";
+    } else {
+      remove_tree(root_);
+    }
+  }
+
+  cluster(const cluster&) = delete;
+  cluster& operator=(const cluster&) = delete;
+
+  size_t size() const {
+    return nodes_.size();
+  }
+  daemon_node& node(size_t i) {
+    return *nodes_.at(i);
+  }
+  // A directory for the test's own files (kept when the test fails).
+  const std::string& root() const {
+    return root_;
+  }
+  std::string make_dir(const std::string& path) {
+    std::filesystem::create_directories(path);
+    return path;
+  }
+
+  // Spawns daemon i (again) and waits until it answers status.
+  void start(size_t i, millis timeout = 20s) {
+    auto& n = node(i);
+    write_log_marker(n, "----- test harness: starting p2p-daemon -----\n");
+    spawn_options o;
+    o.exe = daemon_exe();
+    o.args = n.args;
+    o.env = base_env();
+    o.unset_env = p2p_env_names();
+    o.stderr_path = n.log_path;
+    o.stdout_path = n.log_path;
+    n.proc = std::make_unique<process>(o);
+    bool ready = wait_until(
+      [&] {
+        if (!n.proc->running())
+          return true; // exited: no point in waiting longer
+        return cli(i, {"status", "--json"}, 5s).exit_code == 0;
+      },
+      timeout, 100ms);
+    INFO("daemon " << i << " log:\n" << tail_lines(slurp(n.log_path), 60));
+    REQUIRE(n.proc->running());
+    REQUIRE(ready);
+  }
+
+  // Sends `sig` to daemon i and waits for it to exit; the exit status or
+  // nullopt if it still runs after `timeout` (then it is killed).
+  std::optional<int> stop(size_t i, int sig = SIGTERM, millis timeout = 5s) {
+    auto& n = node(i);
+    n.proc->signal(sig);
+    auto st = n.proc->wait_for(timeout);
+    if (!st)
+      n.proc->kill();
+    return st;
+  }
+
+  // p2p-cli with --state-dir of daemon i (which finds control.addr there).
+  run_result cli(size_t i, std::vector<std::string> args, millis timeout = 60s,
+                 const std::string& cwd = {}) {
+    args.insert(args.begin(), {"--state-dir", node(i).state_dir});
+    return cli_raw(std::move(args), timeout, cwd);
+  }
+
+  // p2p-cli with exactly these args (and the test environment).
+  run_result cli_raw(std::vector<std::string> args, millis timeout = 60s,
+                     const std::string& cwd = {}) {
+    spawn_options o;
+    o.exe = cli_exe();
+    o.args = std::move(args);
+    o.env = base_env();
+    o.unset_env = p2p_env_names();
+    o.cwd = cwd;
+    return run(o, timeout, root_ + "/scratch");
+  }
+
+  // `p2p-cli ... --json` on daemon i; REQUIREs exit 0 and one JSON document.
+  nlohmann::json cli_json(size_t i, std::vector<std::string> args, millis timeout = 60s) {
+    args.insert(args.begin(), "--json");
+    auto r = cli(i, args, timeout);
+    INFO("p2p-cli " << describe(args) << " on daemon " << i << "\nexit " << r.exit_code
+                    << "\nstdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE_FALSE(doc.is_discarded());
+    return doc;
+  }
+
+  // Polls daemon i (`scan`, then `ls --json`) until `name` shows with at
+  // least `seeders` seeders. Returns the last `ls` document, or null on timeout.
+  nlohmann::json wait_for_file(size_t i, const std::string& name, size_t seeders,
+                               millis timeout = 30s) {
+    nlohmann::json last;
+    bool seen = wait_until(
+      [&] {
+        cli(i, {"scan"}, 30s);
+        auto r = cli(i, {"--json", "ls"}, 30s);
+        last = nlohmann::json::parse(r.out, nullptr, false);
+        return r.exit_code == 0 && !find_by_name(last, "files", name).is_null()
+               && find_by_name(last, "files", name).value("seeders", nlohmann::json::array())
+                      .size()
+                    >= seeders;
+      },
+      timeout, 200ms);
+    INFO("last ls --json on daemon " << i << ": " << last.dump());
+    CHECK(seen);
+    return seen ? last : nlohmann::json();
+  }
+
+  // The element of doc[list] whose "name" is `name`; null when none.
+  static nlohmann::json find_by_name(const nlohmann::json& doc, const std::string& list,
+                                     const std::string& name) {
+    if (!doc.is_object() || !doc.contains(list) || !doc[list].is_array())
+      return nullptr;
+    for (auto& e : doc[list])
+      if (e.is_object() && e.value("name", "") == name)
+        return e;
+    return nullptr;
+  }
+
+  // Every daemon's log tail, for failure reports.
+  std::string dump_logs(size_t lines = 200) const {
+    std::string out;
+    for (auto& n : nodes_)
+      out += "----- daemon " + std::to_string(n->index) + " (control " + n->control_addr()
+             + ", peer " + n->peer_addr() + ") log, last " + std::to_string(lines)
+             + " lines -----\n" + tail_lines(slurp(n->log_path), lines);
+    return out;
+  }
+
+  static std::string describe(const std::vector<std::string>& args) {
+    std::string s;
+    for (auto& a : args)
+      s += (s.empty() ? "" : " ") + a;
+    return s;
+  }
+
+private:
+  std::map<std::string, std::string> base_env() const {
+    return {{"HOME", root_ + "/home"}, {"XDG_STATE_HOME", root_ + "/home/.state"}};
+  }
+
+  static void write_log_marker(const daemon_node& n, const std::string& text) {
+    std::ofstream(n.log_path, std::ios::app) << text;
+  }
+
+  std::string root_;
+  std::vector<std::unique_ptr<daemon_node>> nodes_;
+};
+
+} // namespace p2p::test

@@ -1,0 +1,28 @@
+// Shares survive a clean daemon restart.
+#include "tests/support/daemon.hpp"
+
+using namespace p2p::test;
+
+TEST_CASE("shares persist across a daemon restart", "[system][persistence]") {
+  cluster c(1);
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/keep.bin", random_bytes(300 * 1024, 7));
+  auto shared = c.cli_json(0, {"share", src + "/keep.bin"});
+  INFO("share --json: " << shared.dump());
+  auto share = cluster::find_by_name(shared, "shares", "keep.bin");
+  REQUIRE(share.is_object());
+
+  auto exit_status = c.stop(0, SIGTERM, 2s);
+  INFO(c.dump_logs(40));
+  REQUIRE(exit_status.has_value()); // stopped within 2 s
+  CHECK(*exit_status == 0);
+
+  c.start(0);
+  auto status = c.cli_json(0, {"status"});
+  INFO("status --json after restart: " << status.dump());
+  auto again = cluster::find_by_name(status, "shares", "keep.bin");
+  REQUIRE(again.is_object());
+  CHECK(again.value("id", "") == share.value("id", "x"));
+  CHECK(again.value("path", "") == src + "/keep.bin");
+  CHECK(again.value("size", 0ULL) == 300 * 1024);
+}

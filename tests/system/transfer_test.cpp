@@ -1,0 +1,162 @@
+// Real daemons on loopback moving real files.
+#include <filesystem>
+#include <set>
+
+#include "tests/support/daemon.hpp"
+
+using namespace p2p::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> dir_entries(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec))
+    out.push_back(e.path().filename().string());
+  return out;
+}
+
+bool has_part_file(const std::string& dir) {
+  for (auto& name : dir_entries(dir))
+    if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".part") == 0)
+      return true;
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("a file two daemons share downloads from both, byte-identical",
+          "[system][transfer]") {
+  cluster c(3);
+  const std::string name = "big.bin";
+  const size_t size = 20 * 1024 * 1024;
+  auto data = random_bytes(size, 20240501);
+  // Each seeder its own copy of the same content.
+  auto src0 = c.make_dir(c.root() + "/src0");
+  auto src1 = c.make_dir(c.root() + "/src1");
+  write_file(src0 + "/" + name, data);
+  write_file(src1 + "/" + name, data);
+  auto expected = file_sha256(src0 + "/" + name);
+
+  // A relative path is resolved against the CLI's working directory.
+  auto r0 = c.cli(0, {"share", name}, 120s, src0);
+  INFO("share on daemon 0: exit " << r0.exit_code << "\n" << r0.out << r0.err);
+  REQUIRE(r0.exit_code == 0);
+  auto r1 = c.cli(1, {"share", src1 + "/" + name}, 120s);
+  INFO("share on daemon 1: exit " << r1.exit_code << "\n" << r1.out << r1.err);
+  REQUIRE(r1.exit_code == 0);
+
+  auto ls = c.wait_for_file(2, name, 2, 30s);
+  REQUIRE_FALSE(ls.is_null());
+  auto listed = cluster::find_by_name(ls, "files", name);
+  CHECK(listed.value("size", 0ULL) == size);
+  std::set<std::string> seeders;
+  for (auto& s : listed["seeders"])
+    seeders.insert(s.get<std::string>());
+  CHECK(seeders.count(c.node(0).peer_addr()) == 1);
+  CHECK(seeders.count(c.node(1).peer_addr()) == 1);
+
+  // -o names a directory that does not exist yet.
+  auto out = c.root() + "/downloads/nested";
+  auto dl = c.cli(2, {"download", "-f", name, "-o", out, "-w"}, 120s);
+  INFO("download: exit " << dl.exit_code << "\nstdout: " << dl.out << "\nstderr: " << dl.err);
+  REQUIRE(dl.exit_code == 0);
+  // stderr is not a terminal here: no progress bar.
+  CHECK(dl.err.find('\r') == std::string::npos);
+  REQUIRE(fs::exists(out + "/" + name));
+  CHECK(fs::file_size(out + "/" + name) == size);
+  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK_FALSE(has_part_file(out));
+
+  auto status = c.cli_json(2, {"status"});
+  auto d = cluster::find_by_name(status, "downloads", name);
+  INFO("status --json of the downloader: " << status.dump());
+  REQUIRE(d.is_object());
+  CHECK(d.value("state", "") == "complete");
+  CHECK(d.value("bytes_done", 0ULL) == size);
+  CHECK(d.value("out_path", "") == out + "/" + name);
+  REQUIRE(d.contains("peers"));
+  REQUIRE(d["peers"].is_array());
+  uint64_t sum = 0;
+  std::set<std::string> contributors;
+  for (auto& p : d["peers"]) {
+    auto bytes = p.value("bytes", 0ULL);
+    sum += bytes;
+    if (bytes > 0)
+      contributors.insert(p.value("addr", ""));
+  }
+  CHECK(contributors.count(c.node(0).peer_addr()) == 1);
+  CHECK(contributors.count(c.node(1).peer_addr()) == 1);
+  CHECK(sum == size);
+}
+
+TEST_CASE("an empty file and a one-byte file download byte-identical",
+          "[system][transfer]") {
+  cluster c(2);
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/empty.bin", "");
+  write_file(src + "/one.bin", "x");
+  for (auto name : {"empty.bin", "one.bin"}) {
+    auto r = c.cli(0, {"share", src + "/" + name});
+    INFO("share " << name << ": exit " << r.exit_code << "\n" << r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  REQUIRE_FALSE(c.wait_for_file(1, "empty.bin", 1).is_null());
+  REQUIRE_FALSE(c.wait_for_file(1, "one.bin", 1).is_null());
+
+  auto out = c.make_dir(c.root() + "/out");
+  for (auto name : {"empty.bin", "one.bin"}) {
+    auto dl = c.cli(1, {"download", "-f", name, "-o", out, "-w"}, 60s);
+    INFO("download " << name << ": exit " << dl.exit_code << "\nstdout: " << dl.out
+                     << "\nstderr: " << dl.err);
+    CHECK(dl.exit_code == 0);
+    REQUIRE(fs::exists(out + "/" + name));
+    CHECK(slurp(out + "/" + name) == slurp(src + "/" + name));
+  }
+  CHECK_FALSE(has_part_file(out));
+  auto status = c.cli_json(1, {"status"});
+  INFO("status --json: " << status.dump());
+  for (auto name : {"empty.bin", "one.bin"}) {
+    auto d = cluster::find_by_name(status, "downloads", name);
+    REQUIRE(d.is_object());
+    CHECK(d.value("state", "") == "complete");
+  }
+}
+
+TEST_CASE("downloading an unknown name fails with exit 1 and names it",
+          "[system][transfer]") {
+  cluster c(2);
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/known.bin", "known");
+  REQUIRE(c.cli(0, {"share", src + "/known.bin"}).exit_code == 0);
+  REQUIRE_FALSE(c.wait_for_file(1, "known.bin", 1).is_null());
+  auto out = c.root() + "/out";
+  const std::string unknown = "no-such-file.bin";
+
+  SECTION("waiting") {
+    auto r = c.cli(1, {"download", "-f", unknown, "-o", out, "-w"}, 60s);
+    INFO("exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(unknown) != std::string::npos);
+    CHECK(r.err.rfind("p2p-cli: ", 0) == 0);
+  }
+  SECTION("not waiting") {
+    auto r = c.cli(1, {"download", "-f", unknown, "-o", out}, 60s);
+    INFO("exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(unknown) != std::string::npos);
+  }
+  SECTION("--json prints the error document") {
+    auto r = c.cli(1, {"--json", "download", "-f", unknown, "-o", out, "-w"}, 60s);
+    INFO("exit " << r.exit_code << "\nstdout: " << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 1);
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE(doc.is_object());
+    REQUIRE(doc.contains("error"));
+    CHECK(doc["error"].value("code", "") == "not_found");
+    CHECK(doc["error"].value("message", "").find(unknown) != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(out + "/" + unknown));
+  CHECK_FALSE(fs::exists(out + "/" + unknown + ".part"));
+}
