@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <deque>
+#include <functional>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -126,6 +129,14 @@ struct pending_share {
   caf::error first_error;
 };
 
+using hash_done = std::function<void(const caf::error&, const share_info*)>;
+
+struct hash_job {
+  std::string path;
+  uint64_t gen = 0;
+  hash_done done;
+};
+
 struct registry_state {
   static inline const char* name = "share_registry";
 
@@ -137,6 +148,9 @@ struct registry_state {
   // (superseded or unshared) and does not enter the table.
   std::map<std::string, uint64_t> hash_gen;
   uint64_t next_gen = 0;
+  std::deque<hash_job> hash_queue; // waiting for a hasher
+  size_t hashers_running = 0;
+  size_t max_hashers = 1;
 
   std::string manifest_dir() const { return join_path(cfg.state_dir, "manifests"); }
   std::string manifest_path(const std::string& id) const {
@@ -161,6 +175,8 @@ struct registry_state {
 };
 
 using registry_ptr = share_registry_actor::stateful_pointer<registry_state>;
+
+void start_hashers(share_registry_actor::stateful_pointer<registry_state> self);
 
 // -- persistence ---------------------------------------------------------------
 
@@ -302,46 +318,76 @@ share_info install(registry_ptr self, const std::string& path, const file_stat& 
   return info;
 }
 
-// Hashes `path` in a detached actor; calls `done` with the installed share or
-// the error. `done` gets a null share_info pointer for stale results.
-template <class F>
-void hash_file(registry_ptr self, const std::string& path, F done) {
+// Hashes `path` in a detached actor (at most max_hashers at once; the rest
+// wait in a queue); calls `done` with the installed share or the error.
+// `done` gets a null share_info and no error when the job was dropped
+// (unshared while queued).
+void hash_file(registry_ptr self, const std::string& path, hash_done done) {
   auto& st = self->state;
-  auto fst = stat_regular(path);
-  if (!fst) {
-    done(path_error(path, errno), nullptr);
-    return;
-  }
   auto gen = ++st.next_gen;
   st.hash_gen[path] = gen;
-  auto chunk = st.cfg.chunk_size != 0 ? st.cfg.chunk_size : defaults::chunk_size;
-  auto h = self->spawn<caf::detached>(hasher);
-  self->request(h, caf::infinite, hash_atom::value, path, chunk)
-    .then(
-      [=](std::vector<char>& bytes) mutable {
-        auto& st = self->state;
-        auto i = st.hash_gen.find(path);
-        if (i == st.hash_gen.end() || i->second != gen) {
-          // Superseded or unshared meanwhile: report, do not install.
-          auto m = parse_manifest(bytes.data(), bytes.size());
-          auto digest = sha256(bytes.data(), bytes.size());
-          share_info info{base_name(path), path, to_hex(digest.data(), digest.size()),
-                          m ? m->size : fst->size, m ? m->chunk_size : 0,
-                          fst->mtime_ns};
-          done(caf::error{}, &info);
-          return;
-        }
-        st.hash_gen.erase(i);
-        auto info = install(self, path, *fst, std::move(bytes));
-        done(caf::error{}, &info);
-      },
-      [=](caf::error& err) mutable {
-        auto& st = self->state;
-        auto i = st.hash_gen.find(path);
-        if (i != st.hash_gen.end() && i->second == gen)
-          st.hash_gen.erase(i);
-        done(err, nullptr);
-      });
+  st.hash_queue.push_back(hash_job{path, gen, std::move(done)});
+  start_hashers(self);
+}
+
+void finish_hash(registry_ptr self, const hash_job& job, const file_stat& fst,
+                 std::vector<char>& bytes) {
+  auto& st = self->state;
+  auto i = st.hash_gen.find(job.path);
+  if (i == st.hash_gen.end() || i->second != job.gen) {
+    // Superseded or unshared meanwhile: report, do not install.
+    auto m = parse_manifest(bytes.data(), bytes.size());
+    auto digest = sha256(bytes.data(), bytes.size());
+    share_info info{base_name(job.path), job.path, to_hex(digest.data(), digest.size()),
+                    m ? m->size : fst.size, m ? m->chunk_size : 0, fst.mtime_ns};
+    job.done(caf::error{}, &info);
+    return;
+  }
+  st.hash_gen.erase(i);
+  auto info = install(self, job.path, fst, std::move(bytes));
+  job.done(caf::error{}, &info);
+}
+
+void start_hashers(registry_ptr self) {
+  auto& st = self->state;
+  while (st.hashers_running < st.max_hashers && !st.hash_queue.empty()) {
+    auto job = std::move(st.hash_queue.front());
+    st.hash_queue.pop_front();
+    auto g = st.hash_gen.find(job.path);
+    if (g == st.hash_gen.end() || g->second != job.gen) {
+      job.done(caf::error{}, nullptr); // unshared or superseded while queued
+      continue;
+    }
+    // Stat right before hashing: a change after this point shows up as a
+    // size/mtime mismatch at the next tick and triggers a re-hash.
+    auto fst = stat_regular(job.path);
+    if (!fst) {
+      st.hash_gen.erase(g);
+      job.done(path_error(job.path, errno), nullptr);
+      continue;
+    }
+    ++st.hashers_running;
+    auto chunk = st.cfg.chunk_size != 0 ? st.cfg.chunk_size : defaults::chunk_size;
+    auto h = self->spawn<caf::detached>(hasher);
+    auto shared_job = std::make_shared<hash_job>(std::move(job));
+    auto f = *fst;
+    self->request(h, caf::infinite, hash_atom::value, shared_job->path, chunk)
+      .then(
+        [=](std::vector<char>& bytes) {
+          --self->state.hashers_running;
+          finish_hash(self, *shared_job, f, bytes);
+          start_hashers(self);
+        },
+        [=](caf::error& err) {
+          auto& st = self->state;
+          --st.hashers_running;
+          auto i = st.hash_gen.find(shared_job->path);
+          if (i != st.hash_gen.end() && i->second == shared_job->gen)
+            st.hash_gen.erase(i);
+          shared_job->done(err, nullptr);
+          start_hashers(self);
+        });
+  }
 }
 
 // Re-hash in the background after a change (nobody waits for the answer).
@@ -558,6 +604,8 @@ void handle_tick(registry_ptr self) {
 
 share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
   self->state.cfg = std::move(cfg);
+  self->state.max_hashers
+    = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
   // Start at a time-based version so a restarted daemon never repeats an old
   // (version, table) pair that a remote catalog might have cached.
   self->state.version = static_cast<uint32_t>(std::time(nullptr));

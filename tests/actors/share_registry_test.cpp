@@ -358,3 +358,21 @@ TEST_CASE("share_registry persists shares across restarts", "[share_registry]") 
     stop(reg);
   }
 }
+
+TEST_CASE("share_registry hashes a directory of many files", "[share_registry]") {
+  temp_dir tmp;
+  for (int i = 0; i < 40; ++i)
+    write_file(tmp.path + "/many/d" + std::to_string(i % 3) + "/f" + std::to_string(i),
+               pattern(1000 + i * 37, static_cast<char>(i)));
+  system_fixture fx;
+  auto reg = spawn_share_registry(*fx.sys, test_config(tmp));
+  caf::scoped_actor self{*fx.sys};
+  auto res = ask<std::vector<share_info>>(self, reg, share_atom::value,
+                                          tmp.path + "/many");
+  REQUIRE(res);
+  CHECK(res->size() == 40);
+  auto l = ask<std::vector<share_info>>(self, reg, list_atom::value);
+  REQUIRE(l);
+  CHECK(l->size() == 40);
+  stop(reg);
+}
