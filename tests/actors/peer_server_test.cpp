@@ -451,6 +451,8 @@ TEST_CASE("peer_server reports a port in use", "[peer_server]") {
   auto s = spawn_peer_server(*fx.sys, cfg, fx.reg, 1, port2);
   REQUIRE(!s);
   CHECK(describe(s.error()).first == "io_error");
+  INFO(describe(s.error()).second);
+  CHECK(describe(s.error()).second.find("cannot listen on 0.0.0.0:") == 0);
 }
 
 TEST_CASE("peer_server honours the upload rate limit", "[peer_server]") {
