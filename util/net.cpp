@@ -1,7 +1,9 @@
 #include "util/net.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -78,55 +80,70 @@ std::string format_host_port(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-int start_connect(const std::string& host, uint16_t port, std::string& err) {
+namespace {
+
+struct endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_UNSPEC;
+};
+
+// Resolves numerically or via the local resolver; IPv4 first, because the
+// peers of a LAN app listen on IPv4 and "localhost" often lists ::1 first.
+std::vector<endpoint> resolve(const std::string& host, uint16_t port, std::string& err) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+  hints.ai_flags = AI_NUMERICSERV;
   addrinfo* res = nullptr;
   auto port_text = std::to_string(port);
   int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res);
-  if (rc != 0 && hints.ai_flags & AI_ADDRCONFIG) {
-    // AI_ADDRCONFIG hides loopback-only families on hosts without a LAN address.
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res);
-  }
+  std::vector<endpoint> out;
   if (rc != 0) {
     err = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return -1;
+    return out;
   }
-  err = "cannot connect to " + format_host_port(host, port);
   for (auto ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      err = "socket: " + std::string(std::strerror(errno));
+    if (ai->ai_addrlen > sizeof(sockaddr_storage))
       continue;
-    }
-    if (!set_nonblocking(fd, true)) {
-      err = "fcntl: " + std::string(std::strerror(errno));
-      close(fd);
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-      freeaddrinfo(res);
-      err.clear();
-      return fd;
-    }
-    err = "cannot connect to " + format_host_port(host, port) + ": "
-          + std::strerror(errno);
-    close(fd);
+    endpoint e;
+    std::memcpy(&e.addr, ai->ai_addr, ai->ai_addrlen);
+    e.len = ai->ai_addrlen;
+    e.family = ai->ai_family;
+    out.push_back(e);
   }
   freeaddrinfo(res);
+  std::stable_partition(out.begin(), out.end(),
+                        [](const endpoint& e) { return e.family == AF_INET; });
+  if (out.empty())
+    err = "cannot resolve " + host + ": no address";
+  return out;
+}
+
+// Non-blocking connect to one endpoint; the socket, or -1 with `err` set.
+int start_connect_to(const endpoint& e, const std::string& where, std::string& err) {
+  int fd = socket(e.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    err = "socket: " + std::string(std::strerror(errno));
+    return -1;
+  }
+  if (!set_nonblocking(fd, true)) {
+    err = "fcntl: " + std::string(std::strerror(errno));
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&e.addr), e.len) == 0
+      || errno == EINPROGRESS)
+    return fd;
+  err = "cannot connect to " + where + ": " + std::strerror(errno);
+  close(fd);
   return -1;
 }
 
-int connect_with_timeout(const std::string& host, uint16_t port, int timeout_ms,
-                         std::string& err) {
-  int fd = start_connect(host, port, err);
-  if (fd < 0)
-    return -1;
+// Waits for a connect in progress; 0 or the errno that ended it.
+int finish_connect(int fd, int timeout_ms) {
   pollfd pfd{};
   pfd.fd = fd;
   pfd.events = POLLOUT;
@@ -134,33 +151,48 @@ int connect_with_timeout(const std::string& host, uint16_t port, int timeout_ms,
   do {
     rc = poll(&pfd, 1, timeout_ms);
   } while (rc < 0 && errno == EINTR);
-  auto where = format_host_port(host, port);
-  if (rc == 0) {
-    err = "cannot connect to " + where + ": timed out";
-    close(fd);
-    return -1;
-  }
-  if (rc < 0) {
-    err = "cannot connect to " + where + ": " + std::strerror(errno);
-    close(fd);
-    return -1;
-  }
+  if (rc == 0)
+    return ETIMEDOUT;
+  if (rc < 0)
+    return errno;
   int so_error = 0;
   socklen_t len = sizeof(so_error);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
-    so_error = errno;
-  if (so_error != 0) {
-    err = "cannot connect to " + where + ": " + std::strerror(so_error);
-    close(fd);
-    return -1;
+    return errno;
+  return so_error;
+}
+
+} // namespace
+
+int start_connect(const std::string& host, uint16_t port, std::string& err) {
+  auto where = format_host_port(host, port);
+  for (auto& e : resolve(host, port, err)) {
+    int fd = start_connect_to(e, where, err);
+    if (fd >= 0) {
+      err.clear();
+      return fd;
+    }
   }
-  if (!set_nonblocking(fd, false)) {
-    err = "fcntl: " + std::string(std::strerror(errno));
+  return -1;
+}
+
+int connect_with_timeout(const std::string& host, uint16_t port, int timeout_ms,
+                         std::string& err) {
+  auto where = format_host_port(host, port);
+  for (auto& e : resolve(host, port, err)) {
+    int fd = start_connect_to(e, where, err);
+    if (fd < 0)
+      continue;
+    int rc = finish_connect(fd, timeout_ms);
+    if (rc == 0 && set_nonblocking(fd, false)) {
+      err.clear();
+      return fd;
+    }
+    err = "cannot connect to " + where + ": "
+          + (rc == ETIMEDOUT ? std::string("timed out") : std::strerror(rc ? rc : errno));
     close(fd);
-    return -1;
   }
-  err.clear();
-  return fd;
+  return -1;
 }
 
 std::optional<std::string> interface_ipv4(const std::string& name_or_ip) {
