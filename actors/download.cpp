@@ -230,10 +230,12 @@ void refill_all(self_ptr self) {
 
 void add_seeders(self_ptr self, const std::vector<std::string>& endpoints);
 
-// Fails the download when no seeder is left and the catalog knows no other.
+// Fails the download when every seeder it tried is gone and the catalog knows
+// no other. With no seeder known yet (a resume right after a restart) it waits.
 void check_alive(self_ptr self) {
   auto& st = self->state;
-  if (st.ended || std::any_of(st.seeders.begin(), st.seeders.end(), alive))
+  if (st.ended || st.seeders.empty()
+      || std::any_of(st.seeders.begin(), st.seeders.end(), alive))
     return;
   self->request(st.catalog, std::chrono::seconds(5), seeders_atom::value, st.p.id_hex)
     .then(
@@ -544,7 +546,8 @@ void on_tick(self_ptr self) {
     save_record(self);
   if (st.ended)
     return;
-  if (st.ticks % ticks_per_seeder_poll == 0 || (!st.man && st.seeders.empty()))
+  bool starving = std::none_of(st.seeders.begin(), st.seeders.end(), alive);
+  if (st.ticks % ticks_per_seeder_poll == 0 || starving)
     self->request(st.catalog, std::chrono::seconds(5), seeders_atom::value, st.p.id_hex)
       .then([=](const std::vector<std::string>& eps) { add_seeders(self, eps); },
             [](const caf::error&) {});
