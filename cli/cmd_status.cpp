@@ -24,10 +24,15 @@ void print_download(const nlohmann::json& d) {
             << progress_text(d) << "  -> " << json_str(d, "out_path") << '\n';
   auto peers = d.value("peers", nlohmann::json::array());
   if (!peers.empty()) {
-    table t({"PEER", "BYTES", "STATE", "ERROR"}, {1});
+    bool any_error = false;
+    for (auto& p : peers)
+      any_error = any_error || !json_str(p, "error").empty();
+    table t(any_error ? std::vector<std::string>{"PEER", "BYTES", "STATE", "ERROR"}
+                      : std::vector<std::string>{"PEER", "BYTES", "STATE"},
+            {1});
     for (auto& p : peers)
       t.add({json_str(p, "addr"), format_size(json_u64(p, "bytes")), json_str(p, "state"),
-             json_str(p, "error")});
+             json_str(p, "error")}); // add() drops the error column when absent
     t.print("      ");
   }
   auto err = json_str(d, "error");
