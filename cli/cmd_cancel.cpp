@@ -1,4 +1,4 @@
-// p2p-cli cancel <NAME|ID>: stop a download and remove its partial file.
+// p2p-cli cancel <NAME|ID>: stop a download.
 #include <iostream>
 #include <memory>
 

@@ -95,11 +95,17 @@ struct daemon_node {
 
 class cluster {
 public:
-  // Starts `n` daemons and waits until each answers `status`.
-  explicit cluster(size_t n, std::vector<std::string> extra_args = {})
+  // Starts `n` daemons and waits until each answers `status`. `config`, when
+  // not null, is written to a file every daemon gets with --config.
+  explicit cluster(size_t n, std::vector<std::string> extra_args = {},
+                   const nlohmann::json& config = nullptr)
     : root_(make_temp_dir("p2p-system")) {
     make_dir(root_ + "/home");
     make_dir(root_ + "/scratch");
+    if (!config.is_null()) {
+      write_file(root_ + "/config.json", config.dump());
+      extra_args.insert(extra_args.end(), {"--config", root_ + "/config.json"});
+    }
     for (size_t i = 0; i < n; ++i) {
       auto node = std::make_unique<daemon_node>();
       node->index = i;
@@ -206,13 +212,18 @@ public:
   // p2p-cli with exactly these args (and the test environment).
   run_result cli_raw(std::vector<std::string> args, millis timeout = 60s,
                      const std::string& cwd = {}) {
-    spawn_options o;
-    o.exe = cli_exe();
-    o.args = std::move(args);
-    o.env = base_env();
-    o.unset_env = p2p_env_names();
-    o.cwd = cwd;
-    return run(o, timeout, root_ + "/scratch");
+    return run(cli_options(std::move(args), cwd), timeout, root_ + "/scratch");
+  }
+
+  // p2p-cli on daemon i left running in the background; its output goes to
+  // <root>/<label>.out and .err.
+  std::unique_ptr<process> spawn_cli(size_t i, std::vector<std::string> args,
+                                     const std::string& label) {
+    args.insert(args.begin(), {"--state-dir", node(i).state_dir});
+    auto o = cli_options(std::move(args), {});
+    o.stdout_path = root_ + "/" + label + ".out";
+    o.stderr_path = root_ + "/" + label + ".err";
+    return std::make_unique<process>(o);
   }
 
   // `p2p-cli ... --json` on daemon i; REQUIREs exit 0 and one JSON document.
@@ -277,6 +288,16 @@ public:
   }
 
 private:
+  spawn_options cli_options(std::vector<std::string> args, const std::string& cwd) const {
+    spawn_options o;
+    o.exe = cli_exe();
+    o.args = std::move(args);
+    o.env = base_env();
+    o.unset_env = p2p_env_names();
+    o.cwd = cwd;
+    return o;
+  }
+
   std::map<std::string, std::string> base_env() const {
     return {{"HOME", root_ + "/home"}, {"XDG_STATE_HOME", root_ + "/home/.state"}};
   }
