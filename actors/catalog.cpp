@@ -104,7 +104,7 @@ void on_fetch_failed(catalog_ptr self, const std::string& endpoint,
   auto& p = it->second;
   p.fetching = false;
   if (p.has_catalog)
-    spdlog::info("peer at {} unreachable: {}", endpoint, describe(err).second);
+    spdlog::info("peer {:016x} unreachable: {}", p.peer_id, describe(err).second);
   else
     spdlog::debug("catalog: fetch from {} failed: {}", endpoint, describe(err).second);
   // Keep the entry (static peers are polled again, multicast ones expire when

@@ -26,6 +26,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -45,8 +46,11 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A scan is not answered when we announced this recently anyway.
+// A scan is not answered when we announced this recently and the scanner was
+// already listening then (see on_scan_received).
 constexpr auto scan_suppress_window = milliseconds(500);
+// Bound on the peers remembered for that rule.
+constexpr size_t max_first_seen = 4096;
 // A new catalog version is announced after this pause (several share changes
 // in a burst give one announce).
 constexpr auto shares_debounce = milliseconds(100);
@@ -65,6 +69,8 @@ struct discovery_state {
   uint32_t catalog_version = 0;
   clock_type::time_point next_announce;  // a tick is scheduled for it
   std::optional<clock_type::time_point> last_announce;
+  // When we first heard each peer id (for scan suppression).
+  std::unordered_map<uint64_t, clock_type::time_point> first_seen;
   std::mt19937_64 rng;
   uint64_t sent = 0;
   uint64_t received = 0;
@@ -138,7 +144,15 @@ void on_scan_received(discovery_ptr self, const proto::datagram& d) {
   auto now = clock_type::now();
   if (st.leaving)
     return;
-  if (st.last_announce && now - *st.last_announce < scan_suppress_window) {
+  // Several scans in a burst (daemons starting together) get one answer: a
+  // scheduled answer absorbs later scans, and an announce made in the last
+  // 500 ms counts as the answer -- but only for a scanner we had heard before
+  // that announce. A daemon that just joined the group did not hear it, so it
+  // gets an answer (each daemon announces before it scans, so its first
+  // datagram reaches us just before its scan).
+  auto seen = st.first_seen.find(d.peer_id);
+  if (st.last_announce && now - *st.last_announce < scan_suppress_window
+      && seen != st.first_seen.end() && seen->second < *st.last_announce) {
     spdlog::debug("discovery: scan from {:016x} answered by our recent announce",
                   d.peer_id);
     return;
@@ -157,6 +171,13 @@ void on_datagram(discovery_ptr self, const caf::io::network::receive_buffer& buf
   }
   if (d->peer_id == st.me.peer_id)
     return; // our own, looped back
+  if (d->kind == proto::datagram_kind::bye) {
+    st.first_seen.erase(d->peer_id);
+  } else {
+    if (st.first_seen.size() >= max_first_seen)
+      st.first_seen.clear();
+    st.first_seen.try_emplace(d->peer_id, clock_type::now());
+  }
   switch (d->kind) {
     case proto::datagram_kind::announce:
       spdlog::debug("discovery: announce from {:016x} at {}:{} version {}",

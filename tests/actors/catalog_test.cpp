@@ -1,0 +1,213 @@
+// catalog with fake peer_servers on loopback.
+#include <catch2/catch.hpp>
+
+#include "actors/actors.hpp"
+#include "tests/actors/fake_peer_server.hpp"
+
+using namespace p2p;
+using p2p::test::caf_env;
+using p2p::test::eventually;
+using p2p::test::fake_peer_server;
+
+namespace {
+
+constexpr uint64_t my_id = 0x5e1f;
+
+config test_config() {
+  config cfg;
+  cfg.announce_interval_ms = 200;
+  cfg.peer_expiry_ms = 60000;
+  cfg.scan_window_ms = 300;
+  return cfg;
+}
+
+identity my_identity() {
+  return identity{my_id, "127.0.0.1", 1};
+}
+
+std::vector<file_offer> list(caf::actor_system& sys, catalog_actor cat) {
+  caf::scoped_actor self{sys};
+  std::vector<file_offer> result;
+  self->request(cat, std::chrono::seconds(5), list_atom::value)
+    .receive([&](std::vector<file_offer>& xs) { result = std::move(xs); },
+             [&](caf::error& err) { FAIL("list failed: " << to_string(err)); });
+  return result;
+}
+
+std::vector<peer_info> peers(caf::actor_system& sys, catalog_actor cat) {
+  caf::scoped_actor self{sys};
+  std::vector<peer_info> result;
+  self->request(cat, std::chrono::seconds(5), peers_atom::value)
+    .receive([&](std::vector<peer_info>& xs) { result = std::move(xs); },
+             [&](caf::error& err) { FAIL("peers failed: " << to_string(err)); });
+  return result;
+}
+
+std::vector<std::string> seeders(caf::actor_system& sys, catalog_actor cat,
+                                 const std::string& id) {
+  caf::scoped_actor self{sys};
+  std::vector<std::string> result;
+  self->request(cat, std::chrono::seconds(5), seeders_atom::value, id)
+    .receive([&](std::vector<std::string>& xs) { result = std::move(xs); },
+             [&](caf::error& err) { FAIL("seeders failed: " << to_string(err)); });
+  return result;
+}
+
+peer_sighting sighting(uint64_t id, uint16_t port, uint32_t version) {
+  return peer_sighting{id, "127.0.0.1", port, version, false};
+}
+
+std::string endpoint(const fake_peer_server& s) {
+  return "127.0.0.1:" + std::to_string(s.port());
+}
+
+} // namespace
+
+TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
+  caf_env env;
+  fake_peer_server a{0xa}, b{0xb};
+  a.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(2), 5, "only-a.txt"}});
+  b.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(3), 7, "b.txt"}});
+  auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
+  caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
+  caf::anon_send(cat, sighting_atom::value, sighting(0xb, b.port(), 1));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 3; }));
+  auto files = list(*env.sys, cat);
+  // Sorted by name.
+  CHECK(files[0].name == "b.txt");
+  CHECK(files[1].name == "only-a.txt");
+  CHECK(files[2].name == "shared.bin");
+  CHECK(files[2].id_hex == test::hex_of(test::fake_id(1)));
+  CHECK(files[2].size == 100);
+  auto expected = std::vector<std::string>{endpoint(a), endpoint(b)};
+  std::sort(expected.begin(), expected.end());
+  CHECK(files[2].seeders == expected);
+  CHECK(files[0].seeders == std::vector<std::string>{endpoint(b)});
+  CHECK(seeders(*env.sys, cat, test::hex_of(test::fake_id(1))) == expected);
+  CHECK(seeders(*env.sys, cat, test::hex_of(test::fake_id(9))).empty());
+
+  auto ps = peers(*env.sys, cat);
+  REQUIRE(ps.size() == 2);
+  for (auto& p : ps) {
+    CHECK(p.files == 2);
+    CHECK(p.source == "multicast");
+  }
+
+  SECTION("an unchanged catalog version is not fetched again") {
+    auto before = a.connections();
+    caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(a.connections() == before);
+  }
+  SECTION("a new catalog version is fetched") {
+    a.set_files({{test::fake_id(4), 1, "new.txt"}});
+    caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 2));
+    REQUIRE(eventually([&] {
+      auto fs = list(*env.sys, cat);
+      return fs.size() == 3 && fs[1].name == "new.txt";
+    }));
+    CHECK(seeders(*env.sys, cat, test::hex_of(test::fake_id(1)))
+          == std::vector<std::string>{endpoint(b)});
+  }
+  SECTION("bye removes a peer and its files at once") {
+    caf::anon_send(cat, bye_atom::value, uint64_t{0xa});
+    REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 2; }, 1000));
+    auto fs = list(*env.sys, cat);
+    CHECK(fs[0].name == "b.txt");
+    CHECK(fs[1].name == "shared.bin");
+    CHECK(fs[1].seeders == std::vector<std::string>{endpoint(b)});
+    CHECK(peers(*env.sys, cat).size() == 1);
+  }
+  SECTION("scan re-fetches and replies after the scan window") {
+    auto before = a.connections();
+    caf::scoped_actor self{*env.sys};
+    auto start = std::chrono::steady_clock::now();
+    scan_result res;
+    self->request(cat, std::chrono::seconds(5), scan_atom::value)
+      .receive([&](scan_result& r) { res = r; },
+               [&](caf::error& err) { FAIL(to_string(err)); });
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(250));
+    CHECK(res.peers == 2);
+    CHECK(res.files == 3);
+    CHECK(a.connections() > before);
+  }
+}
+
+TEST_CASE("catalog expires silent multicast peers", "[catalog]") {
+  caf_env env;
+  fake_peer_server a{0xa};
+  a.set_files({{test::fake_id(1), 100, "x"}});
+  auto cfg = test_config();
+  cfg.peer_expiry_ms = 400;
+  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
+  caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  // Still there while it keeps announcing.
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
+  }
+  CHECK(peers(*env.sys, cat).size() == 1);
+  // Gone once silent.
+  CHECK(eventually([&] { return peers(*env.sys, cat).empty(); }, 2000));
+  CHECK(list(*env.sys, cat).empty());
+}
+
+TEST_CASE("catalog drops itself", "[catalog]") {
+  caf_env env;
+  fake_peer_server me{my_id}; // a peer_server that turns out to be ours
+  me.set_files({{test::fake_id(1), 100, "mine"}});
+  auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
+  SECTION("announces carrying our id are ignored") {
+    caf::anon_send(cat, sighting_atom::value, sighting(my_id, me.port(), 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(me.connections() == 0);
+    CHECK(peers(*env.sys, cat).empty());
+  }
+  SECTION("an endpoint whose hello_ack carries our id is removed") {
+    caf::anon_send(cat, sighting_atom::value, sighting(0, me.port(), 1));
+    REQUIRE(eventually([&] { return me.connections() == 1; }));
+    CHECK(eventually([&] { return peers(*env.sys, cat).empty(); }));
+    CHECK(list(*env.sys, cat).empty());
+  }
+}
+
+TEST_CASE("catalog polls static peers and keeps them when they fail", "[catalog]") {
+  caf_env env;
+  fake_peer_server s{0x5};
+  s.set_files({{test::fake_id(1), 100, "static.bin"}});
+  auto cfg = test_config();
+  cfg.peer_expiry_ms = 300; // static peers never expire
+  cfg.peers = {endpoint(s)};
+  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  auto ps = peers(*env.sys, cat);
+  REQUIRE(ps.size() == 1);
+  CHECK(ps[0].source == "static");
+  CHECK(ps[0].peer_id == 0x5);
+  // Polled every announce interval.
+  CHECK(eventually([&] { return s.connections() >= 3; }));
+  // Failing: entry kept, files withdrawn.
+  s.set_mode(fake_peer_server::mode::close_at_once);
+  CHECK(eventually([&] { return list(*env.sys, cat).empty(); }));
+  ps = peers(*env.sys, cat);
+  REQUIRE(ps.size() == 1);
+  CHECK(ps[0].files == 0);
+  // Back: files return.
+  s.set_mode(fake_peer_server::mode::normal);
+  CHECK(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+}
+
+TEST_CASE("catalog withdraws a multicast peer's files when its fetch fails",
+          "[catalog]") {
+  caf_env env;
+  fake_peer_server a{0xa};
+  a.set_files({{test::fake_id(1), 100, "x"}});
+  auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
+  caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  a.set_mode(fake_peer_server::mode::close_at_once);
+  caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 2));
+  CHECK(eventually([&] { return list(*env.sys, cat).empty(); }));
+  CHECK(peers(*env.sys, cat).size() == 1);
+}

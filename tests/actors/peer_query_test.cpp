@@ -1,0 +1,144 @@
+// peer_query against a fake peer_server on loopback.
+#include <catch2/catch.hpp>
+
+#include "actors/actors.hpp"
+#include "tests/actors/fake_peer_server.hpp"
+
+using namespace p2p;
+using p2p::test::caf_env;
+using p2p::test::fake_peer_server;
+
+namespace {
+
+constexpr uint64_t my_id = 0x1111;
+constexpr uint64_t server_id = 0xabcdef;
+
+// The serialized manifest of a small made-up file and its content id.
+std::pair<std::vector<char>, proto::content_id> sample_manifest() {
+  manifest m;
+  m.size = 10000;
+  m.chunk_size = min_chunk_size;
+  m.hashes.resize(3);
+  for (size_t i = 0; i < m.hashes.size(); ++i)
+    m.hashes[i].fill(static_cast<uint8_t>(i + 1));
+  auto bytes = serialize(m);
+  auto d = sha256(bytes.data(), bytes.size());
+  proto::content_id id;
+  std::copy(d.begin(), d.end(), id.begin());
+  return {bytes, id};
+}
+
+// Runs one request and returns the reply or the error's message.
+template <class T, class... Ts>
+std::pair<std::optional<T>, std::string> ask(caf::actor_system& sys,
+                                             peer_query_actor q, Ts... xs) {
+  caf::scoped_actor self{sys};
+  std::optional<T> value;
+  std::string error;
+  self->request(q, std::chrono::seconds(10), xs...)
+    .receive([&](T& x) { value = std::move(x); },
+             [&](caf::error& err) { error = describe(err).second; });
+  return {std::move(value), error};
+}
+
+} // namespace
+
+TEST_CASE("peer_query fetches a catalog after hello", "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  server.set_files({{test::fake_id(1), 1234, "a.bin"}, {test::fake_id(2), 99, "b.txt"}});
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+  auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
+  REQUIRE(cat);
+  CHECK(err.empty());
+  CHECK(cat->peer_id == server_id);
+  REQUIRE(cat->files.size() == 2);
+  CHECK(cat->files[0].name == "a.bin");
+  CHECK(cat->files[0].id_hex == test::hex_of(test::fake_id(1)));
+  CHECK(cat->files[0].size == 1234);
+  CHECK(cat->files[1].name == "b.txt");
+  CHECK(server.last_hello_id() == my_id);
+}
+
+TEST_CASE("peer_query returns a manifest that matches its id", "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  auto [bytes, id] = sample_manifest();
+  server.set_manifest(id, bytes);
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+  auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
+                                           test::hex_of(id));
+  REQUIRE(got);
+  CHECK(*got == bytes);
+}
+
+TEST_CASE("peer_query rejects a manifest that does not hash to its id",
+          "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  auto [bytes, id] = sample_manifest();
+  auto wrong = id;
+  wrong[0] ^= 0xff;
+  server.set_manifest(wrong, bytes); // served under the wrong id
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+  auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
+                                           test::hex_of(wrong));
+  CHECK_FALSE(got);
+  CHECK_THAT(err, Catch::Contains("does not match"));
+  CHECK_THAT(err, Catch::Contains("127.0.0.1:" + std::to_string(server.port())));
+}
+
+TEST_CASE("peer_query reports the peer's error frame", "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+  auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
+                                           test::hex_of(test::fake_id(7)));
+  CHECK_FALSE(got);
+  CHECK_THAT(err, Catch::Contains("unknown content id"));
+}
+
+TEST_CASE("peer_query fails fast on an unreachable port", "[peer_query]") {
+  caf_env env;
+  auto port = test::unused_port();
+  auto start = std::chrono::steady_clock::now();
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", port, my_id, 5000);
+  auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
+  CHECK_FALSE(cat);
+  CHECK_THAT(err, Catch::Contains("127.0.0.1:" + std::to_string(port)));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+}
+
+TEST_CASE("peer_query fails when the peer closes the connection", "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  server.set_mode(fake_peer_server::mode::close_at_once);
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 5000);
+  auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
+  CHECK_FALSE(cat);
+  CHECK_THAT(err, Catch::Contains("closed"));
+}
+
+TEST_CASE("peer_query times out on a silent peer", "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  server.set_mode(fake_peer_server::mode::silent);
+  auto start = std::chrono::steady_clock::now();
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 300);
+  auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK_FALSE(cat);
+  CHECK_THAT(err, Catch::Contains("timed out"));
+  CHECK(took >= std::chrono::milliseconds(250));
+  CHECK(took < std::chrono::seconds(3));
+}
+
+TEST_CASE("peer_query rejects a malformed content id", "[peer_query]") {
+  caf_env env;
+  fake_peer_server server{server_id};
+  auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+  auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
+                                           std::string{"xyz"});
+  CHECK_FALSE(got);
+  CHECK_THAT(err, Catch::Contains("bad content id"));
+}
