@@ -16,6 +16,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -79,13 +82,24 @@ process::process(spawn_options opts) : opts_(std::move(opts)) {
   auto out_path = opts_.stdout_path.empty() ? std::string("/dev/null") : opts_.stdout_path;
   auto err_path = opts_.stderr_path.empty() ? std::string("/dev/null") : opts_.stderr_path;
 
+  int pty_slave = -1;
+  if (opts_.stderr_tty) {
+    winsize ws{};
+    ws.ws_row = 24;
+    ws.ws_col = 120;
+    if (::openpty(&pty_master_, &pty_slave, nullptr, nullptr, &ws) != 0)
+      throw std::runtime_error(std::string("openpty: ") + std::strerror(errno));
+    ::fcntl(pty_master_, F_SETFD, FD_CLOEXEC);
+    ::fcntl(pty_master_, F_SETFL, ::fcntl(pty_master_, F_GETFL) | O_NONBLOCK);
+  }
   pid_ = ::fork();
   if (pid_ < 0)
     throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid_ == 0) {
     int in = ::open("/dev/null", O_RDONLY);
     int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int err = pty_slave >= 0 ? pty_slave
+                             : ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (in < 0 || out < 0 || err < 0)
       child_fail("spawn: cannot open stdio files\n");
     ::dup2(in, STDIN_FILENO);
@@ -96,14 +110,35 @@ process::process(spawn_options opts) : opts_(std::move(opts)) {
     ::execve(argv[0], argv.data(), envp.data());
     child_fail("spawn: execve failed\n");
   }
+  if (pty_slave >= 0)
+    ::close(pty_slave);
 }
 
 process::~process() {
   if (!status_)
     kill();
+  drain_pty();
+  if (pty_master_ >= 0)
+    ::close(pty_master_);
+}
+
+void process::drain_pty() const {
+  if (pty_master_ < 0)
+    return;
+  std::ofstream out(opts_.stderr_path, std::ios::app | std::ios::binary);
+  char buf[4096];
+  for (;;) {
+    auto n = ::read(pty_master_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return; // EAGAIN: nothing more now; EIO: the child closed its side
+    out.write(buf, n);
+  }
 }
 
 bool process::reap(bool block) {
+  drain_pty(); // keep the terminal from filling up while we wait
   if (status_)
     return true;
   int st = 0;
@@ -149,6 +184,7 @@ std::string process::stdout_text() const {
 }
 
 std::string process::stderr_text() const {
+  drain_pty();
   return opts_.stderr_path.empty() ? std::string() : slurp(opts_.stderr_path);
 }
 

@@ -24,6 +24,7 @@ struct spawn_options {
   std::string cwd;                          // empty: inherit
   std::string stdout_path;                  // empty: /dev/null
   std::string stderr_path;                  // empty: /dev/null
+  bool stderr_tty = false; // stderr is a pseudo-terminal, copied into stderr_path
 };
 
 class process {
@@ -60,7 +61,10 @@ public:
 
 private:
   bool reap(bool block);
+  // Copies what the child wrote to its terminal into stderr_path.
+  void drain_pty() const;
   spawn_options opts_;
+  int pty_master_ = -1;
   pid_t pid_ = -1;
   std::optional<int> status_;
 };

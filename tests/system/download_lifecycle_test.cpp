@@ -75,3 +75,31 @@ TEST_CASE("download -w exits 3 when its daemon dies", "[system][download]") {
   CHECK(*st == 3);
   CHECK(s.waiter->stderr_text().find("p2p-cli: ") != std::string::npos);
 }
+
+TEST_CASE("download -w draws a progress bar when stderr is a terminal",
+          "[system][download]") {
+  cluster c{2, {}, nlohmann::json{{"upload_rate_limit", 4 * rate_limit}}};
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/bar.bin", random_bytes(file_size, 5));
+  REQUIRE(c.cli(0, {"share", src + "/bar.bin"}).exit_code == 0);
+  REQUIRE_FALSE(c.wait_for_file(1, "bar.bin", 1).is_null());
+
+  spawn_options o;
+  o.exe = cli_exe();
+  o.args = {"--state-dir", c.node(1).state_dir, "download", "-f", "bar.bin",
+            "-o", c.root() + "/out", "-w"};
+  o.unset_env = p2p_env_names();
+  o.stdout_path = c.root() + "/tty.out";
+  o.stderr_path = c.root() + "/tty.err";
+  o.stderr_tty = true;
+  process cli(o);
+  auto st = cli.wait_for(60s);
+  auto err = cli.stderr_text();
+  INFO("stderr (terminal): " << err << "\nstdout: " << cli.stdout_text());
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+  CHECK(err.find('\r') != std::string::npos);
+  CHECK(err.find("100.0%") != std::string::npos);
+  CHECK(err.find("MiB/s") != std::string::npos);
+  CHECK(cli.stdout_text().find("downloaded bar.bin") != std::string::npos);
+}
