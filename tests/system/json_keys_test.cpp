@@ -52,7 +52,7 @@ void check_download(const json& d) {
 
 } // namespace
 
-TEST_CASE("--json output of ls, status, peers and scan has the documented keys",
+TEST_CASE("ls, status, peers and scan with --json print the documented keys",
           "[system][json]") {
   cluster c(2);
   auto src = c.make_dir(c.root() + "/src");
