@@ -26,6 +26,12 @@ struct catalog_log {
   std::mutex mtx;
   std::vector<peer_sighting> sightings;
   std::vector<uint64_t> byes;
+  std::chrono::steady_clock::time_point last_time; // of the last sighting
+
+  bool quiet_for(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return std::chrono::steady_clock::now() - last_time > d;
+  }
 
   size_t count_from(uint64_t id) {
     std::lock_guard<std::mutex> guard{mtx};
@@ -51,6 +57,7 @@ catalog_actor::behavior_type fake_catalog(catalog_actor::pointer self,
     [=](sighting_atom, const peer_sighting& s) {
       std::lock_guard<std::mutex> guard{log->mtx};
       log->sightings.push_back(s);
+      log->last_time = std::chrono::steady_clock::now();
     },
     [=](bye_atom, uint64_t id) {
       std::lock_guard<std::mutex> guard{log->mtx};
@@ -185,7 +192,9 @@ TEST_CASE("discovery finds another daemon over multicast", "[discovery]") {
     }, 2000));
   }
   SECTION("a scan is answered with an announce") {
-    std::this_thread::sleep_for(std::chrono::milliseconds(600)); // past suppression
+    // B does not answer within 500 ms of its own last announce (which A
+    // heard): wait until the start-up exchange is well over.
+    REQUIRE(eventually([&] { return log_a->quiet_for(std::chrono::milliseconds(700)); }));
     auto before = log_a->count_from(0xb);
     caf::anon_send(*a, scan_atom::value);
     CHECK(eventually([&] { return log_a->count_from(0xb) > before; }, 2000));

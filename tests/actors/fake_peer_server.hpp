@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -21,6 +22,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "protocol/frame.hpp"
 #include "storage/manifest.hpp"
@@ -36,6 +38,8 @@ struct caf_env {
   std::unique_ptr<caf::actor_system> sys;
   std::vector<caf::actor> owned;
   caf_env() {
+    if (std::getenv("P2P_TEST_DEBUG") != nullptr)
+      spdlog::set_level(spdlog::level::debug);
     cfg.load<caf::io::middleman>();
     sys = std::make_unique<caf::actor_system>(cfg);
   }
