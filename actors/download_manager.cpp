@@ -77,7 +77,11 @@ caf::expected<file_offer> choose(const download_request& req,
     if (id_ok && name_ok)
       hits.push_back(f);
   }
-  auto what = req.id_hex.empty() ? "named " + req.name : "with id " + req.id_hex;
+  std::string what;
+  if (!req.name.empty())
+    what = "named " + req.name;
+  if (!req.id_hex.empty())
+    what += (what.empty() ? "with id " : " with id ") + req.id_hex;
   if (hits.empty())
     return make_error(ec::not_found, "no file " + what
                                        + " on the LAN (run `p2p-cli scan`, then `ls`)");

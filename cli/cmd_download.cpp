@@ -1,4 +1,4 @@
-// p2p-cli download -f NAME | --id ID [-o DIR] [-w] [--overwrite]
+// p2p-cli download -f NAME [--id ID] | --id ID [-o DIR] [-w] [--overwrite]
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -96,9 +96,9 @@ void run_download(const context& ctx, const download_options& o) {
 void add_download_command(CLI::App& app, context& ctx) {
   auto o = std::make_shared<download_options>();
   auto sub = app.add_subcommand("download", "Download a file from every peer that has it");
-  auto by_name = sub->add_option("-f,--file", o->name, "file name (as `ls` shows it)");
-  auto by_id = sub->add_option("--id", o->id, "content id, to pick one of several same-named files");
-  by_name->excludes(by_id);
+  sub->add_option("-f,--file", o->name, "file name (as `ls` shows it)");
+  // With -f, --id picks one of several same-named files; alone it names the file.
+  sub->add_option("--id", o->id, "content id or a unique prefix of it");
   sub->add_option("-o,--out", o->out_dir, "output directory (created when missing; default: .)");
   sub->add_flag("-w,--wait", o->wait, "wait until done, with a progress bar on a terminal");
   sub->add_flag("--overwrite", o->overwrite, "replace an existing file of that name");

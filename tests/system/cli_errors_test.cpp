@@ -75,10 +75,11 @@ TEST_CASE("p2p-cli exits 2 on usage errors", "[system][cli]") {
     CHECK(r.exit_code == 2);
     CHECK_FALSE(r.err.empty());
   }
-  SECTION("download with both -f and --id") {
+  SECTION("download with -f and an --id that matches nothing is a failed operation") {
     auto r = c.cli(0, {"download", "-f", "a", "--id", std::string(64, 'a'), "-o", out});
     INFO("exit " << r.exit_code << "\nstderr: " << r.err);
-    CHECK(r.exit_code == 2);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("no file named a with id aaaa") != std::string::npos);
   }
   SECTION("no command") {
     CHECK(c.cli(0, {}).exit_code == 2);
