@@ -208,7 +208,7 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
   }
 }
 
-TEST_CASE("a killed daemon disappears from ls after the expiry; a stopped one at once",
+TEST_CASE("a killed daemon disappears from ls after the expiry, a stopped one at once",
           "[lan][multicast]") {
   constexpr long interval_ms = 1000;
   constexpr long expiry_ms = 3000;
@@ -263,4 +263,39 @@ TEST_CASE("a killed daemon disappears from ls after the expiry; a stopped one at
     CHECK(gone[k] >= 0);
     CHECK(gone[k] <= 1500);
   }
+}
+
+TEST_CASE("the LAN fixture leaves no namespace, bridge or veth behind", "[lan][fixture]") {
+  std::vector<std::string> names;
+  {
+    lan net(2);
+    for (size_t i = 0; i < 2; ++i) {
+      names.push_back(net.host(i).ns);
+      // Each host has its own address on its veth, and reaches the other.
+      auto r = run(net.in_ns(i, ip_exe(), {"-4", "-o", "addr", "show", "dev",
+                                           net.host(i).ifname}),
+                   10s, net.root() + "/scratch");
+      INFO(r.out << r.err);
+      CHECK(r.out.find(net.addr(i) + "/24") != std::string::npos);
+    }
+    net.start_daemon(0);
+    net.start_daemon(1);
+    auto peers = poll_ls(
+      net, {0},
+      [&](size_t, const json&) {
+        auto doc = net.cli_json(0, {"peers"});
+        for (auto& p : doc.value("peers", json::array()))
+          if (host_of(p.value("addr", "")) == net.addr(1))
+            return true;
+        return false;
+      },
+      steady::now(), 10s);
+    CHECK(peers[0] >= 0);
+  }
+  for (auto& ns : names) {
+    INFO(ns);
+    CHECK_FALSE(std::filesystem::exists("/var/run/netns/" + ns));
+  }
+  auto hub = names[0].substr(0, names[0].rfind('-')) + "-hub";
+  CHECK_FALSE(std::filesystem::exists("/var/run/netns/" + hub));
 }

@@ -254,7 +254,7 @@ lan::~lan() {
   bool failed = lan_test_failed() || std::uncaught_exceptions() > 0;
   teardown();
   if (failed) {
-    std::cerr << dump_logs() << "(LAN test files kept in " << root_
+    std::cerr << dump_logs(hosts_.size() > 8 ? 25 : 80) << "(LAN test files kept in " << root_
               << "; files over 4 MiB removed)\n";
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(root_, ec);

@@ -57,13 +57,17 @@ TEST_CASE("32 daemons: discovery within 3 s, bounded multicast, no scan storm",
     write_file(dir + "/" + file_name(i), lan_random_bytes(4096 + i, 100 + i));
   }
   auto first_start = steady::now();
+  long last_ready_ms = 0;
+  long last_shared_ms = 0;
   for (size_t i = 0; i < hosts_n; ++i) {
     if (i + 1 == hosts_n)
       last_start = steady::now();
     net.start_daemon(i);
+    last_ready_ms = ms_since(last_start);
     auto r = net.cli(i, {"share", net.host(i).dir + "/share/" + file_name(i)}, 30s);
     INFO("share on host " << i << ": " << r.out << r.err);
     REQUIRE(r.exit_code == 0);
+    last_shared_ms = ms_since(last_start);
   }
   auto startup_ms = ms_since(first_start);
 
@@ -73,7 +77,9 @@ TEST_CASE("32 daemons: discovery within 3 s, bounded multicast, no scan storm",
   bool all_seen = std::none_of(when.begin(), when.end(), [](long t) { return t < 0; });
   std::cout << "lan scale: " << hosts_n << " daemons started in " << startup_ms
             << " ms; every ls lists all others' files " << worst
-            << " ms after the last start (per host:";
+            << " ms after the last start (that daemon answered its control port after "
+            << last_ready_ms << " ms and had shared its file after " << last_shared_ms
+            << " ms; ls polled on all 32 at once, per host:";
   for (auto t : when)
     std::cout << " " << t;
   std::cout << ")\n";
