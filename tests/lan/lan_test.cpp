@@ -165,6 +165,13 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
   for (auto t : settled)
     REQUIRE(t >= 0);
 
+  // Nobody knows host 3's file yet.
+  for (size_t i = 0; i < 3; ++i) {
+    auto ls = net.cli_json(i, {"ls"});
+    INFO("host " << i << " ls before host 3 starts: " << ls.dump());
+    REQUIRE_FALSE(lists(ls, "late.bin"));
+  }
+
   auto t0 = steady::now();
   net.spawn_daemon(3);
   std::vector<json> last;
