@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -125,7 +126,18 @@ void remove_stale_namespaces() {
     return;
   auto scratch = make_temp_dir("p2p-lan-stale");
   for (auto& ns : stale) {
-    std::cerr << "lan: removing namespace " << ns << " left by an earlier run\n";
+    std::cerr << "lan: removing namespace " << ns << " left by an earlier run";
+    // Daemons of that run may still live in it (it was killed, so it could
+    // not stop them): they are the only processes in our namespaces.
+    auto pids = run_ip({"netns", "pids", ns}, scratch);
+    std::istringstream in(pids.out);
+    long pid = 0;
+    while (in >> pid)
+      if (pid > 1 && pid != ::getpid()) {
+        std::cerr << ", killing its process " << pid;
+        ::kill(static_cast<pid_t>(pid), SIGKILL);
+      }
+    std::cerr << "\n";
     run_ip({"netns", "del", ns}, scratch);
   }
   remove_tree(scratch);
