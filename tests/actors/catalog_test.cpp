@@ -1,11 +1,15 @@
 // catalog with fake peer_servers on loopback.
 #include <catch2/catch.hpp>
 
+#include <caf/all.hpp>
+
 #include "actors/actors.hpp"
 #include "tests/actors/fake_peer_server.hpp"
+#include "tests/support/actor_env.hpp"
 
 using namespace p2p;
-using p2p::test::caf_env;
+using namespace std::chrono_literals;
+using p2p::test::actor_env;
 using p2p::test::eventually;
 using p2p::test::fake_peer_server;
 
@@ -64,7 +68,7 @@ std::string endpoint(const fake_peer_server& s) {
 } // namespace
 
 TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server a{0xa}, b{0xb};
   a.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(2), 5, "only-a.txt"}});
   b.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(3), 7, "b.txt"}});
@@ -111,7 +115,7 @@ TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
   }
   SECTION("bye removes a peer and its files at once") {
     caf::anon_send(cat, bye_atom::value, uint64_t{0xa});
-    REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 2; }, 1000));
+    REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 2; }, 1000ms));
     auto fs = list(*env.sys, cat);
     CHECK(fs[0].name == "b.txt");
     CHECK(fs[1].name == "shared.bin");
@@ -134,7 +138,7 @@ TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
 }
 
 TEST_CASE("catalog expires silent multicast peers", "[catalog]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server a{0xa};
   a.set_files({{test::fake_id(1), 100, "x"}});
   auto cfg = test_config();
@@ -149,12 +153,12 @@ TEST_CASE("catalog expires silent multicast peers", "[catalog]") {
   }
   CHECK(peers(*env.sys, cat).size() == 1);
   // Gone once silent.
-  CHECK(eventually([&] { return peers(*env.sys, cat).empty(); }, 2000));
+  CHECK(eventually([&] { return peers(*env.sys, cat).empty(); }, 2000ms));
   CHECK(list(*env.sys, cat).empty());
 }
 
 TEST_CASE("catalog drops itself", "[catalog]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server me{my_id}; // a peer_server that turns out to be ours
   me.set_files({{test::fake_id(1), 100, "mine"}});
   auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
@@ -173,7 +177,7 @@ TEST_CASE("catalog drops itself", "[catalog]") {
 }
 
 TEST_CASE("catalog polls static peers and keeps them when they fail", "[catalog]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server s{0x5};
   s.set_files({{test::fake_id(1), 100, "static.bin"}});
   auto cfg = test_config();
@@ -200,7 +204,7 @@ TEST_CASE("catalog polls static peers and keeps them when they fail", "[catalog]
 
 TEST_CASE("catalog withdraws a multicast peer's files when its fetch fails",
           "[catalog]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server a{0xa};
   a.set_files({{test::fake_id(1), 100, "x"}});
   auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));

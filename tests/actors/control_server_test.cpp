@@ -3,14 +3,13 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <chrono>
 #include <map>
-#include <poll.h>
-#include <unistd.h>
 
 #include "actors/system.hpp"
 #include "protocol/control.hpp"
 #include "tests/support/actor_env.hpp"
-#include "util/net.hpp"
+#include "tests/support/socket_client.hpp"
 
 using namespace p2p;
 using namespace p2p::test;
@@ -18,23 +17,12 @@ using json = nlohmann::json;
 
 namespace {
 
-// One client connection; reads reply lines with a timeout.
-struct line_client {
-  int fd = -1;
+// One client connection; reads reply lines with a timeout (10 s).
+struct line_client : socket_client {
   std::string buf;
 
-  explicit line_client(uint16_t port) {
-    std::string err;
-    fd = connect_with_timeout("127.0.0.1", port, 2000, err);
-    REQUIRE(fd >= 0);
-  }
-  ~line_client() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-  void send(const std::string& s) {
-    REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
-  }
+  explicit line_client(uint16_t port) : socket_client(port, std::chrono::milliseconds(2000)) {}
+
   json next() {
     for (;;) {
       auto nl = buf.find('\n');
@@ -43,11 +31,10 @@ struct line_client {
         buf.erase(0, nl + 1);
         return json::parse(line);
       }
-      pollfd p{fd, POLLIN, 0};
-      REQUIRE(::poll(&p, 1, 10000) == 1);
       char tmp[4096];
-      auto n = ::read(fd, tmp, sizeof(tmp));
-      REQUIRE(n > 0);
+      auto n = read_some(tmp, sizeof(tmp));
+      REQUIRE(n >= 0); // else no reply within 10 s
+      REQUIRE(n > 0);  // else the server closed the connection
       buf.append(tmp, static_cast<size_t>(n));
     }
   }
@@ -59,13 +46,13 @@ TEST_CASE("control server answers requests, rejects bad ones, survives garbage",
           "[control_server]") {
   actor_env env;
   temp_dir dir;
-  auto cfg = test_config(dir.path + "/state");
+  auto cfg = test_config(dir.path() + "/state");
   auto h = start_daemon(*env.sys, cfg, "sesame");
   REQUIRE(h);
   line_client c{h->control_port};
 
-  write_file(dir.path + "/a.txt", "hello");
-  c.send(control::make_request_line(1, "sesame", "share", {{"path", dir.path + "/a.txt"}}));
+  write_file(dir.path() + "/a.txt", "hello");
+  c.send(control::make_request_line(1, "sesame", "share", {{"path", dir.path() + "/a.txt"}}));
   auto r = c.next();
   CHECK(r["id"] == 1);
   REQUIRE(r["ok"] == true);
@@ -104,7 +91,7 @@ TEST_CASE("control server answers requests, rejects bad ones, survives garbage",
   CHECK(replies[4]["result"]["files"].is_array());
 
   c.send(control::make_request_line(5, "sesame", "download",
-                                    {{"name", "nope.bin"}, {"out_dir", dir.path}}));
+                                    {{"name", "nope.bin"}, {"out_dir", dir.path()}}));
   r = c.next();
   CHECK(r["ok"] == false);
   CHECK(r["error"]["code"] == "not_found");

@@ -2,6 +2,8 @@
 // loopback interface, each reporting to a fake catalog.
 #include <catch2/catch.hpp>
 
+#include <caf/all.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,9 +14,11 @@
 #include "actors/actors.hpp"
 #include "protocol/datagram.hpp"
 #include "tests/actors/fake_peer_server.hpp"
+#include "tests/support/actor_env.hpp"
 
 using namespace p2p;
-using p2p::test::caf_env;
+using namespace std::chrono_literals;
+using p2p::test::actor_env;
 using p2p::test::eventually;
 
 namespace {
@@ -159,7 +163,7 @@ TEST_CASE("discovery finds another daemon over multicast", "[discovery]") {
     WARN("SKIPPED: multicast over loopback does not work here: " << problem);
     return;
   }
-  caf_env env;
+  actor_env env;
   auto log_a = std::make_shared<catalog_log>();
   auto log_b = std::make_shared<catalog_log>();
   auto cat_a = env.own(env.sys->spawn(fake_catalog, log_a));
@@ -189,7 +193,7 @@ TEST_CASE("discovery finds another daemon over multicast", "[discovery]") {
     CHECK(eventually([&] {
       auto s = log_b->last_from(0xa);
       return s && s->catalog_version == 7;
-    }, 2000));
+    }, 2000ms));
   }
   SECTION("a scan is answered with an announce") {
     // B does not answer within 500 ms of its own last announce (which A
@@ -197,7 +201,7 @@ TEST_CASE("discovery finds another daemon over multicast", "[discovery]") {
     REQUIRE(eventually([&] { return log_a->quiet_for(std::chrono::milliseconds(700)); }));
     auto before = log_a->count_from(0xb);
     caf::anon_send(*a, scan_atom::value);
-    CHECK(eventually([&] { return log_a->count_from(0xb) > before; }, 2000));
+    CHECK(eventually([&] { return log_a->count_from(0xb) > before; }, 2000ms));
   }
   SECTION("undecodable datagrams are ignored") {
     send_raw(port, {'j', 'u', 'n', 'k'});
@@ -208,7 +212,7 @@ TEST_CASE("discovery finds another daemon over multicast", "[discovery]") {
     d.addr = "127.0.0.1";
     send_raw(port, proto::encode(d));
     // The valid one after the junk still arrives: the servant survived.
-    CHECK(eventually([&] { return log_a->count_from(0xc) == 1; }, 2000));
+    CHECK(eventually([&] { return log_a->count_from(0xc) == 1; }, 2000ms));
   }
   SECTION("bye reaches the others") {
     caf::scoped_actor self{*env.sys};
@@ -216,13 +220,13 @@ TEST_CASE("discovery finds another daemon over multicast", "[discovery]") {
     self->request(*a, std::chrono::seconds(5), bye_atom::value)
       .receive([&](bool x) { ok = x; }, [&](caf::error& err) { FAIL(to_string(err)); });
     CHECK(ok);
-    CHECK(eventually([&] { return log_b->got_bye(0xa); }, 2000));
+    CHECK(eventually([&] { return log_b->got_bye(0xa); }, 2000ms));
     CHECK_FALSE(log_a->got_bye(0xa));
   }
 }
 
 TEST_CASE("discovery reports a bad interface", "[discovery]") {
-  caf_env env;
+  actor_env env;
   auto log = std::make_shared<catalog_log>();
   auto cat = env.own(env.sys->spawn(fake_catalog, log));
   auto cfg = test_config(random_test_port());

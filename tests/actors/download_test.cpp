@@ -25,7 +25,7 @@ struct daemon_in_process {
   bool running = false;
 
   daemon_in_process(caf::actor_system& sys, nlohmann::json overrides) {
-    cfg = test_config(dir.path + "/state", std::move(overrides));
+    cfg = test_config(dir.path() + "/state", std::move(overrides));
     auto started = start_daemon(sys, cfg, "cookie");
     REQUIRE(started);
     h = *started;
@@ -81,11 +81,11 @@ TEST_CASE("a download survives a corrupt seeder and a seeder that dies",
   daemon_in_process good(sys, seed_cfg), corrupt(sys, seed_cfg), dying(sys, seed_cfg);
   std::string id;
   for (auto* d : {&good, &corrupt, &dying}) {
-    auto path = d->dir.path + "/file.bin";
+    auto path = d->dir.path() + "/file.bin";
     write_file(path, content);
     id = share(self, *d, path).id_hex;
   }
-  corrupt_in_place(corrupt.dir.path + "/file.bin", 99);
+  corrupt_in_place(corrupt.dir.path() + "/file.bin", 99);
 
   daemon_in_process leecher(
     sys, {{"peers", {good.endpoint(), corrupt.endpoint(), dying.endpoint()}},
@@ -99,7 +99,7 @@ TEST_CASE("a download survives a corrupt seeder and a seeder that dies",
 
   download_request req;
   req.id_hex = id;
-  req.out_dir = leecher.dir.path + "/out";
+  req.out_dir = leecher.dir.path() + "/out";
   auto started = ask<download_info>(self, leecher.h.downloads, download_atom::value, req);
   REQUIRE(started);
   auto key = started->key;
@@ -148,7 +148,7 @@ TEST_CASE("a download fails cleanly when no seeder can deliver", "[download]") {
   caf::scoped_actor self{sys};
   const auto content = random_bytes(300000, 3);
   daemon_in_process corrupt(sys, {{"chunk_size", 65536}});
-  auto path = corrupt.dir.path + "/file.bin";
+  auto path = corrupt.dir.path() + "/file.bin";
   write_file(path, content);
   auto id = share(self, corrupt, path).id_hex;
   corrupt_in_place(path, 5);
@@ -162,7 +162,7 @@ TEST_CASE("a download fails cleanly when no seeder can deliver", "[download]") {
     10s));
   download_request req;
   req.id_hex = id;
-  req.out_dir = leecher.dir.path + "/out";
+  req.out_dir = leecher.dir.path() + "/out";
   auto started = ask<download_info>(self, leecher.h.downloads, download_atom::value, req);
   REQUIRE(started);
   download_info d;
@@ -175,7 +175,7 @@ TEST_CASE("a download fails cleanly when no seeder can deliver", "[download]") {
   CHECK(d.error.find("no seeder could finish") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(d.out_path + ".part"));
   CHECK_FALSE(std::filesystem::exists(d.out_path));
-  CHECK(std::filesystem::is_empty(leecher.dir.path + "/state/downloads"));
+  CHECK(std::filesystem::is_empty(leecher.dir.path() + "/state/downloads"));
   leecher.stop(sys);
   corrupt.stop(sys);
 }

@@ -1,7 +1,8 @@
 #pragma once
-// Test helpers for actor tests that talk to a peer_server: an in-process CAF
-// system with the middleman, and a fake peer_server on plain POSIX sockets
-// (its own thread) speaking the frame protocol.
+// Test helpers for actor tests that talk to a peer_server: a fake
+// peer_server on plain POSIX sockets (its own thread) speaking the frame
+// protocol. The actor system, eventually() etc. are in
+// tests/support/actor_env.hpp.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -9,62 +10,19 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <caf/all.hpp>
-#include <caf/io/all.hpp>
-#include <spdlog/spdlog.h>
-
 #include "protocol/frame.hpp"
 #include "storage/manifest.hpp"
+#include "tests/support/socket_client.hpp"
 #include "util/hex.hpp"
 
 namespace p2p::test {
-
-// An actor system with the I/O module, for one test case. Actors passed to
-// own() are killed when the test case ends (also when a REQUIRE fails), so
-// the system's destructor does not wait for them forever.
-struct caf_env {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::vector<caf::actor> owned;
-  caf_env() {
-    if (std::getenv("P2P_TEST_DEBUG") != nullptr)
-      spdlog::set_level(spdlog::level::debug);
-    cfg.load<caf::io::middleman>();
-    sys = std::make_unique<caf::actor_system>(cfg);
-  }
-  ~caf_env() {
-    for (auto& a : owned)
-      caf::anon_send_exit(a, caf::exit_reason::kill);
-    sys.reset();
-  }
-  template <class Handle>
-  Handle own(Handle h) {
-    owned.push_back(caf::actor_cast<caf::actor>(h));
-    return h;
-  }
-};
-
-// Polls `pred` until it holds or `ms` pass.
-inline bool eventually(const std::function<bool()>& pred, int ms = 3000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
 
 // A content id whose bytes are all `b`.
 inline proto::content_id fake_id(uint8_t b) {
@@ -144,16 +102,6 @@ private:
     return true;
   }
 
-  static void write_all(int fd, const std::vector<char>& buf) {
-    size_t off = 0;
-    while (off < buf.size()) {
-      auto n = ::send(fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
-      if (n <= 0)
-        return;
-      off += static_cast<size_t>(n);
-    }
-  }
-
   void serve(int fd) {
     for (;;) {
       char hdr_buf[proto::frame_header_size];
@@ -197,7 +145,7 @@ private:
           proto::encode(out, proto::error_msg{proto::error_code::bad_request, 0,
                                               "unexpected frame"});
       }
-      write_all(fd, out);
+      send_all(fd, out.data(), out.size());
     }
   }
 

@@ -1,11 +1,14 @@
 // peer_query against a fake peer_server on loopback.
 #include <catch2/catch.hpp>
 
+#include <caf/all.hpp>
+
 #include "actors/actors.hpp"
 #include "tests/actors/fake_peer_server.hpp"
+#include "tests/support/actor_env.hpp"
 
 using namespace p2p;
-using p2p::test::caf_env;
+using p2p::test::actor_env;
 using p2p::test::fake_peer_server;
 
 namespace {
@@ -33,18 +36,16 @@ template <class T, class... Ts>
 std::pair<std::optional<T>, std::string> ask(caf::actor_system& sys,
                                              peer_query_actor q, Ts... xs) {
   caf::scoped_actor self{sys};
-  std::optional<T> value;
-  std::string error;
-  self->request(q, std::chrono::seconds(10), xs...)
-    .receive([&](T& x) { value = std::move(x); },
-             [&](caf::error& err) { error = describe(err).second; });
-  return {std::move(value), error};
+  auto res = test::ask<T>(self, q, xs...);
+  if (!res)
+    return {std::nullopt, describe(res.error()).second};
+  return {std::move(*res), std::string{}};
 }
 
 } // namespace
 
 TEST_CASE("peer_query fetches a catalog after hello", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   server.set_files({{test::fake_id(1), 1234, "a.bin"}, {test::fake_id(2), 99, "b.txt"}});
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
@@ -61,7 +62,7 @@ TEST_CASE("peer_query fetches a catalog after hello", "[peer_query]") {
 }
 
 TEST_CASE("peer_query returns a manifest that matches its id", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   auto [bytes, id] = sample_manifest();
   server.set_manifest(id, bytes);
@@ -74,7 +75,7 @@ TEST_CASE("peer_query returns a manifest that matches its id", "[peer_query]") {
 
 TEST_CASE("peer_query rejects a manifest that does not hash to its id",
           "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   auto [bytes, id] = sample_manifest();
   auto wrong = id;
@@ -89,7 +90,7 @@ TEST_CASE("peer_query rejects a manifest that does not hash to its id",
 }
 
 TEST_CASE("peer_query reports the peer's error frame", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
   auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
@@ -99,7 +100,7 @@ TEST_CASE("peer_query reports the peer's error frame", "[peer_query]") {
 }
 
 TEST_CASE("peer_query fails fast on an unreachable port", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   auto port = test::unused_port();
   auto start = std::chrono::steady_clock::now();
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", port, my_id, 5000);
@@ -110,7 +111,7 @@ TEST_CASE("peer_query fails fast on an unreachable port", "[peer_query]") {
 }
 
 TEST_CASE("peer_query fails when the peer closes the connection", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   server.set_mode(fake_peer_server::mode::close_at_once);
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 5000);
@@ -120,7 +121,7 @@ TEST_CASE("peer_query fails when the peer closes the connection", "[peer_query]"
 }
 
 TEST_CASE("peer_query times out on a silent peer", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   server.set_mode(fake_peer_server::mode::silent);
   auto start = std::chrono::steady_clock::now();
@@ -134,7 +135,7 @@ TEST_CASE("peer_query times out on a silent peer", "[peer_query]") {
 }
 
 TEST_CASE("peer_query rejects a malformed content id", "[peer_query]") {
-  caf_env env;
+  actor_env env;
   fake_peer_server server{server_id};
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
   auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,

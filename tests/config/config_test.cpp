@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../storage/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "config/config.hpp"
 #include "config/defaults.hpp"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "storage/fs.hpp"
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace p2p;
 

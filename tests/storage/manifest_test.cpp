@@ -3,7 +3,7 @@
 #include <random>
 
 #include "storage/manifest.hpp"
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "util/hex.hpp"
 
 using namespace p2p;

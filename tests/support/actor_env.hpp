@@ -1,50 +1,29 @@
 #pragma once
 // Shared pieces of the actor tests: temp dirs, an actor system with the
-// middleman loaded, typed requests with a timeout, and test configs.
+// middleman loaded, typed requests with a timeout, polling, and test configs.
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
 #include "config/config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace p2p::test {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    auto tmpl = (std::filesystem::temp_directory_path() / "p2p-test-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
-inline void write_file(const std::string& path, const std::string& data) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
-inline std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // Deterministic pseudo-random bytes.
 inline std::string random_bytes(size_t n, uint32_t seed) {
@@ -59,12 +38,31 @@ inline std::string random_bytes(size_t n, uint32_t seed) {
   return s;
 }
 
+// An actor system with the I/O module, for one test case. Actors passed to
+// own() are killed when the test case ends (also when a REQUIRE fails), so
+// the system's destructor does not wait for them forever. P2P_TEST_DEBUG in
+// the environment turns on debug logging.
 struct actor_env {
   caf::actor_system_config acfg;
   std::unique_ptr<caf::actor_system> sys;
+  std::vector<caf::actor> owned;
   actor_env() {
+    if (std::getenv("P2P_TEST_DEBUG") != nullptr)
+      spdlog::set_level(spdlog::level::debug);
     acfg.load<caf::io::middleman>();
     sys = std::make_unique<caf::actor_system>(acfg);
+  }
+  ~actor_env() {
+    for (auto& a : owned)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+    sys.reset();
+  }
+  actor_env(const actor_env&) = delete;
+  actor_env& operator=(const actor_env&) = delete;
+  template <class Handle>
+  Handle own(Handle h) {
+    owned.push_back(caf::actor_cast<caf::actor>(h));
+    return h;
   }
 };
 
@@ -88,26 +86,36 @@ inline config test_config(const std::string& state_dir,
   return *res.cfg;
 }
 
-// Sends a request and waits for the typed answer (or the error).
+// Sends a request and waits up to `timeout` for the typed answer (or the
+// error).
 template <class T, class Handle, class... Ts>
-caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
+caf::expected<T> ask_within(caf::scoped_actor& self, std::chrono::milliseconds timeout,
+                            const Handle& h, Ts&&... xs) {
   caf::expected<T> out{caf::error{}};
-  self->request(h, std::chrono::seconds(10), std::forward<Ts>(xs)...)
+  self->request(h, timeout, std::forward<Ts>(xs)...)
     .receive([&](T& x) { out = std::move(x); },
              [&](caf::error& e) { out = std::move(e); });
   return out;
 }
 
-// Polls `pred` every 20 ms until it holds or `timeout` passes.
+// ask_within with 10 s.
+template <class T, class Handle, class... Ts>
+caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
+  return ask_within<T>(self, std::chrono::seconds(10), h, std::forward<Ts>(xs)...);
+}
+
+// Polls `pred` every 20 ms until it holds or `timeout` passes; `pred` is
+// tried once more after the deadline.
 template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
+  for (;;) {
+    if (pred())
+      return true;
     if (std::chrono::steady_clock::now() > deadline)
       return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return true;
 }
 
 } // namespace p2p::test
