@@ -68,6 +68,7 @@ struct download_state {
   uint64_t bytes_done = 0;
   bool dirty = false;
   bool manifest_pending = false;
+  bool resumed = false; // started from a resume record (p.size came from it)
   uint32_t manifest_rounds = 0;
   uint32_t ticks = 0;
   std::deque<std::pair<clock_type::time_point, uint64_t>> samples;
@@ -331,9 +332,16 @@ void on_manifest(self_ptr self, const std::vector<char>& bytes) {
     return;
   }
   if (st.p.size != m->size) {
-    fail(self, "the manifest says " + std::to_string(m->size) + " bytes, the catalog "
-                 + std::to_string(st.p.size));
-    return;
+    if (!st.resumed) {
+      fail(self, "the manifest says " + std::to_string(m->size) + " bytes, the catalog "
+                   + std::to_string(st.p.size));
+      return;
+    }
+    // The size came from a discarded resume record; the manifest hashes to the
+    // content id, so its size is the file's.
+    spdlog::info("download {}: size {} from the manifest (the record said {})", st.p.name,
+                 m->size, st.p.size);
+    st.p.size = m->size;
   }
   st.man = std::move(*m);
   std::string data(bytes.begin(), bytes.end());
@@ -391,6 +399,7 @@ bool load_resume(self_ptr self) {
   auto text = read_file(st.stem + ".json");
   if (!text)
     return false;
+  st.resumed = true;
   auto discard = [&](const std::string& why) {
     spdlog::warn("download {}: discarding resume record: {}", st.p.name, why);
     remove_record(self);
