@@ -142,6 +142,17 @@ void resume_all(self_ptr self) {
       ::unlink(path.c_str());
       continue;
     }
+    // A record names its own file (content id and out dir) and a sanitised
+    // name; one that does not is not trusted with a path to write to.
+    auto name = sanitize_name(rec->name);
+    auto stem = record_stem(self->state.cfg, rec->id_hex, rec->out_dir);
+    if (!name || *name != rec->name || rec->out_dir.front() != '/'
+        || join_path(dir, fn) != stem + ".json") {
+      spdlog::warn("dropping resume record {}: it does not match its file name", path);
+      ::unlink(path.c_str());
+      ::unlink((path.substr(0, path.size() - 5) + ".manifest").c_str());
+      continue;
+    }
     download_params p;
     p.req.name = rec->name;
     p.req.id_hex = rec->id_hex;
