@@ -2,22 +2,14 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <memory>
 #include <optional>
 #include <thread>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -25,91 +17,28 @@
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
 #include "storage/manifest.hpp"
+#include "tests/support/actor_env.hpp"
+#include "tests/support/socket_client.hpp"
 #include "util/hex.hpp"
-#include "util/net.hpp"
 
 namespace {
 
 using namespace p2p;
 using namespace std::chrono_literals;
-namespace stdfs = std::filesystem;
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    std::string tmpl = (stdfs::temp_directory_path() / "p2p-srv-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    stdfs::remove_all(path, ec);
-  }
-};
-
-std::string pattern(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x = x * 1664525u + 1013904223u;
-    s[i] = static_cast<char>(x >> 24);
-  }
-  return s;
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
-template <class T, class Handle, class... Ts>
-caf::expected<T> ask(caf::scoped_actor& self, const Handle& h, Ts&&... xs) {
-  caf::expected<T> out{caf::error{}};
-  self->request(h, std::chrono::seconds(10), std::forward<Ts>(xs)...)
-    .receive([&](T& x) { out = std::move(x); },
-             [&](caf::error& e) { out = std::move(e); });
-  return out;
-}
+using test::ask;
+using test::random_bytes;
+using test::write_file;
 
 struct frame {
   proto::frame_type type = proto::frame_type::error;
   std::vector<char> payload;
 };
 
-// A blocking test client speaking the peer protocol.
-struct client {
-  int fd = -1;
-  explicit client(uint16_t port) {
-    std::string err;
-    fd = connect_with_timeout("127.0.0.1", port, 5000, err);
-    REQUIRE(fd >= 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  }
-  ~client() {
-    if (fd >= 0)
-      ::close(fd);
-  }
-  void send(const std::vector<char>& buf) {
-    size_t off = 0;
-    while (off < buf.size()) {
-      auto n = ::send(fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
-      REQUIRE(n > 0);
-      off += static_cast<size_t>(n);
-    }
-  }
-  // False on EOF or timeout.
-  bool read_exact(char* p, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-      auto r = ::recv(fd, p + got, n - got, 0);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        return false;
-      got += static_cast<size_t>(r);
-    }
-    return true;
-  }
+// A blocking test client speaking the peer protocol (connect 5 s, reads 10 s).
+struct client : test::socket_client {
+  explicit client(uint16_t port) : socket_client(port, 5000ms) {}
+
+  // nullopt on EOF or timeout.
   std::optional<frame> read_frame() {
     char hdr[proto::frame_header_size];
     if (!read_exact(hdr, sizeof(hdr)))
@@ -123,12 +52,18 @@ struct client {
       return std::nullopt;
     return f;
   }
-  // True when the server closed the connection (EOF).
-  bool closed() {
-    char c;
-    return ::recv(fd, &c, 1, 0) == 0;
-  }
 };
+
+// Reads one frame that must be of `type` and decodes it as a Msg.
+template <class Msg>
+Msg expect_msg(client& c, proto::frame_type type) {
+  auto f = c.read_frame();
+  REQUIRE(f);
+  REQUIRE(f->type == type);
+  Msg m;
+  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), m));
+  return m;
+}
 
 proto::content_id id_of(const std::string& hex) {
   auto bytes = from_hex(hex);
@@ -147,12 +82,7 @@ std::vector<char> chunk_req(const std::string& id_hex, uint32_t index,
 }
 
 proto::error_msg expect_error(client& c) {
-  auto f = c.read_frame();
-  REQUIRE(f);
-  REQUIRE(f->type == proto::frame_type::error);
-  proto::error_msg e;
-  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), e));
-  return e;
+  return expect_msg<proto::error_msg>(c, proto::frame_type::error);
 }
 
 // Reads one chunk frame and checks its index and data against the file.
@@ -181,9 +111,9 @@ constexpr uint32_t test_chunk = 16 * 1024;
 
 // A registry sharing one file and a peer_server on an ephemeral port.
 struct server_fixture {
-  temp_dir tmp;
-  caf::actor_system_config acfg;
-  std::unique_ptr<caf::actor_system> sys;
+  test::temp_dir tmp;
+  test::actor_env env;
+  caf::actor_system& sys = *env.sys;
   std::unique_ptr<caf::scoped_actor> self;
   config cfg;
   share_registry_actor reg;
@@ -194,18 +124,15 @@ struct server_fixture {
   share_info share;
 
   explicit server_fixture(uint64_t rate_limit = 0, size_t file_size = 1000 * 1000 + 123) {
-    acfg.load<caf::io::middleman>();
-    sys = std::make_unique<caf::actor_system>(acfg);
-    self = std::make_unique<caf::scoped_actor>(*sys);
-    cfg.state_dir = tmp.path + "/state";
+    self = std::make_unique<caf::scoped_actor>(sys);
+    cfg.state_dir = tmp.file("state");
     cfg.chunk_size = test_chunk;
     cfg.peer_port = 0;
     cfg.upload_rate_limit = rate_limit;
-    file = tmp.path + "/movie.bin";
-    content = pattern(file_size, 42);
-    write_file(file, content);
-    reg = spawn_share_registry(*sys, cfg);
-    auto s = spawn_peer_server(*sys, cfg, reg, 0x1234abcd5678ef00ull, port);
+    content = random_bytes(file_size, 42);
+    file = tmp.write("movie.bin", content);
+    reg = spawn_share_registry(sys, cfg);
+    auto s = spawn_peer_server(sys, cfg, reg, 0x1234abcd5678ef00ull, port);
     REQUIRE(s);
     srv = *s;
     REQUIRE(port != 0);
@@ -225,11 +152,7 @@ struct server_fixture {
       std::vector<char> out;
       proto::encode_catalog_req(out);
       c.send(out);
-      auto f = c.read_frame();
-      REQUIRE(f);
-      REQUIRE(f->type == proto::frame_type::catalog);
-      proto::catalog_msg cat;
-      REQUIRE(proto::decode(f->payload.data(), f->payload.size(), cat));
+      auto cat = expect_msg<proto::catalog_msg>(c, proto::frame_type::catalog);
       if (!cat.files.empty())
         return;
       REQUIRE(std::chrono::steady_clock::now() < deadline);
@@ -255,20 +178,12 @@ TEST_CASE("peer_server answers hello and catalog", "[peer_server]") {
   proto::encode_catalog_req(out);
   c.send(out);
 
-  auto f = c.read_frame();
-  REQUIRE(f);
-  REQUIRE(f->type == proto::frame_type::hello_ack);
-  proto::hello_msg ack;
-  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), ack));
+  auto ack = expect_msg<proto::hello_msg>(c, proto::frame_type::hello_ack);
   CHECK(ack.peer_id == 0x1234abcd5678ef00ull);
   CHECK(ack.tcp_port == fx.port);
   CHECK(!ack.name.empty());
 
-  f = c.read_frame();
-  REQUIRE(f);
-  REQUIRE(f->type == proto::frame_type::catalog);
-  proto::catalog_msg cat;
-  REQUIRE(proto::decode(f->payload.data(), f->payload.size(), cat));
+  auto cat = expect_msg<proto::catalog_msg>(c, proto::frame_type::catalog);
   REQUIRE(cat.files.size() == 1);
   CHECK(cat.files[0].name == "movie.bin");
   CHECK(cat.files[0].size == fx.content.size());
@@ -390,14 +305,14 @@ TEST_CASE("peer_server closes on garbage", "[peer_server]") {
   server_fixture fx;
   SECTION("bad version") {
     client c{fx.port};
-    c.send({0, 0, 0, 0, 7, 1});
+    c.send(std::vector<char>{0, 0, 0, 0, 7, 1});
     auto e = expect_error(c);
     CHECK(e.code == proto::error_code::bad_request);
     CHECK(c.closed());
   }
   SECTION("oversize frame") {
     client c{fx.port};
-    c.send({'\x7f', 0, 0, 0, 1, 7});
+    c.send(std::vector<char>{'\x7f', 0, 0, 0, 1, 7});
     auto e = expect_error(c);
     CHECK(e.code == proto::error_code::bad_request);
     CHECK(c.closed());
@@ -434,7 +349,7 @@ TEST_CASE("peer_server refuses a file that changed on disk", "[peer_server]") {
   expect_chunk(c, fx.content, test_chunk, 0);
   // Same size, new content and mtime; the registry has not noticed yet (or
   // has withdrawn the share): either way no stale bytes are served.
-  write_file(fx.file, pattern(fx.content.size(), 7));
+  write_file(fx.file, random_bytes(fx.content.size(), 7));
   struct timespec ts[2] = {{1'500'000'000, 0}, {1'500'000'000, 0}};
   REQUIRE(::utimensat(AT_FDCWD, fx.file.c_str(), ts, 0) == 0);
   c.send(chunk_req(fx.share.id_hex, 1));
@@ -448,7 +363,7 @@ TEST_CASE("peer_server reports a port in use", "[peer_server]") {
   config cfg = fx.cfg;
   cfg.peer_port = fx.port;
   uint16_t port2 = 0;
-  auto s = spawn_peer_server(*fx.sys, cfg, fx.reg, 1, port2);
+  auto s = spawn_peer_server(fx.sys, cfg, fx.reg, 1, port2);
   REQUIRE(!s);
   CHECK(describe(s.error()).first == "io_error");
   INFO(describe(s.error()).second);
