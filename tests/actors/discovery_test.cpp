@@ -80,6 +80,19 @@ uint16_t random_test_port() {
   return static_cast<uint16_t>(27645 + rd() % 2000);
 }
 
+// Sends n bytes from UDP socket s to the test group on `port`, out of
+// 127.0.0.1; what sendto returns.
+ssize_t send_to_group(int s, uint16_t port, const char* p, size_t n) {
+  in_addr lo{};
+  inet_pton(AF_INET, "127.0.0.1", &lo);
+  setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof(lo));
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(port);
+  inet_pton(AF_INET, test_group, &dst.sin_addr);
+  return ::sendto(s, p, n, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst));
+}
+
 // Can a datagram to the group on 127.0.0.1 reach a socket on this host? Tries
 // with plain sockets; empty string when it works, else why not.
 std::string loopback_multicast_problem(uint16_t port) {
@@ -105,14 +118,7 @@ std::string loopback_multicast_problem(uint16_t port) {
     return done(std::string{"IP_ADD_MEMBERSHIP on 127.0.0.1: "} + strerror(errno));
   timeval tv{1, 0};
   setsockopt(r, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  in_addr lo{};
-  inet_pton(AF_INET, "127.0.0.1", &lo);
-  setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof(lo));
-  sockaddr_in dst{};
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons(port);
-  dst.sin_addr = mreq.imr_multiaddr;
-  if (::sendto(s, "probe", 5, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) != 5)
+  if (send_to_group(s, port, "probe", 5) != 5)
     return done(std::string{"sendto group via 127.0.0.1: "} + strerror(errno));
   char buf[16];
   if (::recv(r, buf, sizeof(buf), 0) != 5)
@@ -142,15 +148,7 @@ config test_config(uint16_t port) {
 // Sends raw bytes to the group (a stranger on the LAN).
 void send_raw(uint16_t port, const std::vector<char>& bytes) {
   int s = ::socket(AF_INET, SOCK_DGRAM, 0);
-  in_addr lo{};
-  inet_pton(AF_INET, "127.0.0.1", &lo);
-  setsockopt(s, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof(lo));
-  sockaddr_in dst{};
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons(port);
-  inet_pton(AF_INET, test_group, &dst.sin_addr);
-  ::sendto(s, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&dst),
-           sizeof(dst));
+  send_to_group(s, port, bytes.data(), bytes.size());
   ::close(s);
 }
 
