@@ -41,6 +41,22 @@ struct daemon_in_process {
       stop_daemon(sys, h);
     running = false;
   }
+
+  caf::expected<std::vector<file_offer>> files(caf::scoped_actor& self) {
+    return ask<std::vector<file_offer>>(self, h.catalog, list_atom::value);
+  }
+
+  // Starts downloading content `id_hex` into dir/out.
+  caf::expected<download_info> download(caf::scoped_actor& self, const std::string& id_hex) {
+    download_request req;
+    req.id_hex = id_hex;
+    req.out_dir = dir.file("out");
+    return ask<download_info>(self, h.downloads, download_atom::value, req);
+  }
+
+  caf::expected<download_info> status(caf::scoped_actor& self, uint64_t key) {
+    return ask<download_info>(self, h.downloads, status_atom::value, key);
+  }
 };
 
 share_info share(caf::scoped_actor& self, daemon_in_process& d, const std::string& path) {
@@ -92,19 +108,16 @@ TEST_CASE("a download survives a corrupt seeder and a seeder that dies",
           {"requests_in_flight", 4}});
   REQUIRE(eventually(
     [&] {
-      auto files = ask<std::vector<file_offer>>(self, leecher.h.catalog, list_atom::value);
+      auto files = leecher.files(self);
       return files && files->size() == 1 && files->front().seeders.size() == 3;
     },
     10s));
 
-  download_request req;
-  req.id_hex = id;
-  req.out_dir = leecher.dir.path() + "/out";
-  auto started = ask<download_info>(self, leecher.h.downloads, download_atom::value, req);
+  auto started = leecher.download(self, id);
   REQUIRE(started);
   auto key = started->key;
   auto status = [&] {
-    auto d = ask<download_info>(self, leecher.h.downloads, status_atom::value, key);
+    auto d = leecher.status(self, key);
     REQUIRE(d);
     return *d;
   };
@@ -156,19 +169,16 @@ TEST_CASE("a download fails cleanly when no seeder can deliver", "[download]") {
   daemon_in_process leecher(sys, {{"peers", {corrupt.endpoint()}}});
   REQUIRE(eventually(
     [&] {
-      auto f = ask<std::vector<file_offer>>(self, leecher.h.catalog, list_atom::value);
+      auto f = leecher.files(self);
       return f && f->size() == 1;
     },
     10s));
-  download_request req;
-  req.id_hex = id;
-  req.out_dir = leecher.dir.path() + "/out";
-  auto started = ask<download_info>(self, leecher.h.downloads, download_atom::value, req);
+  auto started = leecher.download(self, id);
   REQUIRE(started);
   download_info d;
   REQUIRE(eventually(
     [&] {
-      d = *ask<download_info>(self, leecher.h.downloads, status_atom::value, started->key);
+      d = *leecher.status(self, started->key);
       return d.state == "failed";
     },
     30s));
