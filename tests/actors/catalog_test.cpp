@@ -29,32 +29,28 @@ identity my_identity() {
   return identity{my_id, "127.0.0.1", 1};
 }
 
-std::vector<file_offer> list(caf::actor_system& sys, catalog_actor cat) {
+// Asks the catalog (5 s); an error fails the test as "<what> failed: ...".
+template <class T, class... Ts>
+T ask_catalog(caf::actor_system& sys, const catalog_actor& cat, const char* what,
+              Ts... xs) {
   caf::scoped_actor self{sys};
-  std::vector<file_offer> result;
-  self->request(cat, std::chrono::seconds(5), list_atom::value)
-    .receive([&](std::vector<file_offer>& xs) { result = std::move(xs); },
-             [&](caf::error& err) { FAIL("list failed: " << to_string(err)); });
-  return result;
+  auto res = test::ask_within<T>(self, 5s, cat, xs...);
+  if (!res)
+    FAIL(what << " failed: " << to_string(res.error()));
+  return std::move(*res);
+}
+
+std::vector<file_offer> list(caf::actor_system& sys, catalog_actor cat) {
+  return ask_catalog<std::vector<file_offer>>(sys, cat, "list", list_atom::value);
 }
 
 std::vector<peer_info> peers(caf::actor_system& sys, catalog_actor cat) {
-  caf::scoped_actor self{sys};
-  std::vector<peer_info> result;
-  self->request(cat, std::chrono::seconds(5), peers_atom::value)
-    .receive([&](std::vector<peer_info>& xs) { result = std::move(xs); },
-             [&](caf::error& err) { FAIL("peers failed: " << to_string(err)); });
-  return result;
+  return ask_catalog<std::vector<peer_info>>(sys, cat, "peers", peers_atom::value);
 }
 
 std::vector<std::string> seeders(caf::actor_system& sys, catalog_actor cat,
                                  const std::string& id) {
-  caf::scoped_actor self{sys};
-  std::vector<std::string> result;
-  self->request(cat, std::chrono::seconds(5), seeders_atom::value, id)
-    .receive([&](std::vector<std::string>& xs) { result = std::move(xs); },
-             [&](caf::error& err) { FAIL("seeders failed: " << to_string(err)); });
-  return result;
+  return ask_catalog<std::vector<std::string>>(sys, cat, "seeders", seeders_atom::value, id);
 }
 
 peer_sighting sighting(uint64_t id, uint16_t port, uint32_t version) {
