@@ -4,6 +4,7 @@
 // run prints "SKIPPED: <reason>" and exits 77, which ctest reports as
 // skipped (SKIP_RETURN_CODE), not passed; with P2P_REQUIRE_LAN=1 it fails
 // (exit 1) instead. Listing the tests (ctest discovery) always works.
+#define CATCH_CONFIG_CONSOLE_WIDTH 300 // no wrapped names in ctest discovery
 #define CATCH_CONFIG_RUNNER
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
