@@ -35,6 +35,7 @@ constexpr auto tick_interval = std::chrono::milliseconds(250);
 constexpr uint32_t ticks_per_save = 4;      // resume record at most once a second
 constexpr uint32_t ticks_per_seeder_poll = 12;
 constexpr uint32_t manifest_rounds_max = 3;
+constexpr auto manifest_hedge = std::chrono::seconds(1); // silent seeder: ask another
 constexpr uint32_t endgame_in_flight = 4;   // duplicate requests per seeder at the end
 constexpr auto rate_window = std::chrono::seconds(3);
 
@@ -70,6 +71,10 @@ struct download_state {
   bool manifest_pending = false;
   bool resumed = false; // started from a resume record (p.size came from it)
   uint32_t manifest_rounds = 0;
+  size_t manifest_next = 0;          // next seeder to ask in this round
+  size_t manifest_outstanding = 0;   // manifest requests not answered yet
+  std::string manifest_error;        // the last one's failure
+  clock_type::time_point manifest_asked;
   uint32_t ticks = 0;
   std::deque<std::pair<clock_type::time_point, uint64_t>> samples;
   uint64_t rate = 0;
@@ -357,32 +362,51 @@ void on_manifest(self_ptr self, const std::vector<char>& bytes) {
   begin_transfer(self);
 }
 
-void try_manifest(self_ptr self, size_t idx, std::string last_error) {
+// Asks the next seeder of this round for the manifest. A seeder that errs
+// passes the turn on at once; one that stays silent gets a second one asked
+// after manifest_hedge (see on_tick), so one mute seeder never holds the start.
+void ask_manifest(self_ptr self) {
   auto& st = self->state;
-  if (st.ended)
-    return;
-  if (idx >= st.seeders.size()) {
-    st.manifest_pending = false;
-    if (st.seeders.empty())
-      return; // wait for seeders
-    if (++st.manifest_rounds >= manifest_rounds_max)
-      fail(self, "could not get the manifest from any seeder: " + last_error);
+  while (st.manifest_next < st.seeders.size()) {
+    auto ep = st.seeders[st.manifest_next++].endpoint;
+    auto hp = parse_host_port(ep);
+    if (!hp) {
+      st.manifest_error = "bad seeder address " + ep;
+      continue;
+    }
+    ++st.manifest_outstanding;
+    st.manifest_asked = clock_type::now();
+    auto q = spawn_peer_query(self->system(), hp->host, hp->port, st.self_id.peer_id,
+                              defaults::connect_timeout_ms);
+    self->request(q, std::chrono::milliseconds(defaults::connect_timeout_ms * 2),
+                  manifest_atom::value, st.p.id_hex)
+      .then(
+        [=](const std::vector<char>& bytes) {
+          auto& st = self->state;
+          --st.manifest_outstanding;
+          if (st.ended || st.man)
+            return; // another seeder answered first
+          st.manifest_pending = false;
+          on_manifest(self, bytes);
+        },
+        [=](const caf::error& err) {
+          auto& st = self->state;
+          --st.manifest_outstanding;
+          if (st.ended || st.man)
+            return;
+          auto [code, msg] = describe(err);
+          st.manifest_error = msg.empty() ? code : msg;
+          ask_manifest(self);
+        });
     return;
   }
-  auto hp = parse_host_port(st.seeders[idx].endpoint);
-  if (!hp) {
-    try_manifest(self, idx + 1, "bad seeder address " + st.seeders[idx].endpoint);
-    return;
-  }
-  auto q = spawn_peer_query(self->system(), hp->host, hp->port, st.self_id.peer_id,
-                            defaults::connect_timeout_ms);
-  self->request(q, std::chrono::milliseconds(defaults::connect_timeout_ms * 2),
-                manifest_atom::value, st.p.id_hex)
-    .then([=](const std::vector<char>& bytes) { on_manifest(self, bytes); },
-          [=](const caf::error& err) {
-            auto [code, msg] = describe(err);
-            try_manifest(self, idx + 1, msg.empty() ? code : msg);
-          });
+  if (st.manifest_outstanding > 0)
+    return; // the round ends with the last answer
+  st.manifest_pending = false;
+  if (st.seeders.empty())
+    return; // wait for seeders
+  if (++st.manifest_rounds >= manifest_rounds_max)
+    fail(self, "could not get the manifest from any seeder: " + st.manifest_error);
 }
 
 void fetch_manifest(self_ptr self) {
@@ -390,7 +414,8 @@ void fetch_manifest(self_ptr self) {
   if (st.manifest_pending || st.man || st.ended || st.seeders.empty())
     return;
   st.manifest_pending = true;
-  try_manifest(self, 0, "");
+  st.manifest_next = 0;
+  ask_manifest(self);
 }
 
 // Continues from a resume record that matches its part file; false otherwise.
@@ -560,8 +585,12 @@ void on_tick(self_ptr self) {
     self->request(st.catalog, std::chrono::seconds(5), seeders_atom::value, st.p.id_hex)
       .then([=](const std::vector<std::string>& eps) { add_seeders(self, eps); },
             [](const caf::error&) {});
-  if (!st.man)
-    fetch_manifest(self);
+  if (!st.man) {
+    if (st.manifest_pending && clock_type::now() - st.manifest_asked >= manifest_hedge)
+      ask_manifest(self);
+    else
+      fetch_manifest(self);
+  }
   report(self);
   self->delayed_send(self, tick_interval, tick_atom::value);
 }
