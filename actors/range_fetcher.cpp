@@ -182,8 +182,15 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
         return;
       }
       if (!st.pending.empty() && idle > st.stall_timeout) {
-        lost(self, "stalled: no data for "
-                     + std::to_string(st.stall_timeout.count() / 1000) + " s");
+        auto ms = st.stall_timeout.count();
+        auto secs = std::to_string(ms / 1000);
+        if (ms % 1000 != 0) {
+          auto frac = std::to_string(1000 + ms % 1000).substr(1); // "500"
+          while (frac.back() == '0')
+            frac.pop_back();
+          secs += "." + frac;
+        }
+        lost(self, "stalled: no data for " + secs + " s");
         return;
       }
       self->delayed_send(self, tick_interval, tick_atom::value);
