@@ -3,9 +3,12 @@
 // own temp state dir, control port and peer port, every other daemon given as
 // a static --peer (no multicast). Runs p2p-cli against any of them. When a
 // test fails, each daemon's log tail is printed and the temp dir is kept.
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -18,7 +21,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "storage/fs.hpp"
 #include "storage/manifest.hpp"
+#include "storage/resume.hpp"
 #include "tests/support/process.hpp"
 #include "util/hex.hpp"
 
@@ -69,6 +74,27 @@ inline std::string random_bytes(size_t size, uint64_t seed) {
   return out;
 }
 
+constexpr uint64_t KiB = 1024;
+constexpr uint64_t MiB = 1024 * 1024;
+
+// Paths of the entries of `dir` whose names end in `suffix` ("" for all).
+inline std::vector<std::string> files_in(const std::string& dir,
+                                         const std::string& suffix = "") {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    auto n = e.path().filename().string();
+    if (n.size() >= suffix.size()
+        && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      out.push_back(e.path().string());
+  }
+  return out;
+}
+
+inline bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
 struct daemon_node {
   size_t index = 0;
   std::string state_dir;
@@ -93,12 +119,42 @@ struct daemon_node {
   }
 };
 
+// Resume records (<state>/downloads/*.json) of daemon `n`.
+inline std::vector<std::string> resume_records(const daemon_node& n) {
+  return files_in(n.state_dir + "/downloads", ".json");
+}
+
+// Every file in <state>/downloads of daemon `n` (records and manifests).
+inline std::vector<std::string> download_state_files(const daemon_node& n) {
+  return files_in(n.state_dir + "/downloads");
+}
+
+// Bytes the first readable resume record of daemon `n` vouches for; 0 when
+// there is none (records are replaced atomically: a read never sees half).
+inline uint64_t recorded_bytes(const daemon_node& n) {
+  for (auto& path : resume_records(n)) {
+    auto text = read_file(path);
+    auto rec = text ? resume_from_json(*text) : std::nullopt;
+    if (!rec)
+      continue;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < rec->have.size(); ++i)
+      if (rec->have[i])
+        sum += std::min<uint64_t>(rec->chunk_size, rec->size - uint64_t{i} * rec->chunk_size);
+    return sum;
+  }
+  return 0;
+}
+
 class cluster {
 public:
   // Starts `n` daemons and waits until each answers `status`. `config`, when
   // not null, is written to a file every daemon gets with --config.
+  // `node_args[i]` are flags for daemon i alone (after the common ones, so
+  // they win), e.g. {{0, {"--upload-rate-limit", "1048576"}}}.
   explicit cluster(size_t n, std::vector<std::string> extra_args = {},
-                   const nlohmann::json& config = nullptr)
+                   const nlohmann::json& config = nullptr,
+                   const std::map<size_t, std::vector<std::string>>& node_args = {})
     : root_(make_temp_dir("p2p-system")) {
     make_dir(root_ + "/home");
     make_dir(root_ + "/scratch");
@@ -129,6 +185,8 @@ public:
           node->args.push_back(other->peer_addr());
         }
       node->args.insert(node->args.end(), extra_args.begin(), extra_args.end());
+      if (auto it = node_args.find(node->index); it != node_args.end())
+        node->args.insert(node->args.end(), it->second.begin(), it->second.end());
     }
     for (size_t i = 0; i < n; ++i)
       start(i);
@@ -144,6 +202,8 @@ public:
       }
     if (failed) {
       std::cerr << dump_logs() << "(test files kept in " << root_ << ")\n";
+    } else if (std::getenv("P2P_TEST_KEEP") != nullptr) {
+      std::cerr << "(P2P_TEST_KEEP: test files kept in " << root_ << ")\n";
     } else {
       remove_tree(root_);
     }
@@ -202,6 +262,61 @@ public:
     return st;
   }
 
+  // `status --json` of daemon i, or null when it does not answer (for polls:
+  // no assertion).
+  nlohmann::json try_status(size_t i, millis timeout = 10s) {
+    auto r = cli(i, {"--json", "status"}, timeout);
+    if (r.exit_code != 0)
+      return nullptr;
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    return doc.is_discarded() ? nlohmann::json() : doc;
+  }
+
+  // The download named `name` in daemon i's status (the newest one of that
+  // name), or null.
+  nlohmann::json download_status(size_t i, const std::string& name, millis timeout = 10s) {
+    auto doc = try_status(i, timeout);
+    nlohmann::json found;
+    if (doc.is_object() && doc.contains("downloads") && doc["downloads"].is_array())
+      for (auto& d : doc["downloads"])
+        if (d.is_object() && d.value("name", "") == name)
+          found = d;
+    return found;
+  }
+
+  // Polls daemon i until the download `name` satisfies `pred`; the last
+  // download document seen (null if none), `ok` tells whether pred held.
+  nlohmann::json wait_download(size_t i, const std::string& name,
+                               const std::function<bool(const nlohmann::json&)>& pred,
+                               millis timeout, bool& ok, millis interval = 100ms) {
+    nlohmann::json last;
+    ok = wait_until(
+      [&] {
+        last = download_status(i, name);
+        return last.is_object() && pred(last);
+      },
+      timeout, interval);
+    return last;
+  }
+
+  // Bytes a download document says came from each seeder in this daemon run.
+  static uint64_t peer_bytes_sum(const nlohmann::json& d) {
+    uint64_t sum = 0;
+    if (d.is_object() && d.contains("peers") && d["peers"].is_array())
+      for (auto& p : d["peers"])
+        sum += p.value("bytes", uint64_t{0});
+    return sum;
+  }
+
+  // The entry of d["peers"] whose addr is `addr`, or null.
+  static nlohmann::json peer_entry(const nlohmann::json& d, const std::string& addr) {
+    if (d.is_object() && d.contains("peers") && d["peers"].is_array())
+      for (auto& p : d["peers"])
+        if (p.value("addr", "") == addr)
+          return p;
+    return nullptr;
+  }
+
   // p2p-cli with --state-dir of daemon i (which finds control.addr there).
   run_result cli(size_t i, std::vector<std::string> args, millis timeout = 60s,
                  const std::string& cwd = {}) {
@@ -236,6 +351,16 @@ public:
     auto doc = nlohmann::json::parse(r.out, nullptr, false);
     REQUIRE_FALSE(doc.is_discarded());
     return doc;
+  }
+
+  // Shares `path` on daemon i; REQUIREs success and returns the content id.
+  std::string share_id(size_t i, const std::string& path) {
+    auto doc = cli_json(i, {"share", path}, 120s);
+    auto name = std::filesystem::path(path).filename().string();
+    auto s = find_by_name(doc, "shares", name);
+    INFO("share --json on daemon " << i << ": " << doc.dump());
+    REQUIRE(s.is_object());
+    return s.value("id", "");
   }
 
   // Polls daemon i (`scan`, then `ls --json`) until `name` shows with at

@@ -1,0 +1,629 @@
+// Downloads that survive: real daemons on loopback killed, restarted,
+// starved, lied to and slowed down. Slow seeders are emulated with
+// --upload-rate-limit (per daemon), so a test can act at ~30 % or ~50 %.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "protocol/frame.hpp"
+#include "tests/support/daemon.hpp"
+
+using namespace p2p::test;
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+std::vector<std::string> rate(uint64_t bytes_per_s) {
+  return {"--upload-rate-limit", std::to_string(bytes_per_s)};
+}
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+// A peer on loopback that accepts connections, answers hello and catalog
+// (listing `files`), and then never answers anything else: no manifest, no
+// chunk, no error. Counts what it was asked.
+class silent_seeder {
+public:
+  explicit silent_seeder(std::vector<p2p::proto::catalog_entry> files)
+    : files_(std::move(files)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0)
+      throw std::runtime_error("socket failed");
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
+        || ::listen(fd_, 16) != 0
+        || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("bind/listen failed");
+    }
+    port_ = ntohs(a.sin_port);
+    std::random_device rd;
+    peer_id_ = (uint64_t{rd()} << 32) | rd() | 1;
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  ~silent_seeder() {
+    stop_ = true;
+    thread_.join();
+    for (auto& c : conns_)
+      ::close(c.fd);
+    ::close(fd_);
+  }
+
+  silent_seeder(const silent_seeder&) = delete;
+  silent_seeder& operator=(const silent_seeder&) = delete;
+
+  std::string addr() const {
+    return "127.0.0.1:" + std::to_string(port_);
+  }
+  size_t connections() const { return connections_; }
+  size_t catalog_requests() const { return catalog_requests_; }
+  size_t manifest_requests() const { return manifest_requests_; }
+  size_t chunk_requests() const { return chunk_requests_; }
+
+private:
+  struct conn {
+    int fd = -1;
+    std::vector<char> in;
+  };
+
+  // Runs until the destructor sets stop_; each round waits at most 50 ms.
+  void loop() {
+    while (!stop_) {
+      std::vector<pollfd> fds{pollfd{fd_, POLLIN, 0}};
+      for (auto& c : conns_)
+        fds.push_back(pollfd{c.fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 50) <= 0)
+        continue;
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+          continue;
+        auto& c = conns_[i - 1];
+        char buf[65536];
+        auto n = ::recv(c.fd, buf, sizeof(buf), 0);
+        if (n <= 0) {
+          ::close(c.fd);
+          c.fd = -1;
+          continue;
+        }
+        c.in.insert(c.in.end(), buf, buf + n);
+        on_input(c);
+      }
+      conns_.erase(std::remove_if(conns_.begin(), conns_.end(),
+                                  [](const conn& c) { return c.fd < 0; }),
+                   conns_.end());
+      if (fds[0].revents & POLLIN) {
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          conns_.push_back(conn{c, {}});
+          ++connections_;
+        }
+      }
+    }
+  }
+
+  void on_input(conn& c) {
+    namespace proto = p2p::proto;
+    while (c.fd >= 0 && c.in.size() >= proto::frame_header_size) {
+      proto::frame_header h;
+      if (proto::decode_header(c.in.data(), h) != proto::header_status::ok) {
+        ::close(c.fd);
+        c.fd = -1;
+        return;
+      }
+      if (c.in.size() < proto::frame_header_size + h.length)
+        return;
+      c.in.erase(c.in.begin(), c.in.begin() + proto::frame_header_size + h.length);
+      std::vector<char> out;
+      switch (h.type) {
+        case proto::frame_type::hello:
+          proto::encode(out, proto::hello_msg{peer_id_, port_, "silent-seeder"}, true);
+          break;
+        case proto::frame_type::catalog_req: {
+          ++catalog_requests_;
+          proto::catalog_msg m;
+          m.files = files_;
+          proto::encode(out, m);
+          break;
+        }
+        case proto::frame_type::manifest_req:
+          ++manifest_requests_;
+          break;
+        case proto::frame_type::chunk_req:
+          ++chunk_requests_;
+          break;
+        default:
+          break;
+      }
+      size_t off = 0;
+      while (off < out.size()) {
+        auto n = ::send(c.fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
+        if (n <= 0)
+          break;
+        off += static_cast<size_t>(n);
+      }
+    }
+  }
+
+  std::vector<p2p::proto::catalog_entry> files_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  uint64_t peer_id_ = 0;
+  std::vector<conn> conns_; // touched by the thread only (until the join)
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> connections_{0};
+  std::atomic<size_t> catalog_requests_{0};
+  std::atomic<size_t> manifest_requests_{0};
+  std::atomic<size_t> chunk_requests_{0};
+  std::thread thread_;
+};
+
+p2p::proto::catalog_entry catalog_entry_of(const std::string& id_hex, uint64_t size,
+                                           const std::string& name) {
+  p2p::proto::catalog_entry e;
+  auto raw = p2p::from_hex(id_hex);
+  REQUIRE(raw);
+  REQUIRE(raw->size() == e.id.size());
+  std::copy(raw->begin(), raw->end(), e.id.begin());
+  e.size = size;
+  e.name = name;
+  return e;
+}
+
+bool is_state(const nlohmann::json& d, const std::string& state) {
+  return d.value("state", "") == state;
+}
+
+bool is_terminal(const nlohmann::json& d) {
+  auto s = d.value("state", "");
+  return s == "complete" || s == "failed" || s == "cancelled";
+}
+
+} // namespace
+
+TEST_CASE("kill -9 of the downloader at ~50%: after a restart it resumes by itself and "
+          "fetches only the chunks not recorded",
+          "[system][resilience][resume]") {
+  const std::string name = "big200.bin";
+  const uint64_t size = 200 * MiB;
+  const uint64_t limit = 25 * MiB; // the whole file takes ~8 s
+  cluster c(2, {}, nullptr, {{0, rate(limit)}});
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/" + name, random_bytes(size, 200));
+  auto expected = file_sha256(src + "/" + name);
+  c.share_id(0, src + "/" + name);
+  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
+
+  auto out = c.root() + "/out";
+  auto r = c.cli(1, {"download", "-f", name, "-o", out});
+  INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+
+  // Kill as soon as the resume record vouches for about half of the file.
+  uint64_t recorded_at_kill = 0;
+  bool half = wait_until(
+    [&] {
+      recorded_at_kill = recorded_bytes(c.node(1));
+      return recorded_at_kill >= size * 48 / 100;
+    },
+    90s, 20ms);
+  REQUIRE(half);
+  REQUIRE(c.stop(1, SIGKILL, 5s).has_value());
+  // What the seeder had sent when the downloader died: an upper bound of what
+  // the downloader received before the kill (some was still in socket buffers).
+  uint64_t sent_before_kill = c.cli_json(0, {"status"})["uploads"].value("bytes_total", 0ULL);
+  INFO("recorded at the kill: " << recorded_at_kill << ", sent before the kill: "
+                                << sent_before_kill);
+  CHECK(fs::exists(out + "/" + name + ".part"));
+  CHECK_FALSE(resume_records(c.node(1)).empty());
+
+  // Restart with the same ports and state dir; nobody asks for the file again.
+  c.start(1);
+  bool ok = false;
+  auto d = c.wait_download(1, name, is_terminal, 120s, ok, 200ms);
+  INFO("download after the restart: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(d.value("bytes_done", uint64_t{0}) == size);
+  REQUIRE(fs::exists(out + "/" + name));
+  CHECK(fs::file_size(out + "/" + name) == size);
+  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK_FALSE(fs::exists(out + "/" + name + ".part"));
+  CHECK(download_state_files(c.node(1)).empty());
+
+  uint64_t after = cluster::peer_bytes_sum(d);
+  auto seeder = c.cli_json(0, {"status"});
+  uint64_t sent_total = seeder["uploads"].value("bytes_total", uint64_t{0});
+  CHECK(after <= size * 55 / 100);
+  CHECK(after + recorded_at_kill >= size); // nothing recorded was fetched again
+  double twice = (double(sent_before_kill) + double(after) - double(size)) / double(size);
+  std::printf("kill -9 resume: file %llu bytes; the record vouched for %llu (%.1f%%) at the "
+              "kill; the seeder had sent %llu (%.1f%%) before it; fetched after the restart "
+              "%llu (%.1f%%); sent in all %llu; share of the file fetched twice %.1f%%\n",
+              (unsigned long long)size, (unsigned long long)recorded_at_kill,
+              100.0 * recorded_at_kill / size, (unsigned long long)sent_before_kill,
+              100.0 * sent_before_kill / size, (unsigned long long)after,
+              100.0 * after / size, (unsigned long long)sent_total, 100.0 * twice);
+  CHECK(sent_total == sent_before_kill + after);
+}
+
+TEST_CASE("a resume record that does not match is discarded and the download still "
+          "completes",
+          "[system][resilience][resume]") {
+  const std::string name = "tamper.bin";
+  const uint64_t size = 12 * MiB + 12345; // not a multiple of the chunk size
+  cluster c(2, {}, nullptr, {{0, rate(4 * MiB)}});
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/" + name, random_bytes(size, 31));
+  auto expected = file_sha256(src + "/" + name);
+  c.share_id(0, src + "/" + name);
+  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
+  auto out = c.root() + "/out";
+  REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
+  REQUIRE(wait_until([&] { return recorded_bytes(c.node(1)) >= 2 * MiB; }, 30s, 20ms));
+  REQUIRE(c.stop(1, SIGKILL, 5s).has_value());
+  auto records = resume_records(c.node(1));
+  REQUIRE(records.size() == 1);
+  auto part = out + "/" + name + ".part";
+  REQUIRE(fs::exists(part));
+
+  std::string what;
+  SECTION("part file truncated") {
+    what = "part file";
+    fs::resize_file(part, size / 2);
+  }
+  SECTION("record with the wrong size") {
+    what = "size";
+    auto j = nlohmann::json::parse(slurp(records[0]));
+    j["size"] = size - 1; // same chunk count, so the record still parses
+    write_file(records[0], j.dump());
+  }
+  SECTION("part file longer than the file") {
+    what = "part file";
+    fs::resize_file(part, size + 1);
+  }
+  SECTION("record naming another content id") {
+    // It no longer matches its own file name: dropped at start, with its
+    // manifest; asking for the file again starts afresh over the old part file.
+    what = "content id";
+    auto j = nlohmann::json::parse(slurp(records[0]));
+    auto id = j["id"].get<std::string>();
+    id[0] = id[0] == '0' ? '1' : '0';
+    j["id"] = id;
+    write_file(records[0], j.dump());
+    c.start(1);
+    auto status = c.cli_json(1, {"status"});
+    INFO("status after the restart: " << status.dump());
+    CHECK(status["downloads"].empty());
+    CHECK(download_state_files(c.node(1)).empty());
+    auto r = c.cli(1, {"download", "-f", name, "-o", out, "-w"}, 60s);
+    INFO("download again: exit " << r.exit_code << "\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(file_sha256(out + "/" + name) == expected);
+    CHECK_FALSE(fs::exists(part));
+    CHECK(download_state_files(c.node(1)).empty());
+    return;
+  }
+  c.start(1);
+  bool ok = false;
+  auto d = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+  INFO("tampered: " << what << "\ndownload after the restart: " << d.dump() << "\n"
+                    << c.dump_logs(60));
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(fs::file_size(out + "/" + name) == size);
+  CHECK_FALSE(fs::exists(part));
+  // Discarded, not trusted: the whole file came again from the seeder.
+  CHECK(cluster::peer_bytes_sum(d) == size);
+  CHECK(contains(slurp(c.node(1).log_path), "discarding resume record"));
+  CHECK(download_state_files(c.node(1)).empty());
+}
+
+TEST_CASE("SIGTERM during a download exits 0 within 2 s and the download resumes after "
+          "a restart",
+          "[system][resilience][resume]") {
+  const std::string name = "term.bin";
+  const uint64_t size = 16 * MiB;
+  cluster c(2, {}, nullptr, {{0, rate(4 * MiB)}});
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/" + name, random_bytes(size, 15));
+  auto expected = file_sha256(src + "/" + name);
+  c.share_id(0, src + "/" + name);
+  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
+  auto out = c.root() + "/out";
+  REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
+  bool ok = false;
+  auto d = c.wait_download(
+    1, name, [&](const nlohmann::json& d) { return d.value("bytes_done", 0ULL) >= size / 4; },
+    30s, ok, 50ms);
+  REQUIRE(ok);
+
+  auto t0 = steady::now();
+  auto st = c.stop(1, SIGTERM, 2s);
+  auto took = seconds_since(t0);
+  INFO("stop took " << took << " s\n" << c.dump_logs(40));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+  // The record was saved on the way out and vouches for what was verified.
+  auto recorded = recorded_bytes(c.node(1));
+  CHECK(recorded >= size / 4);
+  CHECK(fs::exists(out + "/" + name + ".part"));
+
+  c.start(1);
+  d = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+  INFO("download after the restart: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(cluster::peer_bytes_sum(d) <= size - recorded);
+  CHECK(download_state_files(c.node(1)).empty());
+}
+
+TEST_CASE("one of three seeders killed at ~30%: the download completes from the other two",
+          "[system][resilience][failover]") {
+  const std::string name = "three.bin";
+  const uint64_t size = 30 * MiB;
+  auto slow = rate(3 * MiB); // ~9 MiB/s from all three
+  cluster c(4, {}, nullptr, {{0, slow}, {1, slow}, {2, slow}});
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/" + name, random_bytes(size, 3));
+  auto expected = file_sha256(src + "/" + name);
+  for (size_t i = 0; i < 3; ++i)
+    c.share_id(i, src + "/" + name); // one copy on disk, three daemons sharing it
+  REQUIRE_FALSE(c.wait_for_file(3, name, 3).is_null());
+  auto out = c.root() + "/out";
+  REQUIRE(c.cli(3, {"download", "-f", name, "-o", out}).exit_code == 0);
+  bool ok = false;
+  auto d = c.wait_download(
+    3, name, [&](const nlohmann::json& d) { return d.value("bytes_done", 0ULL) >= size * 3 / 10; },
+    30s, ok, 50ms);
+  INFO("before the kill: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
+
+  d = c.wait_download(3, name, is_terminal, 60s, ok, 200ms);
+  INFO("after the kill: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(file_sha256(out + "/" + name) == expected);
+  auto dead = cluster::peer_entry(d, c.node(0).peer_addr());
+  REQUIRE(dead.is_object());
+  CHECK(dead.value("state", "") != "active");
+  CHECK_FALSE(dead.value("error", "").empty());
+  for (size_t i = 1; i < 3; ++i)
+    CHECK(cluster::peer_entry(d, c.node(i).peer_addr()).value("bytes", 0ULL) > 0);
+  CHECK(cluster::peer_bytes_sum(d) == size);
+}
+
+TEST_CASE("a seeder that accepts the connection and never answers does not stop the "
+          "download",
+          "[system][resilience][failover]") {
+  const std::string name = "quiet.bin";
+  const uint64_t size = 8 * MiB;
+  // Daemon 1 also knows the silent peer; it gives up on silence after 1.5 s.
+  auto dir = make_temp_dir("p2p-silent");
+  write_file(dir + "/" + name, random_bytes(size, 77));
+  auto id = [&] {
+    // The content id the real seeder will compute: hash it the same way.
+    std::string err;
+    auto m = p2p::build_manifest(dir + "/" + name, 256 * 1024, err);
+    REQUIRE(m);
+    auto d = p2p::content_id_of(*m);
+    return p2p::to_hex(d.data(), d.size());
+  }();
+  silent_seeder fake({catalog_entry_of(id, size, name)});
+  cluster c(2, {}, nullptr,
+            {{0, rate(2 * MiB)}, {1, {"--peer", fake.addr(), "--stall-timeout-ms", "1500"}}});
+  REQUIRE(c.share_id(0, dir + "/" + name) == id);
+  REQUIRE_FALSE(c.wait_for_file(1, name, 2).is_null()); // the real one and the fake
+
+  auto t0 = steady::now();
+  auto out = c.root() + "/out";
+  auto r = c.cli(1, {"download", "-f", name, "-o", out, "-w"}, 90s);
+  auto took = seconds_since(t0);
+  auto d = c.download_status(1, name);
+  INFO("download -w: exit " << r.exit_code << " after " << took << " s\n"
+                            << r.out << r.err << "\nstatus: " << d.dump()
+                            << "\nfake: " << fake.connections() << " connections, "
+                            << fake.manifest_requests() << " manifest and "
+                            << fake.chunk_requests() << " chunk requests");
+  REQUIRE(r.exit_code == 0);
+  CHECK(slurp(out + "/" + name) == slurp(dir + "/" + name));
+  // The fake was really tried, and it delivered nothing.
+  CHECK(fake.connections() > 0);
+  auto silent = cluster::peer_entry(d, fake.addr());
+  REQUIRE(silent.is_object());
+  CHECK(silent.value("bytes", 1ULL) == 0);
+  // It was given chunks, held them past the stall timeout and lost them; the
+  // download took ~4 s from the real seeder, not 5 s more waiting for the
+  // fake's manifest.
+  CHECK(fake.chunk_requests() > 0);
+  CHECK(contains(silent.value("error", ""), "stalled"));
+  CHECK(took < 12);
+  CHECK(cluster::peer_entry(d, c.node(0).peer_addr()).value("bytes", 0ULL) == size);
+  remove_tree(dir);
+}
+
+TEST_CASE("endgame: a very slow seeder does not hold the last chunks",
+          "[system][resilience][endgame]") {
+  const std::string name = "endgame.bin";
+  const uint64_t size = 8 * MiB;
+  const uint64_t slow_rate = 100 * KiB;
+  cluster c(3, {}, nullptr, {{1, rate(slow_rate)}});
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/" + name, random_bytes(size, 8));
+  auto expected = file_sha256(src + "/" + name);
+  c.share_id(0, src + "/" + name);
+  c.share_id(1, src + "/" + name);
+  REQUIRE_FALSE(c.wait_for_file(2, name, 2).is_null());
+
+  auto t0 = steady::now();
+  auto out = c.root() + "/out";
+  auto r = c.cli(2, {"download", "-f", name, "-o", out, "-w"}, 90s);
+  auto took = seconds_since(t0);
+  auto d = c.download_status(2, name);
+  INFO("download -w: exit " << r.exit_code << " after " << took << " s\n"
+                            << r.err << "\nstatus: " << d.dump());
+  REQUIRE(r.exit_code == 0);
+  CHECK(file_sha256(out + "/" + name) == expected);
+  auto slow = cluster::peer_entry(d, c.node(1).peer_addr());
+  REQUIRE(slow.is_object());
+  // The slow seeder took part (it had requests: 16 chunks of 256 KiB would
+  // take it ~40 s), yet the file was done long before it could deliver them.
+  CHECK(slow.value("state", "") != "connecting");
+  double slow_alone = double(size) / 2 / double(slow_rate); // ~41 s for half the file
+  CHECK(took < slow_alone / 3);
+  CHECK(cluster::peer_bytes_sum(d) == size);
+}
+
+TEST_CASE("a seeder that starts sharing mid-download joins it",
+          "[system][resilience][failover]") {
+  const std::string name = "join.bin";
+  const uint64_t size = 12 * MiB;
+  cluster c(3, {}, nullptr, {{0, rate(1 * MiB)}});
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/" + name, random_bytes(size, 12));
+  auto expected = file_sha256(src + "/" + name);
+  c.share_id(0, src + "/" + name);
+  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
+  auto out = c.root() + "/out";
+  REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
+  bool ok = false;
+  c.wait_download(
+    1, name, [&](const nlohmann::json& d) { return d.value("bytes_done", 0ULL) > 0; }, 30s,
+    ok, 50ms);
+  REQUIRE(ok);
+
+  c.share_id(2, src + "/" + name);
+  c.cli(1, {"scan"}, 30s); // the downloader's catalog learns of it now
+  auto d = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+  INFO("status: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(file_sha256(out + "/" + name) == expected);
+  auto joined = cluster::peer_entry(d, c.node(2).peer_addr());
+  REQUIRE(joined.is_object());
+  CHECK(joined.value("bytes", 0ULL) > 0);
+  CHECK(cluster::peer_bytes_sum(d) == size);
+}
+
+TEST_CASE("a seeder whose copy was corrupted in place is dropped and reported; the file "
+          "still completes byte-identical",
+          "[system][resilience][bad-data]") {
+  const std::string name = "rot.bin";
+  const uint64_t size = 8 * MiB;
+  const uint64_t chunk = 256 * KiB;
+  cluster c(3, {}, nullptr, {{0, rate(4 * MiB)}});
+  auto good = c.make_dir(c.root() + "/good");
+  auto bad = c.make_dir(c.root() + "/bad");
+  auto data = random_bytes(size, 66);
+  write_file(good + "/" + name, data);
+  write_file(bad + "/" + name, data);
+  auto expected = file_sha256(good + "/" + name);
+  c.share_id(0, good + "/" + name);
+  c.share_id(1, bad + "/" + name);
+
+  // Flip one byte in every chunk of daemon 1's copy, then put its mtime back:
+  // size and mtime match what it hashed, so it serves the rotten bytes.
+  auto bad_path = bad + "/" + name;
+  struct stat sb;
+  REQUIRE(::stat(bad_path.c_str(), &sb) == 0);
+  {
+    int fd = ::open(bad_path.c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    for (uint64_t off = 100; off < size; off += chunk) {
+      char b = static_cast<char>(data[off] ^ 0x5a);
+      REQUIRE(::pwrite(fd, &b, 1, static_cast<off_t>(off)) == 1);
+    }
+    ::close(fd);
+  }
+  struct timespec times[2] = {sb.st_atim, sb.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, bad_path.c_str(), times, 0) == 0);
+  REQUIRE_FALSE(c.wait_for_file(2, name, 2).is_null());
+
+  auto out = c.root() + "/out";
+  auto r = c.cli(2, {"download", "-f", name, "-o", out, "-w"}, 90s);
+  auto d = c.download_status(2, name);
+  INFO("download -w: exit " << r.exit_code << "\n" << r.err << "\nstatus: " << d.dump());
+  REQUIRE(r.exit_code == 0);
+  CHECK(file_sha256(out + "/" + name) == expected);
+  auto rotten = cluster::peer_entry(d, c.node(1).peer_addr());
+  REQUIRE(rotten.is_object());
+  CHECK(rotten.value("state", "") == "dropped");
+  CHECK(contains(rotten.value("error", ""), "hash"));
+  CHECK(rotten.value("bytes", 1ULL) == 0);
+  CHECK(cluster::peer_entry(d, c.node(0).peer_addr()).value("bytes", 0ULL) == size);
+  // The plain status says why too.
+  auto text = c.cli(2, {"status"});
+  CHECK(contains(text.out, c.node(1).peer_addr()));
+  CHECK(contains(text.out, "failed their hash"));
+}
+
+TEST_CASE("a seeder whose file changed on disk stops offering the old content and never "
+          "serves it",
+          "[system][resilience][bad-data]") {
+  const std::string name = "edit.bin";
+  const uint64_t size = 8 * MiB;
+  cluster c(3, {}, nullptr, {{0, rate(4 * MiB)}});
+  auto good = c.make_dir(c.root() + "/good");
+  auto edited = c.make_dir(c.root() + "/edited");
+  auto data = random_bytes(size, 67);
+  write_file(good + "/" + name, data);
+  write_file(edited + "/" + name, data);
+  auto expected = file_sha256(good + "/" + name);
+  auto id = c.share_id(0, good + "/" + name);
+  REQUIRE(c.share_id(1, edited + "/" + name) == id);
+  REQUIRE_FALSE(c.wait_for_file(2, name, 2).is_null());
+
+  // Edited in place, with a new mtime (same size).
+  {
+    int fd = ::open((edited + "/" + name).c_str(), O_RDWR);
+    REQUIRE(fd >= 0);
+    std::string junk(64 * 1024, 'x');
+    REQUIRE(::pwrite(fd, junk.data(), junk.size(), 0) == static_cast<ssize_t>(junk.size()));
+    ::close(fd);
+    struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    ::utimensat(AT_FDCWD, (edited + "/" + name).c_str(), times, 0);
+  }
+  auto out = c.root() + "/out";
+  auto r = c.cli(2, {"--json", "download", "--id", id, "-o", out, "-w"}, 90s);
+  auto d = c.download_status(2, name);
+  INFO("download -w: exit " << r.exit_code << "\n" << r.err << "\nstatus: " << d.dump());
+  REQUIRE(r.exit_code == 0);
+  CHECK(file_sha256(out + "/" + name) == expected);
+  auto e = cluster::peer_entry(d, c.node(1).peer_addr());
+  if (e.is_object()) // it may have been withdrawn before the download asked
+    CHECK(e.value("bytes", 1ULL) == 0);
+  // The edited daemon re-hashed its file: the old id is gone, a new one is offered.
+  nlohmann::json shares;
+  bool rehashed = wait_until(
+    [&] {
+      shares = c.try_status(1);
+      auto s = cluster::find_by_name(shares, "shares", name);
+      return s.is_object() && s.value("id", "") != id && !s.value("id", "").empty();
+    },
+    20s, 200ms);
+  INFO("status of the edited seeder: " << shares.dump());
+  CHECK(rehashed);
+}
