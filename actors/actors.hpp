@@ -86,9 +86,10 @@ using catalog_actor = caf::typed_actor<
   caf::reacts_to<sighting_atom, peer_sighting>,
   // A peer said bye: forget it and its files now.
   caf::reacts_to<bye_atom, uint64_t>,
-  // Re-fetches every known peer's catalog and waits the scan window for
-  // answers to a multicast scan; replies with what is known then.
-  caf::replies_to<scan_atom>::with<scan_result>,
+  // Re-fetches every known peer's catalog and waits the scan window (ms; 0:
+  // the configured one) for answers to a multicast scan; replies with what is
+  // known then.
+  caf::replies_to<scan_atom, uint32_t>::with<scan_result>,
   // Files on the LAN, merged by content id (for `ls`).
   caf::replies_to<list_atom>::with<std::vector<file_offer>>,
   // Known peers (for `peers`).

@@ -305,12 +305,12 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) 
   return {
     [=](sighting_atom, const peer_sighting& s) { on_sighting(self, s); },
     [=](bye_atom, uint64_t peer_id) { on_bye(self, peer_id); },
-    [=](scan_atom) -> caf::result<scan_result> {
+    [=](scan_atom, uint32_t window_ms) -> caf::result<scan_result> {
       auto& st = self->state;
       for (auto& [endpoint, p] : st.peers)
         fetch(self, endpoint);
       auto rp = self->make_response_promise<scan_result>();
-      auto timer = self->spawn(scan_timer, st.scan_window_ms);
+      auto timer = self->spawn(scan_timer, window_ms > 0 ? window_ms : st.scan_window_ms);
       self->request(timer, caf::infinite, scan_atom::value)
         .then([=](bool) mutable {
           auto& st = self->state;

@@ -188,7 +188,8 @@ void dispatch(self_ptr self, connection_handle hdl, const control::request& r) {
   } else if (r.cmd == "scan") {
     if (st.discovery)
       self->send(st.discovery, scan_atom::value);
-    self->request(st.catalog, ask_timeout, scan_atom::value)
+    auto window = r.args.value("timeout_ms", uint32_t{0});
+    self->request(st.catalog, ask_timeout, scan_atom::value, window)
       .then([=](const scan_result& s) { ok({{"peers", s.peers}, {"files", s.files}}); },
             fail);
   } else if (r.cmd == "ls") {

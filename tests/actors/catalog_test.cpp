@@ -123,7 +123,7 @@ TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
     caf::scoped_actor self{*env.sys};
     auto start = std::chrono::steady_clock::now();
     scan_result res;
-    self->request(cat, std::chrono::seconds(5), scan_atom::value)
+    self->request(cat, std::chrono::seconds(5), scan_atom::value, uint32_t{0})
       .receive([&](scan_result& r) { res = r; },
                [&](caf::error& err) { FAIL(to_string(err)); });
     CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(250));

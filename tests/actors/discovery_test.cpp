@@ -67,7 +67,7 @@ catalog_actor::behavior_type fake_catalog(catalog_actor::pointer self,
       std::lock_guard<std::mutex> guard{log->mtx};
       log->byes.push_back(id);
     },
-    [=](scan_atom) { return scan_result{}; },
+    [=](scan_atom, uint32_t) { return scan_result{}; },
     [=](list_atom) { return std::vector<file_offer>{}; },
     [=](peers_atom) { return std::vector<peer_info>{}; },
     [=](seeders_atom, const std::string&) { return std::vector<std::string>{}; },
