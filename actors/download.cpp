@@ -485,6 +485,8 @@ void on_chunk(self_ptr self, seeder_key key, uint32_t index, std::vector<char>& 
   if (st.ended || !st.picker || key >= st.seeders.size() || buf.size() < 4)
     return;
   auto& s = st.seeders[key];
+  if (s.state == "dropped")
+    return; // sent before the drop: neither trusted nor allowed to bury the reason
   if (index >= st.picker->chunk_count() || st.picker->have(index)) {
     refill(self, key); // a duplicate from the endgame
     return;
@@ -647,6 +649,8 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
       if (st.ended || !st.picker || key >= st.seeders.size())
         return;
       auto& s = st.seeders[key];
+      if (s.state == "dropped")
+        return;
       s.error = why;
       if (why.rfind("busy", 0) == 0) {
         st.picker->released(index, key);
