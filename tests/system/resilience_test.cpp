@@ -355,9 +355,23 @@ TEST_CASE("SIGTERM during a download exits 0 within 2 s and the download resumes
   REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
   bool ok = false;
   auto d = c.wait_download(
-    1, name, [&](const nlohmann::json& d) { return d.value("bytes_done", 0ULL) >= size / 4; },
+    1, name,
+    [&](const nlohmann::json& d) {
+      return d.value("bytes_done", 0ULL) >= size / 4 && d.value("rate_bps", 0ULL) > 0;
+    },
     30s, ok, 50ms);
+  INFO("running: " << d.dump());
   REQUIRE(ok);
+  // status of a running download: state, bytes, rate, ETA, peers.
+  CHECK(is_state(d, "running"));
+  CHECK(d.value("eta_s", int64_t{-1}) >= 0);
+  CHECK(d.value("eta_s", int64_t{-1}) <= 60);
+  auto seeder = cluster::peer_entry(d, c.node(0).peer_addr());
+  CHECK(seeder.value("state", "") == "active");
+  CHECK(seeder.value("bytes", 0ULL) > 0);
+  auto text = c.cli(1, {"status"});
+  CHECK(contains(text.out, name));
+  CHECK(contains(text.out, c.node(0).peer_addr()));
 
   auto t0 = steady::now();
   auto st = c.stop(1, SIGTERM, 2s);
@@ -626,4 +640,22 @@ TEST_CASE("a seeder whose file changed on disk stops offering the old content an
     20s, 200ms);
   INFO("status of the edited seeder: " << shares.dump());
   CHECK(rehashed);
+}
+
+TEST_CASE("SIGTERM exits within 2 s while a mute seeder holds a manifest request",
+          "[system][resilience][shutdown]") {
+  const std::string id(64, 'a'); // nobody has it: the fake only lists it
+  silent_seeder fake({catalog_entry_of(id, 1 * MiB, "ghost.bin")});
+  cluster c(1, {}, nullptr, {{0, {"--peer", fake.addr()}}});
+  REQUIRE_FALSE(c.wait_for_file(0, "ghost.bin", 1).is_null());
+  auto r = c.cli(0, {"download", "-f", "ghost.bin", "-o", c.root() + "/out"});
+  INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(wait_until([&] { return fake.manifest_requests() > 0; }, 10s));
+
+  auto t0 = steady::now();
+  auto st = c.stop(0, SIGTERM, 2s);
+  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
 }
