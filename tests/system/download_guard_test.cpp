@@ -162,7 +162,9 @@ TEST_CASE("a disk that fills up under a download fails it cleanly and the daemon
   auto src = c.make_dir(c.root() + "/src");
   write_file(src + "/fill.bin", random_bytes(size, 3));
   write_file(src + "/mine.bin", random_bytes(512 * KiB, 4));
+  write_file(src + "/later.bin", random_bytes(512 * KiB, 5));
   c.share_id(0, src + "/fill.bin");
+  c.share_id(0, src + "/later.bin");
   c.share_id(1, src + "/mine.bin"); // the downloader shares something too
   REQUIRE_FALSE(c.wait_for_file(1, "fill.bin", 1).is_null());
 
@@ -187,8 +189,8 @@ TEST_CASE("a disk that fills up under a download fails it cleanly and the daemon
   CHECK(c.cli(0, {"download", "-f", "mine.bin", "-o", out0, "-w"}).exit_code == 0);
   CHECK(file_sha256(out0 + "/mine.bin") == file_sha256(src + "/mine.bin"));
   auto out1 = c.root() + "/out1";
-  CHECK(c.cli(1, {"download", "-f", "fill.bin", "-o", out1, "-w"}).exit_code == 0);
-  CHECK(file_sha256(out1 + "/fill.bin") == file_sha256(src + "/fill.bin"));
+  CHECK(c.cli(1, {"download", "-f", "later.bin", "-o", out1, "-w"}).exit_code == 0);
+  CHECK(file_sha256(out1 + "/later.bin") == file_sha256(src + "/later.bin"));
 }
 
 TEST_CASE("an existing file is kept unless --overwrite is given", "[system][guard]") {

