@@ -18,6 +18,7 @@
 # cannot run here (not root, no apt, dockerd does not start, no base image).
 # Env: P2P_DOCKER_ROOT, P2P_DOCKER_CLEAN=1, P2P_DOCKER_FILE_MB (default 64),
 #      P2P_DEBIAN_MIRROR (default: the first bookworm URI apt is configured with),
+#      P2P_DOCKER_FROM_HEAD=1 (build git HEAD, not the working tree),
 #      P2P_DOCKER_KEEP=1 (leave the containers and dockerd running, for poking).
 set -euo pipefail
 
@@ -96,7 +97,7 @@ cleanup() {
     log "tearing down: compose down -v, then dockerd $DOCKERD_PID"
     timeout 60 "${COMPOSE_BASE[@]}" -f "$STATIC_FILE" down -v --remove-orphans -t 10 >/dev/null 2>&1
     timeout 60 "$DOCKER" container prune -f >/dev/null 2>&1
-    timeout 60 "$DOCKER" image prune -f >/dev/null 2>&1  # dangling layers of older builds
+    timeout 60 "$DOCKER" image prune -f >/dev/null 2>&1  # older builds (the current ones are tagged)
     kill "$DOCKERD_PID"
     for _ in $(seq 40); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$DOCKERD_PID" 2>/dev/null && { log "dockerd ignored SIGTERM: SIGKILL"; kill -9 "$DOCKERD_PID"; }
@@ -150,9 +151,21 @@ if ! dk image inspect debian:bookworm >/dev/null 2>&1; then
 fi
 
 # ---- 4. image ------------------------------------------------------------------
-log "building p2p:latest (docker/Dockerfile; log in $BASE/build.log)"
+# The build stage is tagged too (p2p-build:cache): untagged, the image prune
+# at teardown would drop it and with it the cached layer of build-deps.
+# P2P_DOCKER_FROM_HEAD=1 builds the committed tree (git archive HEAD) instead
+# of the working tree.
+docker_build() {
+  if [[ ${P2P_DOCKER_FROM_HEAD:-0} == 1 ]]; then
+    git -C "$ROOT" archive --format=tar HEAD |
+      timeout 1800 "$DOCKER" build -f docker/Dockerfile "$@" -
+  else
+    timeout 1800 "$DOCKER" build -f "$ROOT/docker/Dockerfile" "$@" "$ROOT"
+  fi
+}
+log "building p2p:latest from the $([[ ${P2P_DOCKER_FROM_HEAD:-0} == 1 ]] && echo "committed" || echo "working") tree (log in $BASE/build.log)"
 t=$SECONDS
-timeout 1800 "$DOCKER" build -t p2p:latest -f "$ROOT/docker/Dockerfile" "$ROOT" >"$BASE/build.log" 2>&1 ||
+{ docker_build --target build -t p2p-build:cache && docker_build -t p2p:latest; } >"$BASE/build.log" 2>&1 ||
   { tail -30 "$BASE/build.log" >&2; fail "docker build failed"; }
 BUILD_S=$((SECONDS - t))
 IMAGE_BYTES=$(dk image inspect -f '{{.Size}}' p2p:latest)
