@@ -239,7 +239,14 @@ void handle_line(self_ptr self, connection_handle hdl, const std::string& line) 
     return;
   }
   spdlog::debug("control: {}", r.cmd);
-  dispatch(self, hdl, r);
+  try {
+    dispatch(self, hdl, r);
+  } catch (const std::exception& e) {
+    // parse_request guarantees the types dispatch reads; if that ever slips,
+    // the client gets an error instead of the control server dying.
+    spdlog::error("control: {} failed: {}", r.cmd, e.what());
+    send_line(self, hdl, control::error_reply(r.id, control::errc::internal, e.what()));
+  }
 }
 
 void handle_data(self_ptr self, connection_handle hdl, const std::vector<char>& data) {

@@ -121,6 +121,9 @@ std::variant<request, parse_error> parse_request(const std::string& line) {
   }
   if (auto err = check_args(req.cmd, req.args); !err.empty())
     return make_error(req.id, errc::bad_request, req.cmd + ": " + err);
+  // The checks treat null as absent; so does everyone after them.
+  for (auto it = req.args.begin(); it != req.args.end();)
+    it = it->is_null() ? req.args.erase(it) : std::next(it);
   return req;
 }
 

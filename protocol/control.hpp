@@ -57,7 +57,8 @@ struct parse_error {
 
 // Parses and validates one line (without its newline): JSON object, string
 // "cmd" among the known commands, "args" an object with the required members
-// of the right types. Does not check the token.
+// of the right types (null counts as absent, and is removed from "args").
+// Does not check the token.
 // Returns the request, or the error reply to send.
 std::variant<request, parse_error> parse_request(const std::string& line);
 

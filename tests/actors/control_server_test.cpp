@@ -96,5 +96,13 @@ TEST_CASE("control server answers requests, rejects bad ones, survives garbage",
   CHECK(r["ok"] == false);
   CHECK(r["error"]["code"] == "not_found");
   CHECK(r["error"]["message"].get<std::string>().find("nope.bin") != std::string::npos);
+  // Null arguments are absent arguments, not a crash of the control server.
+  c.send(R"({"id":8,"token":"sesame","cmd":"download","args":{"name":null,"id":"ab",)"
+         R"("out_dir":"/tmp","overwrite":null}})" "\n");
+  r = c.next();
+  CHECK(r["id"] == 8);
+  CHECK(r["error"]["code"] == "not_found");
+  c.send(control::make_request_line(9, "sesame", "status", json::object()));
+  CHECK(c.next()["ok"] == true);
   stop_daemon(*env.sys, *h);
 }

@@ -172,3 +172,14 @@ TEST_CASE("replies and request lines", "[control]") {
   // Invalid UTF-8 in a path must not throw.
   CHECK_NOTHROW(make_request_line(2, "t", "share", {{"path", "/bad\xff"}}));
 }
+
+TEST_CASE("null arguments count as absent and are dropped", "[control]") {
+  auto r = parse_ok(req("download", {{"name", nullptr}, {"id", "ab"}, {"out_dir", "/o"},
+                                     {"overwrite", nullptr}, {"wait", nullptr}}));
+  CHECK_FALSE(r.args.contains("name"));
+  CHECK_FALSE(r.args.contains("overwrite"));
+  CHECK(r.args.value("overwrite", false) == false);
+  CHECK(r.args.value("name", std::string{"-"}) == "-");
+  CHECK(r.args["id"] == "ab");
+  CHECK(parse_ok(req("scan", {{"timeout_ms", nullptr}})).args.empty());
+}
