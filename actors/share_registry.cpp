@@ -100,10 +100,14 @@ caf::expected<std::vector<std::string>> files_under(const std::string& dir) {
 
 // -- hasher --------------------------------------------------------------------
 
-hasher_actor::behavior_type hasher(hasher_actor::pointer self) {
+// `job` only names the work in the log. It is also there because CAF 0.17.6
+// dereferences a null argument tuple when a function actor is spawned without
+// arguments (init_fun_factory), which UBSan rightly stops the daemon for.
+hasher_actor::behavior_type hasher(hasher_actor::pointer self, uint64_t job) {
   return {
     [=](hash_atom, const std::string& path,
         uint32_t chunk) -> caf::result<std::vector<char>> {
+      spdlog::debug("hasher {}: {}", job, path);
       std::string err;
       auto m = build_manifest(path, chunk, err);
       self->quit();
@@ -368,7 +372,7 @@ void start_hashers(registry_ptr self) {
     }
     ++st.hashers_running;
     auto chunk = st.cfg.chunk_size != 0 ? st.cfg.chunk_size : defaults::chunk_size;
-    auto h = self->spawn<caf::detached>(hasher);
+    auto h = self->spawn<caf::detached>(hasher, job.gen);
     auto shared_job = std::make_shared<hash_job>(std::move(job));
     auto f = *fst;
     self->request(h, caf::infinite, hash_atom::value, shared_job->path, chunk)
