@@ -437,6 +437,15 @@ TEST_CASE("a seeder that accepts the connection and never answers does not stop 
   const uint64_t size = 8 * MiB;
   // Daemon 1 also knows the silent peer; it gives up on silence after 1.5 s.
   auto dir = make_temp_dir("p2p-silent");
+  struct keep_on_failure {
+    std::string dir;
+    ~keep_on_failure() {
+      if (current_test_failed() || std::uncaught_exceptions() > 0)
+        std::cerr << "(silent seeder test: source kept in " << dir << ")\n";
+      else
+        remove_tree(dir);
+    }
+  } dir_guard{dir};
   write_file(dir + "/" + name, random_bytes(size, 77));
   auto id = [&] {
     // The content id the real seeder will compute: hash it the same way.
@@ -476,7 +485,6 @@ TEST_CASE("a seeder that accepts the connection and never answers does not stop 
   CHECK(contains(silent.value("error", ""), "stalled"));
   CHECK(took < 12);
   CHECK(cluster::peer_entry(d, c.node(0).peer_addr()).value("bytes", 0ULL) == size);
-  remove_tree(dir);
 }
 
 TEST_CASE("endgame: a very slow seeder does not hold the last chunks",
