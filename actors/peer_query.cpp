@@ -171,6 +171,13 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
                                            uint32_t timeout_ms) {
   auto& st = self->state;
   st.endpoint = format_host_port(host, port);
+  // The one who asks is watched: when it is gone (daemon shutdown, a download
+  // that ended) nobody waits for the answer, so the query stops at once
+  // instead of holding the actor system until its timeout.
+  self->set_down_handler([=](const caf::down_msg&) {
+    self->state.answered = true;
+    self->quit();
+  });
   self->delayed_send(caf::actor_cast<peer_query_actor>(self),
                      std::chrono::milliseconds(timeout_ms), timeout_atom::value);
   std::string err;
@@ -212,6 +219,7 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
       if (st.kind != query_kind::none)
         return make_error(ec::internal, st.endpoint + ": peer_query is single-use");
       st.kind = query_kind::catalog;
+      self->monitor(self->current_sender());
       st.catalog_rp = self->make_response_promise<remote_catalog>();
       if (st.failure)
         fail(self, *st.failure);
@@ -232,6 +240,7 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
       std::copy(bytes->begin(), bytes->end(), st.id.begin());
       st.id_hex = id_hex;
       st.kind = query_kind::manifest;
+      self->monitor(self->current_sender());
       st.manifest_rp = self->make_response_promise<std::vector<char>>();
       if (st.failure)
         fail(self, *st.failure);

@@ -39,8 +39,9 @@ double seconds_since(steady::time_point t0) {
 // chunk, no error. Counts what it was asked.
 class silent_seeder {
 public:
-  explicit silent_seeder(std::vector<p2p::proto::catalog_entry> files)
-    : files_(std::move(files)) {
+  // A `mute` one answers nothing at all, not even hello.
+  explicit silent_seeder(std::vector<p2p::proto::catalog_entry> files, bool mute = false)
+    : files_(std::move(files)), mute_(mute) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0)
       throw std::runtime_error("socket failed");
@@ -77,6 +78,7 @@ public:
     return "127.0.0.1:" + std::to_string(port_);
   }
   size_t connections() const { return connections_; }
+  size_t frames() const { return frames_; }
   size_t catalog_requests() const { return catalog_requests_; }
   size_t manifest_requests() const { return manifest_requests_; }
   size_t chunk_requests() const { return chunk_requests_; }
@@ -134,6 +136,9 @@ private:
       if (c.in.size() < proto::frame_header_size + h.length)
         return;
       c.in.erase(c.in.begin(), c.in.begin() + proto::frame_header_size + h.length);
+      ++frames_;
+      if (mute_)
+        continue;
       std::vector<char> out;
       switch (h.type) {
         case proto::frame_type::hello:
@@ -166,6 +171,8 @@ private:
   }
 
   std::vector<p2p::proto::catalog_entry> files_;
+  bool mute_ = false;
+  std::atomic<size_t> frames_{0};
   int fd_ = -1;
   uint16_t port_ = 0;
   uint64_t peer_id_ = 0;
@@ -661,6 +668,19 @@ TEST_CASE("SIGTERM exits within 2 s while a mute seeder holds a manifest request
   REQUIRE(r.exit_code == 0);
   REQUIRE(wait_until([&] { return fake.manifest_requests() > 0; }, 10s));
 
+  auto t0 = steady::now();
+  auto st = c.stop(0, SIGTERM, 2s);
+  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+}
+
+TEST_CASE("SIGTERM exits within 2 s while a static peer never answers hello",
+          "[system][resilience][shutdown]") {
+  silent_seeder mute({}, true);
+  cluster c(1, {}, nullptr, {{0, {"--peer", mute.addr()}}});
+  // The catalog's query has sent its hello and waits for an answer.
+  REQUIRE(wait_until([&] { return mute.frames() > 0; }, 10s));
   auto t0 = steady::now();
   auto st = c.stop(0, SIGTERM, 2s);
   INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
