@@ -75,7 +75,6 @@ struct download_state {
   size_t manifest_outstanding = 0;   // manifest requests not answered yet
   std::string manifest_error;        // the last one's failure
   clock_type::time_point manifest_asked;
-  std::vector<peer_query_actor> manifest_queries; // not answered yet
   uint32_t ticks = 0;
   std::deque<std::pair<clock_type::time_point, uint64_t>> samples;
   uint64_t rate = 0;
@@ -114,25 +113,23 @@ void remove_record(self_ptr self) {
   ::unlink((st.stem + ".manifest").c_str());
 }
 
-// Stops the fetchers, the manifest queries and this actor. The final state was
-// set by the caller.
+// Stops the fetchers and this actor (manifest queries still out stop when they
+// see this actor go). The final state was set by the caller.
 void end(self_ptr self) {
   auto& st = self->state;
   st.ended = true;
-  // A query to a mute seeder would otherwise live on until its timeout and
-  // hold up the daemon's exit.
-  for (auto& q : st.manifest_queries)
-    self->send_exit(q, caf::exit_reason::user_shutdown);
-  st.manifest_queries.clear();
   if (st.fd >= 0) {
     ::close(st.fd);
     st.fd = -1;
   }
-  for (auto& s : st.seeders)
+  for (auto& s : st.seeders) {
     if (s.fetcher) {
       self->send_exit(s.fetcher, caf::exit_reason::user_shutdown);
       s.fetcher = nullptr;
     }
+    if (st.state == "complete" && s.state != "dropped")
+      s.state = "done";
+  }
   report(self);
   self->quit();
 }
@@ -385,12 +382,7 @@ void ask_manifest(self_ptr self) {
     st.manifest_asked = clock_type::now();
     auto q = spawn_peer_query(self->system(), hp->host, hp->port, st.self_id.peer_id,
                               defaults::connect_timeout_ms);
-    st.manifest_queries.push_back(q);
-    auto answered = [self, q] {
-      auto& qs = self->state.manifest_queries;
-      qs.erase(std::remove(qs.begin(), qs.end(), q), qs.end());
-      --self->state.manifest_outstanding;
-    };
+    auto answered = [self] { --self->state.manifest_outstanding; };
     self->request(q, std::chrono::milliseconds(defaults::connect_timeout_ms * 2),
                   manifest_atom::value, st.p.id_hex)
       .then(

@@ -79,7 +79,7 @@ struct download_request {
 struct peer_bytes {
   std::string addr;     // "host:port"
   uint64_t bytes = 0;   // verified bytes received from it
-  std::string state;    // "connecting", "active", "retrying", "dropped"
+  std::string state;    // "connecting", "active", "retrying", "dropped", "done"
   std::string error;    // last error from it, if any
 };
 

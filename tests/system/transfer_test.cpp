@@ -83,6 +83,7 @@ TEST_CASE("a file two daemons share downloads from both, byte-identical",
   for (auto& p : d["peers"]) {
     auto bytes = p.value("bytes", 0ULL);
     sum += bytes;
+    CHECK(p.value("state", "") == "done");
     if (bytes > 0)
       contributors.insert(p.value("addr", ""));
   }
