@@ -54,10 +54,6 @@ struct control_state {
 
 using self_ptr = control_server_actor::stateful_broker_pointer<control_state>;
 
-bool terminal(const std::string& state) {
-  return state == "complete" || state == "failed" || state == "cancelled";
-}
-
 void send_line(self_ptr self, connection_handle hdl, const json& j) {
   if (self->state.conns.count(hdl) == 0)
     return; // the client went away
@@ -96,7 +92,7 @@ void poll_waiters(self_ptr self) {
             return;
           auto w = i->second;
           i->second.polling = false;
-          if (!terminal(d.state)) {
+          if (!is_final(d)) {
             send_line(self, w.hdl, control::progress_event(w.id, to_json(d)));
             return;
           }

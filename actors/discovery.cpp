@@ -37,6 +37,7 @@
 #include "actors/actors.hpp"
 #include "config/defaults.hpp"
 #include "protocol/datagram.hpp"
+#include "storage/fs.hpp"
 #include "util/net.hpp"
 
 namespace p2p {
@@ -270,10 +271,6 @@ discovery_actor::behavior_type discovery(discovery_ptr self, int recv_fd,
   };
 }
 
-std::string errno_text() {
-  return std::strerror(errno);
-}
-
 // The address of the interface multicast uses: cfg.interface (a name or an
 // address), else the advertised address if it is one of ours, else any.
 caf::expected<in_addr> multicast_interface(const config& cfg, const identity& me) {
@@ -293,15 +290,26 @@ caf::expected<in_addr> multicast_interface(const config& cfg, const identity& me
   return addr;
 }
 
-caf::expected<int> open_receiver(in_addr group, uint16_t port, in_addr iface) {
+caf::expected<int> udp_socket() {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return make_error(ec::io_error, "cannot create UDP socket: " + errno_text());
-  auto fail = [&](const std::string& what) {
-    auto err = make_error(ec::io_error, what + ": " + errno_text());
-    ::close(fd);
-    return err;
-  };
+    return make_error(ec::io_error, "cannot create UDP socket: " + errno_text(errno));
+  return fd;
+}
+
+// The error of a failed set-up step (errno read first), with the socket closed.
+caf::error close_failed(int fd, const std::string& what) {
+  auto err = make_error(ec::io_error, what + ": " + errno_text(errno));
+  ::close(fd);
+  return err;
+}
+
+caf::expected<int> open_receiver(in_addr group, uint16_t port, in_addr iface) {
+  auto sock = udp_socket();
+  if (!sock)
+    return sock.error();
+  int fd = *sock;
+  auto fail = [fd](const std::string& what) { return close_failed(fd, what); };
   int one = 1;
   int zero = 0;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
@@ -331,14 +339,11 @@ caf::expected<int> open_receiver(in_addr group, uint16_t port, in_addr iface) {
 }
 
 caf::expected<int> open_sender(in_addr iface) {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return make_error(ec::io_error, "cannot create UDP socket: " + errno_text());
-  auto fail = [&](const std::string& what) {
-    auto err = make_error(ec::io_error, what + ": " + errno_text());
-    ::close(fd);
-    return err;
-  };
+  auto sock = udp_socket();
+  if (!sock)
+    return sock.error();
+  int fd = *sock;
+  auto fail = [fd](const std::string& what) { return close_failed(fd, what); };
   unsigned char ttl = defaults::multicast_ttl;
   unsigned char loop = 1; // other daemons on this host must hear us
   if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0)

@@ -38,10 +38,6 @@ struct manager_state {
 
 using self_ptr = download_manager_actor::stateful_pointer<manager_state>;
 
-bool is_terminal(const std::string& s) {
-  return s == "complete" || s == "failed" || s == "cancelled";
-}
-
 bool path_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
@@ -146,7 +142,7 @@ void resume_all(self_ptr self) {
     // name; one that does not is not trusted with a path to write to.
     auto name = sanitize_name(rec->name);
     auto stem = record_stem(self->state.cfg, rec->id_hex, rec->out_dir);
-    if (!name || *name != rec->name || rec->out_dir.front() != '/'
+    if (!name || *name != rec->name || rec->out_dir.empty() || rec->out_dir.front() != '/'
         || join_path(dir, fn) != stem + ".json") {
       spdlog::warn("dropping resume record {}: it does not match its file name", path);
       ::unlink(path.c_str());
@@ -186,7 +182,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) 
     for (auto& [key, e] : self->state.downloads)
       if (e.actor && caf::actor_cast<caf::actor_addr>(e.actor) == msg.source) {
         e.actor = nullptr;
-        if (!is_terminal(e.info.state)) {
+        if (!is_final(e.info)) {
           e.info.state = "failed";
           e.info.error = "internal error: " + caf::to_string(msg.reason);
         }
@@ -260,7 +256,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) 
       if (i == self->state.downloads.end())
         return;
       i->second.info = d;
-      if (is_terminal(d.state)) {
+      if (is_final(d)) {
         if (i->second.actor)
           self->unlink_from(i->second.actor);
         i->second.actor = nullptr;

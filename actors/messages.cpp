@@ -10,6 +10,10 @@ namespace {
 constexpr caf::atom_value p2p_category = caf::atom("p2p");
 } // namespace
 
+bool is_final(const download_info& d) {
+  return d.state == "complete" || d.state == "failed" || d.state == "cancelled";
+}
+
 const char* ec_code(ec x) {
   switch (x) {
     case ec::none: return "none";

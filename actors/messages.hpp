@@ -97,6 +97,9 @@ struct download_info {
   std::vector<peer_bytes> peers;
 };
 
+// True once a download is complete, failed or cancelled.
+bool is_final(const download_info& d);
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, share_info& x) {
   return f(caf::meta::type_name("share_info"), x.name, x.path, x.id_hex, x.size,
