@@ -26,7 +26,7 @@ void three_seeders_one_downloader(lan& net,
   for (size_t i = 0; i < 4; ++i)
     net.wait_ready(i);
 
-  auto data = lan_random_bytes(big_size, 0x5eed64);
+  auto data = random_bytes(big_size, 0x5eed64);
   auto want = sha256_hex(data);
   for (size_t i = 0; i < 3; ++i) {
     auto dir = net.host(i).dir + "/share";
@@ -142,7 +142,7 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
   // Host 3 gets its share while it runs alone without multicast, so its
   // later start is the start of a daemon that already shares a file.
   net.start_daemon(3, {"--no-multicast"});
-  share_one(net, 3, "late.bin", lan_random_bytes(100000, 3));
+  share_one(net, 3, "late.bin", random_bytes(100000, 3));
   REQUIRE(net.stop_daemon(3, SIGTERM) == 0);
 
   for (size_t i = 0; i < 3; ++i)
@@ -151,7 +151,7 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
     net.wait_ready(i);
   for (size_t i = 0; i < 3; ++i)
     share_one(net, i, "early" + std::to_string(i) + ".bin",
-              lan_random_bytes(50000, 10 + i));
+              random_bytes(50000, 10 + i));
   // The three know each other (multicast alone, no scan).
   auto settled = poll_ls(
     net, {0, 1, 2},
@@ -200,7 +200,7 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
 
   // A share added later is announced at once (no scan needed either).
   auto t1 = steady::now();
-  share_one(net, 3, "later.bin", lan_random_bytes(70000, 4));
+  share_one(net, 3, "later.bin", random_bytes(70000, 4));
   when = poll_ls(
     net, {0, 1, 2}, [](size_t, const json& ls) { return lists(ls, "later.bin"); }, t1, 5s,
     &last);
@@ -226,7 +226,7 @@ TEST_CASE("a killed daemon disappears from ls after the expiry, a stopped one at
     net.spawn_daemon(i, args);
   for (size_t i = 0; i < 3; ++i)
     net.wait_ready(i);
-  share_one(net, 2, "going.bin", lan_random_bytes(60000, 2));
+  share_one(net, 2, "going.bin", random_bytes(60000, 2));
   auto seen = poll_ls(
     net, {0, 1}, [](size_t, const json& ls) { return lists(ls, "going.bin"); },
     steady::now(), 10s);

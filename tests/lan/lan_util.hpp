@@ -3,16 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "storage/manifest.hpp"
 #include "tests/lan/netns.hpp"
-#include "util/hex.hpp"
+#include "tests/support/bytes.hpp"
 
 namespace p2p::test {
 
@@ -21,23 +19,6 @@ using steady = std::chrono::steady_clock;
 inline long ms_since(steady::time_point t0) {
   return static_cast<long>(
     std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count());
-}
-
-// `size` pseudo-random bytes (seeded, so a failing run can be repeated).
-inline std::string lan_random_bytes(size_t size, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::string out(size, '\0');
-  for (size_t i = 0; i < size; i += 8) {
-    auto v = gen();
-    for (size_t j = 0; j < 8 && i + j < size; ++j)
-      out[i + j] = static_cast<char>((v >> (8 * j)) & 0xff);
-  }
-  return out;
-}
-
-inline std::string sha256_hex(const std::string& data) {
-  auto d = sha256(data.data(), data.size());
-  return to_hex(d.data(), d.size());
 }
 
 // Polls `ls --json` on `hosts` (all at once, each round) until `done(host,

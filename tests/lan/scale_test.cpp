@@ -54,7 +54,7 @@ TEST_CASE("32 daemons: discovery within 3 s, bounded multicast, no scan storm",
   for (size_t i = 0; i < hosts_n; ++i) {
     auto dir = net.host(i).dir + "/share";
     std::filesystem::create_directories(dir);
-    write_file(dir + "/" + file_name(i), lan_random_bytes(4096 + i, 100 + i));
+    write_file(dir + "/" + file_name(i), random_bytes(4096 + i, 100 + i));
   }
   auto first_start = steady::now();
   long last_ready_ms = 0;

@@ -21,22 +21,10 @@
 
 #include "actors/messages.hpp"
 #include "config/config.hpp"
+#include "tests/support/bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace p2p::test {
-
-// Deterministic pseudo-random bytes.
-inline std::string random_bytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint64_t x = 0x9E3779B97F4A7C15ull ^ seed;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
 
 // An actor system with the I/O module, for one test case. Actors passed to
 // own() are killed when the test case ends (also when a REQUIRE fails), so

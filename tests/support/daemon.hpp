@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -24,6 +23,7 @@
 #include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "storage/resume.hpp"
+#include "tests/support/bytes.hpp"
 #include "tests/support/process.hpp"
 #include "util/hex.hpp"
 
@@ -33,12 +33,20 @@
 
 namespace p2p::test {
 
+// Where p2p-daemon and p2p-cli are: $P2P_TEST_BIN_DIR (scripts/test.sh points
+// it at the sanitizer build), else the build's own bin dir.
+inline std::string bin_dir() {
+  if (const char* d = std::getenv("P2P_TEST_BIN_DIR"); d != nullptr && *d != '\0')
+    return d;
+  return P2P_BIN_DIR;
+}
+
 inline std::string daemon_exe() {
-  return std::string(P2P_BIN_DIR) + "/p2p-daemon";
+  return bin_dir() + "/p2p-daemon";
 }
 
 inline std::string cli_exe() {
-  return std::string(P2P_BIN_DIR) + "/p2p-cli";
+  return bin_dir() + "/p2p-cli";
 }
 
 // Set when an assertion of the running test case fails (failure_listener.cpp).
@@ -53,25 +61,6 @@ inline std::vector<std::string> p2p_env_names() {
           "P2P_ADVERTISE_ADDR", "P2P_INTERFACE",   "P2P_MULTICAST_GROUP",
           "P2P_MULTICAST_PORT", "P2P_PEERS",       "P2P_CHUNK_SIZE",   "P2P_LOG",
           "P2P_NO_MULTICAST",   "XDG_STATE_HOME"};
-}
-
-// SHA-256 of a file's contents, lower-case hex.
-inline std::string file_sha256(const std::string& path) {
-  auto data = slurp(path);
-  auto d = sha256(data.data(), data.size());
-  return to_hex(d.data(), d.size());
-}
-
-// `size` pseudo-random bytes (seeded, so a failing run can be repeated).
-inline std::string random_bytes(size_t size, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::string out(size, '\0');
-  for (size_t i = 0; i < size; i += 8) {
-    auto v = gen();
-    for (size_t j = 0; j < 8 && i + j < size; ++j)
-      out[i + j] = static_cast<char>((v >> (8 * j)) & 0xff);
-  }
-  return out;
 }
 
 constexpr uint64_t KiB = 1024;
