@@ -3,20 +3,14 @@
 #include <random>
 
 #include "storage/manifest.hpp"
+#include "tests/support/bytes.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/hex.hpp"
 
 using namespace p2p;
+using p2p::test::random_bytes;
 
 namespace {
-
-std::string random_bytes(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s)
-    c = static_cast<char>(rng());
-  return s;
-}
 
 manifest build(const std::string& path, uint32_t chunk) {
   std::string err;
