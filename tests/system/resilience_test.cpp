@@ -206,6 +206,38 @@ bool is_terminal(const nlohmann::json& d) {
   return s == "complete" || s == "failed" || s == "cancelled";
 }
 
+// A file every seeder of a test shares: one copy on disk and its SHA-256.
+struct shared_file {
+  std::string path;
+  std::string expected;
+};
+
+// Writes `size` seeded random bytes to <root>/src/<name>, shares that one copy
+// on each daemon in `seeders` and waits until daemon `leecher` lists it with
+// that many seeders.
+shared_file share_random_file(cluster& c, const std::string& name, uint64_t size,
+                              uint64_t seed, const std::vector<size_t>& seeders,
+                              size_t leecher) {
+  auto src = c.make_dir(c.root() + "/src");
+  shared_file f{src + "/" + name, {}};
+  write_file(f.path, random_bytes(size, seed));
+  f.expected = file_sha256(f.path);
+  for (auto i : seeders)
+    c.share_id(i, f.path);
+  REQUIRE_FALSE(c.wait_for_file(leecher, name, seeders.size()).is_null());
+  return f;
+}
+
+// Starts downloading `name` on daemon `leecher` into <root>/out without
+// waiting for it (no -w); returns the out dir.
+std::string start_download(cluster& c, size_t leecher, const std::string& name) {
+  auto out = c.root() + "/out";
+  auto r = c.cli(leecher, {"download", "-f", name, "-o", out});
+  INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  return out;
+}
+
 } // namespace
 
 TEST_CASE("kill -9 of the downloader at ~50%: after a restart it resumes by itself and "
@@ -215,16 +247,8 @@ TEST_CASE("kill -9 of the downloader at ~50%: after a restart it resumes by itse
   const uint64_t size = 200 * MiB;
   const uint64_t limit = 25 * MiB; // the whole file takes ~8 s
   cluster c(2, {}, nullptr, {{0, rate(limit)}});
-  auto src = c.make_dir(c.root() + "/src");
-  write_file(src + "/" + name, random_bytes(size, 200));
-  auto expected = file_sha256(src + "/" + name);
-  c.share_id(0, src + "/" + name);
-  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
-
-  auto out = c.root() + "/out";
-  auto r = c.cli(1, {"download", "-f", name, "-o", out});
-  INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
-  REQUIRE(r.exit_code == 0);
+  auto file = share_random_file(c, name, size, 200, {0}, 1);
+  auto out = start_download(c, 1, name);
 
   // Kill as soon as the resume record vouches for about half of the file.
   uint64_t recorded_at_kill = 0;
@@ -254,7 +278,7 @@ TEST_CASE("kill -9 of the downloader at ~50%: after a restart it resumes by itse
   CHECK(d.value("bytes_done", uint64_t{0}) == size);
   REQUIRE(fs::exists(out + "/" + name));
   CHECK(fs::file_size(out + "/" + name) == size);
-  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
   CHECK_FALSE(fs::exists(out + "/" + name + ".part"));
   CHECK(download_state_files(c.node(1)).empty());
 
@@ -280,13 +304,8 @@ TEST_CASE("a resume record that does not match is discarded and the download sti
   const std::string name = "tamper.bin";
   const uint64_t size = 6 * MiB + 12345; // not a multiple of the chunk size
   cluster c(2, {}, nullptr, {{0, rate(4 * MiB)}});
-  auto src = c.make_dir(c.root() + "/src");
-  write_file(src + "/" + name, random_bytes(size, 31));
-  auto expected = file_sha256(src + "/" + name);
-  c.share_id(0, src + "/" + name);
-  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
-  auto out = c.root() + "/out";
-  REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
+  auto file = share_random_file(c, name, size, 31, {0}, 1);
+  auto out = start_download(c, 1, name);
   REQUIRE(wait_until([&] { return recorded_bytes(c.node(1)) >= 1 * MiB; }, 30s, 20ms));
   REQUIRE(c.stop(1, SIGKILL, 5s).has_value());
   auto records = resume_records(c.node(1));
@@ -326,7 +345,7 @@ TEST_CASE("a resume record that does not match is discarded and the download sti
     auto r = c.cli(1, {"download", "-f", name, "-o", out, "-w"}, 60s);
     INFO("download again: exit " << r.exit_code << "\n" << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(file_sha256(out + "/" + name) == expected);
+    CHECK(file_sha256(out + "/" + name) == file.expected);
     CHECK_FALSE(fs::exists(part));
     CHECK(download_state_files(c.node(1)).empty());
     return;
@@ -338,7 +357,7 @@ TEST_CASE("a resume record that does not match is discarded and the download sti
                     << c.dump_logs(60));
   REQUIRE(ok);
   REQUIRE(is_state(d, "complete"));
-  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
   CHECK(fs::file_size(out + "/" + name) == size);
   CHECK_FALSE(fs::exists(part));
   // Discarded, not trusted: the whole file came again from the seeder.
@@ -353,13 +372,8 @@ TEST_CASE("SIGTERM during a download exits 0 within 2 s and the download resumes
   const std::string name = "term.bin";
   const uint64_t size = 16 * MiB;
   cluster c(2, {}, nullptr, {{0, rate(4 * MiB)}});
-  auto src = c.make_dir(c.root() + "/src");
-  write_file(src + "/" + name, random_bytes(size, 15));
-  auto expected = file_sha256(src + "/" + name);
-  c.share_id(0, src + "/" + name);
-  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
-  auto out = c.root() + "/out";
-  REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
+  auto file = share_random_file(c, name, size, 15, {0}, 1);
+  auto out = start_download(c, 1, name);
   bool ok = false;
   auto d = c.wait_download(
     1, name,
@@ -396,7 +410,7 @@ TEST_CASE("SIGTERM during a download exits 0 within 2 s and the download resumes
   INFO("download after the restart: " << d.dump());
   REQUIRE(ok);
   REQUIRE(is_state(d, "complete"));
-  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
   CHECK(cluster::peer_bytes_sum(d) <= size - recorded);
   CHECK(download_state_files(c.node(1)).empty());
 }
@@ -407,14 +421,8 @@ TEST_CASE("one of three seeders killed at ~30%: the download completes from the 
   const uint64_t size = 30 * MiB;
   auto slow = rate(3 * MiB); // ~9 MiB/s from all three
   cluster c(4, {}, nullptr, {{0, slow}, {1, slow}, {2, slow}});
-  auto src = c.make_dir(c.root() + "/src");
-  write_file(src + "/" + name, random_bytes(size, 3));
-  auto expected = file_sha256(src + "/" + name);
-  for (size_t i = 0; i < 3; ++i)
-    c.share_id(i, src + "/" + name); // one copy on disk, three daemons sharing it
-  REQUIRE_FALSE(c.wait_for_file(3, name, 3).is_null());
-  auto out = c.root() + "/out";
-  REQUIRE(c.cli(3, {"download", "-f", name, "-o", out}).exit_code == 0);
+  auto file = share_random_file(c, name, size, 3, {0, 1, 2}, 3);
+  auto out = start_download(c, 3, name);
   bool ok = false;
   auto d = c.wait_download(
     3, name, [&](const nlohmann::json& d) { return d.value("bytes_done", 0ULL) >= size * 3 / 10; },
@@ -427,7 +435,7 @@ TEST_CASE("one of three seeders killed at ~30%: the download completes from the 
   INFO("after the kill: " << d.dump());
   REQUIRE(ok);
   REQUIRE(is_state(d, "complete"));
-  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
   auto dead = cluster::peer_entry(d, c.node(0).peer_addr());
   REQUIRE(dead.is_object());
   CHECK(dead.value("state", "") != "active");
@@ -500,12 +508,7 @@ TEST_CASE("endgame: a very slow seeder does not hold the last chunks",
   const uint64_t size = 8 * MiB;
   const uint64_t slow_rate = 100 * KiB;
   cluster c(3, {}, nullptr, {{1, rate(slow_rate)}});
-  auto src = c.make_dir(c.root() + "/src");
-  write_file(src + "/" + name, random_bytes(size, 8));
-  auto expected = file_sha256(src + "/" + name);
-  c.share_id(0, src + "/" + name);
-  c.share_id(1, src + "/" + name);
-  REQUIRE_FALSE(c.wait_for_file(2, name, 2).is_null());
+  auto file = share_random_file(c, name, size, 8, {0, 1}, 2);
 
   auto t0 = steady::now();
   auto out = c.root() + "/out";
@@ -515,7 +518,7 @@ TEST_CASE("endgame: a very slow seeder does not hold the last chunks",
   INFO("download -w: exit " << r.exit_code << " after " << took << " s\n"
                             << r.err << "\nstatus: " << d.dump());
   REQUIRE(r.exit_code == 0);
-  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
   auto slow = cluster::peer_entry(d, c.node(1).peer_addr());
   REQUIRE(slow.is_object());
   // The slow seeder took part (it had requests: 16 chunks of 256 KiB would
@@ -531,26 +534,21 @@ TEST_CASE("a seeder that starts sharing mid-download joins it",
   const std::string name = "join.bin";
   const uint64_t size = 12 * MiB;
   cluster c(3, {}, nullptr, {{0, rate(1 * MiB)}});
-  auto src = c.make_dir(c.root() + "/src");
-  write_file(src + "/" + name, random_bytes(size, 12));
-  auto expected = file_sha256(src + "/" + name);
-  c.share_id(0, src + "/" + name);
-  REQUIRE_FALSE(c.wait_for_file(1, name, 1).is_null());
-  auto out = c.root() + "/out";
-  REQUIRE(c.cli(1, {"download", "-f", name, "-o", out}).exit_code == 0);
+  auto file = share_random_file(c, name, size, 12, {0}, 1);
+  auto out = start_download(c, 1, name);
   bool ok = false;
   c.wait_download(
     1, name, [&](const nlohmann::json& d) { return d.value("bytes_done", 0ULL) > 0; }, 30s,
     ok, 50ms);
   REQUIRE(ok);
 
-  c.share_id(2, src + "/" + name);
+  c.share_id(2, file.path);
   c.cli(1, {"scan"}, 30s); // the downloader's catalog learns of it now
   auto d = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
   INFO("status: " << d.dump());
   REQUIRE(ok);
   REQUIRE(is_state(d, "complete"));
-  CHECK(file_sha256(out + "/" + name) == expected);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
   auto joined = cluster::peer_entry(d, c.node(2).peer_addr());
   REQUIRE(joined.is_object());
   CHECK(joined.value("bytes", 0ULL) > 0);
