@@ -108,6 +108,25 @@ void share_one(lan& net, size_t i, const std::string& name, const std::string& c
   REQUIRE(r.exit_code == 0);
 }
 
+// Polls hosts 0, 1 and 2 (for up to 5 s after `t0`) until each lists `name`,
+// prints when each first did ("lan: <what> in the others' ls after (ms): ...")
+// and checks that every one of them did within 2 s.
+void check_listed_within_2s(lan& net, const std::string& name, steady::time_point t0,
+                            const std::string& what) {
+  std::vector<json> last;
+  auto when = poll_ls(
+    net, {0, 1, 2}, [&](size_t, const json& ls) { return lists(ls, name); }, t0, 5s, &last);
+  std::cout << "lan: " << what << " in the others' ls after (ms):";
+  for (auto t : when)
+    std::cout << " " << t;
+  std::cout << "\n";
+  for (size_t k = 0; k < 3; ++k) {
+    INFO("host " << k << " last ls: " << last[k].dump());
+    CHECK(when[k] >= 0);
+    CHECK(when[k] <= 2000);
+  }
+}
+
 } // namespace
 
 TEST_CASE("four hosts: three seeders, the fourth downloads 64 MiB from all of them",
@@ -175,18 +194,7 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
   auto t0 = steady::now();
   net.spawn_daemon(3);
   std::vector<json> last;
-  auto when = poll_ls(
-    net, {0, 1, 2}, [](size_t, const json& ls) { return lists(ls, "late.bin"); }, t0, 5s,
-    &last);
-  std::cout << "lan: late daemon's file in the others' ls after (ms):";
-  for (auto t : when)
-    std::cout << " " << t;
-  std::cout << "\n";
-  for (size_t k = 0; k < 3; ++k) {
-    INFO("host " << k << " last ls: " << last[k].dump());
-    CHECK(when[k] >= 0);
-    CHECK(when[k] <= 2000);
-  }
+  check_listed_within_2s(net, "late.bin", t0, "late daemon's file");
   // And the newcomer learnt the others from its start-up scan.
   auto mine = poll_ls(
     net, {3},
@@ -201,18 +209,7 @@ TEST_CASE("a daemon started later appears in ls on the others within 2 s, withou
   // A share added later is announced at once (no scan needed either).
   auto t1 = steady::now();
   share_one(net, 3, "later.bin", random_bytes(70000, 4));
-  when = poll_ls(
-    net, {0, 1, 2}, [](size_t, const json& ls) { return lists(ls, "later.bin"); }, t1, 5s,
-    &last);
-  std::cout << "lan: a new share in the others' ls after (ms):";
-  for (auto t : when)
-    std::cout << " " << t;
-  std::cout << "\n";
-  for (size_t k = 0; k < 3; ++k) {
-    INFO("host " << k << " last ls: " << last[k].dump());
-    CHECK(when[k] >= 0);
-    CHECK(when[k] <= 2000);
-  }
+  check_listed_within_2s(net, "later.bin", t1, "a new share");
 }
 
 TEST_CASE("a killed daemon disappears from ls after the expiry, a stopped one at once",
