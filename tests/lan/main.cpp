@@ -17,20 +17,6 @@
 
 namespace {
 
-struct failure_listener : Catch::TestEventListenerBase {
-  using TestEventListenerBase::TestEventListenerBase;
-
-  void testCaseStarting(const Catch::TestCaseInfo&) override {
-    p2p::test::lan_test_failed() = false;
-  }
-
-  bool assertionEnded(const Catch::AssertionStats& stats) override {
-    if (!stats.assertionResult.isOk())
-      p2p::test::lan_test_failed() = true;
-    return true;
-  }
-};
-
 // True when Catch only lists or explains and runs no test.
 bool runs_no_test(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -44,8 +30,6 @@ bool runs_no_test(int argc, char** argv) {
 }
 
 } // namespace
-
-CATCH_REGISTER_LISTENER(failure_listener)
 
 int main(int argc, char** argv) {
   if (!runs_no_test(argc, argv)) {

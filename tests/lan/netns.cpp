@@ -56,11 +56,6 @@ run_result run_ip(const std::vector<std::string>& args, const std::string& scrat
 
 } // namespace
 
-bool& lan_test_failed() {
-  static bool failed = false;
-  return failed;
-}
-
 const std::string& ip_exe() {
   static const std::string path = [] {
     for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
@@ -263,7 +258,7 @@ void lan::teardown() noexcept {
 }
 
 lan::~lan() {
-  bool failed = lan_test_failed() || std::uncaught_exceptions() > 0;
+  bool failed = current_test_failed() || std::uncaught_exceptions() > 0;
   teardown();
   if (failed) {
     std::cerr << dump_logs(hosts_.size() > 8 ? 25 : 80) << "(LAN test files kept in " << root_

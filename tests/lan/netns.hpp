@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/process.hpp"
+#include "tests/support/test_failed.hpp"
 
 #ifndef P2P_BIN_DIR
 #error "P2P_BIN_DIR must name the directory holding p2p-daemon and p2p-cli"
@@ -37,8 +38,6 @@
 
 namespace p2p::test {
 
-// Set when an assertion of the running test case fails (main.cpp listener).
-bool& lan_test_failed();
 
 // Why a LAN cannot be built here (not root, no `ip`, `ip netns add` fails),
 // or nullopt when it can. Probes once by making and deleting a namespace.

@@ -25,6 +25,7 @@
 #include "storage/resume.hpp"
 #include "tests/support/bytes.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/test_failed.hpp"
 #include "util/hex.hpp"
 
 #ifndef P2P_BIN_DIR
@@ -47,12 +48,6 @@ inline std::string daemon_exe() {
 
 inline std::string cli_exe() {
   return bin_dir() + "/p2p-cli";
-}
-
-// Set when an assertion of the running test case fails (failure_listener.cpp).
-inline bool& current_test_failed() {
-  static bool failed = false;
-  return failed;
 }
 
 // Variables that would let the developer's own daemon or config leak in.

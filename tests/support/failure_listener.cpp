@@ -1,9 +1,9 @@
-// Tells the system-test fixture when a test case has failed, so it can print
-// the daemons' logs and keep their files.
+// Tells the system and LAN fixtures when a test case has failed, so they can
+// print the daemons' logs and keep their files.
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 
-#include "tests/support/daemon.hpp"
+#include "tests/support/test_failed.hpp"
 
 namespace {
 
