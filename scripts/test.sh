@@ -23,7 +23,10 @@ if [[ "${P2P_SKIP_SANITIZE:-0}" != 1 ]]; then
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export P2P_TEST_BIN_DIR="$PWD/build-asan/bin"
-  ldd "$P2P_TEST_BIN_DIR/p2p-daemon" | grep -q libasan \
+  # Read the whole list before matching: `ldd | grep -q` under pipefail fails
+  # whenever grep exits before ldd has written its last line (SIGPIPE).
+  needed=$(readelf -d "$P2P_TEST_BIN_DIR/p2p-daemon")
+  [[ "$needed" == *libasan* && "$needed" == *libubsan* ]] \
     || { echo "build-asan/bin/p2p-daemon is not sanitized" >&2; exit 1; }
   (cd build && ctest --output-on-failure -j"$jobs" --timeout 600 -R '^system:')
 fi
