@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what p2p needs to build and test on Debian 12 (run as root).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config
+pkgs=(build-essential binutils cmake pkg-config
       libcaf-dev libcli11-dev nlohmann-json3-dev catch2 libspdlog-dev libssl-dev
       iproute2 procps)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
