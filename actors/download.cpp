@@ -48,6 +48,9 @@ struct seeder {
   uint32_t bad_chunks = 0;
   uint32_t retries = 0;
   bool ready = false;
+  // Set when it was dropped for being unreachable (not for bad data): it may
+  // rejoin from then on if the catalog still lists it.
+  std::optional<clock_type::time_point> rejoin_after;
 };
 
 struct download_state {
@@ -262,7 +265,10 @@ void check_alive(self_ptr self) {
       [=](const caf::error&) {});
 }
 
-void drop(self_ptr self, seeder_key key, const std::string& reason) {
+// Stops using a seeder. `may_rejoin`: it only could not be reached, so it is
+// tried again once retry_cap_ms has passed and the catalog lists it again.
+void drop(self_ptr self, seeder_key key, const std::string& reason,
+          bool may_rejoin = false) {
   auto& st = self->state;
   auto& s = st.seeders[key];
   if (s.state == "dropped")
@@ -271,6 +277,9 @@ void drop(self_ptr self, seeder_key key, const std::string& reason) {
   s.state = "dropped";
   s.error = reason;
   s.ready = false;
+  s.rejoin_after.reset();
+  if (may_rejoin)
+    s.rejoin_after = clock_type::now() + std::chrono::milliseconds(defaults::retry_cap_ms);
   if (s.fetcher) {
     self->send_exit(s.fetcher, caf::exit_reason::user_shutdown);
     s.fetcher = nullptr;
@@ -295,13 +304,31 @@ void begin_transfer(self_ptr self) {
   check_alive(self);
 }
 
+// A seeder dropped as unreachable that the catalog lists again: one more
+// connection. One failure drops it again (and starts a new wait), so a peer
+// the catalog still lists while it is dead costs one attempt per retry_cap_ms.
+void maybe_rejoin(self_ptr self, seeder_key key) {
+  auto& st = self->state;
+  auto& s = st.seeders[key];
+  if (s.state != "dropped" || !s.rejoin_after || clock_type::now() < *s.rejoin_after
+      || !st.picker || st.state != "running" || st.ended)
+    return;
+  spdlog::info("download {}: seeder {} is listed again; reconnecting", st.p.name,
+               s.endpoint);
+  s.rejoin_after.reset();
+  s.retries = defaults::max_retries;
+  connect(self, key);
+}
+
 void add_seeders(self_ptr self, const std::vector<std::string>& endpoints) {
   auto& st = self->state;
   for (const auto& ep : endpoints) {
-    auto known = std::any_of(st.seeders.begin(), st.seeders.end(),
-                             [&](const seeder& s) { return s.endpoint == ep; });
-    if (known)
+    auto known = std::find_if(st.seeders.begin(), st.seeders.end(),
+                              [&](const seeder& s) { return s.endpoint == ep; });
+    if (known != st.seeders.end()) {
+      maybe_rejoin(self, static_cast<seeder_key>(known - st.seeders.begin()));
       continue;
+    }
     seeder s;
     s.endpoint = ep;
     st.seeders.push_back(std::move(s));
@@ -553,8 +580,9 @@ void on_lost(self_ptr self, seeder_key key, const std::string& reason) {
   if (st.picker)
     st.picker->peer_lost(key);
   if (++s.retries > defaults::max_retries) {
-    drop(self, key, reason + " (gave up after " + std::to_string(defaults::max_retries)
-                      + " retries)");
+    drop(self, key,
+         reason + " (gave up after " + std::to_string(defaults::max_retries) + " retries)",
+         true);
     return;
   }
   s.state = "retrying";

@@ -445,6 +445,62 @@ TEST_CASE("one of three seeders killed at ~30%: the download completes from the 
   CHECK(cluster::peer_bytes_sum(d) == size);
 }
 
+TEST_CASE("a seeder dropped as unreachable rejoins the download when it comes back",
+          "[system][resilience][failover]") {
+  const std::string name = "back.bin";
+  const uint64_t size = 40 * MiB;
+  auto slow = rate(1 * MiB); // alone, daemon 1 needs ~40 s for the file
+  cluster c(3, {}, nullptr, {{0, slow}, {1, slow}});
+  auto file = share_random_file(c, name, size, 41, {0, 1}, 2);
+  auto out = start_download(c, 2, name);
+  auto seeder0 = c.node(0).peer_addr();
+  auto peer0 = [&](const nlohmann::json& d) {
+    auto e = cluster::peer_entry(d, seeder0);
+    return e.is_object() ? e : nlohmann::json::object();
+  };
+  bool ok = false;
+  auto d = c.wait_download(
+    2, name,
+    [&](const nlohmann::json& d) {
+      return peer0(d).value("bytes", 0ULL) > 0;
+    },
+    20s, ok, 50ms);
+  INFO("before the kill: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
+
+  // Five reconnects with backoff (0.5 s doubling, jittered) fail: dropped.
+  d = c.wait_download(
+    2, name,
+    [&](const nlohmann::json& d) {
+      return peer0(d).value("state", "") == "dropped";
+    },
+    30s, ok, 100ms);
+  INFO("after the kill: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE_FALSE(is_terminal(d));
+  uint64_t before = peer0(d).value("bytes", 0ULL);
+
+  // Back on the same address, still sharing the file: it serves again.
+  c.start(0);
+  d = c.wait_download(
+    2, name,
+    [&](const nlohmann::json& d) {
+      return is_terminal(d) || peer0(d).value("bytes", 0ULL) > before;
+    },
+    30s, ok, 100ms);
+  INFO("after the restart: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE_FALSE(is_terminal(d));
+
+  d = c.wait_download(2, name, is_terminal, 60s, ok, 200ms);
+  INFO("at the end: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(file_sha256(out + "/" + name) == file.expected);
+  CHECK(cluster::peer_bytes_sum(d) == size);
+}
+
 TEST_CASE("a seeder that accepts the connection and never answers does not stop the "
           "download",
           "[system][resilience][failover]") {
