@@ -103,13 +103,16 @@ caf::expected<std::vector<std::string>> files_under(const std::string& dir) {
 // `job` only names the work in the log. It is also there because CAF 0.17.6
 // dereferences a null argument tuple when a function actor is spawned without
 // arguments (init_fun_factory), which UBSan rightly stops the daemon for.
-hasher_actor::behavior_type hasher(hasher_actor::pointer self, uint64_t job) {
+// `cancel` is set when the registry terminates, so a daemon asked to stop does
+// not wait for the hash of a large file to finish.
+hasher_actor::behavior_type hasher(hasher_actor::pointer self, uint64_t job,
+                                   std::shared_ptr<std::atomic<bool>> cancel) {
   return {
     [=](hash_atom, const std::string& path,
         uint32_t chunk) -> caf::result<std::vector<char>> {
       spdlog::debug("hasher {}: {}", job, path);
       std::string err;
-      auto m = build_manifest(path, chunk, err);
+      auto m = build_manifest(path, chunk, err, cancel.get());
       self->quit();
       if (!m)
         return make_error(ec::io_error, err.empty() ? path + ": cannot hash" : err);
@@ -155,6 +158,8 @@ struct registry_state {
   std::deque<hash_job> hash_queue; // waiting for a hasher
   size_t hashers_running = 0;
   size_t max_hashers = 1;
+  // Set when the registry terminates: running hashers stop reading.
+  std::shared_ptr<std::atomic<bool>> stop_hashing = std::make_shared<std::atomic<bool>>(false);
 
   std::string manifest_dir() const { return join_path(cfg.state_dir, "manifests"); }
   std::string manifest_path(const std::string& id) const {
@@ -372,7 +377,7 @@ void start_hashers(registry_ptr self) {
     }
     ++st.hashers_running;
     auto chunk = st.cfg.chunk_size != 0 ? st.cfg.chunk_size : defaults::chunk_size;
-    auto h = self->spawn<caf::detached>(hasher, job.gen);
+    auto h = self->spawn<caf::detached>(hasher, job.gen, st.stop_hashing);
     auto shared_job = std::make_shared<hash_job>(std::move(job));
     auto f = *fst;
     self->request(h, caf::infinite, hash_atom::value, shared_job->path, chunk)
@@ -621,6 +626,8 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
                               }),
                subs.end());
   });
+  self->attach_functor(
+    [flag = self->state.stop_hashing] { flag->store(true, std::memory_order_relaxed); });
   load_table(self);
   self->delayed_send(self, tick_interval, tick_atom::value);
   return {

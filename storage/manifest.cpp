@@ -130,7 +130,8 @@ digest content_id_of(const manifest& m) {
 }
 
 std::optional<manifest> build_manifest(const std::string& path,
-                                       uint32_t preferred_chunk, std::string& err) {
+                                       uint32_t preferred_chunk, std::string& err,
+                                       const std::atomic<bool>* cancel) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err = "cannot open " + path + ": " + std::strerror(errno);
@@ -164,6 +165,10 @@ std::optional<manifest> build_manifest(const std::string& path,
   uint64_t done = 0;      // bytes hashed so far
   uint32_t in_chunk = 0;  // bytes of the current chunk hashed so far
   while (done < m.size) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+      err = "cancelled";
+      return std::nullopt;
+    }
     auto want = m.size - done < read_buffer_size ? m.size - done : read_buffer_size;
     auto got = ::read(fd, buf.get(), want);
     if (got < 0 && errno == EINTR)

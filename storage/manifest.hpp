@@ -5,6 +5,7 @@
 // Serialized: u64 size | u32 chunk size | u32 chunk count | count * 32-byte digests
 // (big endian). chunk count == ceil(size / chunk size); 0 for an empty file.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -60,8 +61,10 @@ digest content_id_of(const manifest& m);
 
 // Reads the file at `path` and builds its manifest with
 // effective_chunk_size(size, preferred_chunk). On error returns nullopt and
-// sets `err` ("cannot open ...: No such file or directory").
+// sets `err` ("cannot open ...: No such file or directory"). When `cancel`
+// becomes true it stops after the current read and sets err to "cancelled".
 std::optional<manifest> build_manifest(const std::string& path,
-                                       uint32_t preferred_chunk, std::string& err);
+                                       uint32_t preferred_chunk, std::string& err,
+                                       const std::atomic<bool>* cancel = nullptr);
 
 } // namespace p2p

@@ -138,6 +138,18 @@ TEST_CASE("build_manifest over file shapes", "[manifest]") {
     CHECK_FALSE(build_manifest(dir.path(), cs, err));
     CHECK_THAT(err, Catch::Contains("not a regular file"));
   }
+  SECTION("a cancel flag stops the hash; a clear one changes nothing") {
+    auto path = dir.write("cancel.bin", random_bytes(3 * cs + 5, 9));
+    std::atomic<bool> cancel{true};
+    std::string err;
+    CHECK_FALSE(build_manifest(path, cs, err, &cancel));
+    CHECK(err == "cancelled");
+    cancel = false;
+    err.clear();
+    auto m = build_manifest(path, cs, err, &cancel);
+    REQUIRE(m);
+    CHECK(serialize(*m) == serialize(build(path, cs)));
+  }
 }
 
 TEST_CASE("manifest serialization and parsing", "[manifest]") {

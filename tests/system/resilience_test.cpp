@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -236,6 +237,18 @@ std::string start_download(cluster& c, size_t leecher, const std::string& name) 
   INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
   REQUIRE(r.exit_code == 0);
   return out;
+}
+
+// Bytes process `pid` has read through read(2) and friends (rchar in
+// /proc/<pid>/io), 0 when unreadable.
+uint64_t bytes_read_by(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "rchar:")
+      return value;
+  return 0;
 }
 
 } // namespace
@@ -735,6 +748,31 @@ TEST_CASE("SIGTERM exits within 2 s while a static peer never answers hello",
   cluster c(1, {}, nullptr, {{0, {"--peer", mute.addr()}}});
   // The catalog's query has sent its hello and waits for an answer.
   REQUIRE(wait_until([&] { return mute.frames() > 0; }, 10s));
+  auto t0 = steady::now();
+  auto st = c.stop(0, SIGTERM, 2s);
+  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+}
+
+TEST_CASE("SIGTERM exits within 2 s while a large file is being hashed",
+          "[system][resilience][shutdown]") {
+  cluster c(1);
+  auto path = c.make_dir(c.root() + "/src") + "/huge.bin";
+  {
+    // 16 GiB, sparse: hashing it all takes several seconds, the disk nothing.
+    std::ofstream f(path, std::ios::binary);
+    f.seekp(16 * 1024 * MiB - 1);
+    f.put('z');
+  }
+  auto pid = c.node(0).proc->pid();
+  auto before = bytes_read_by(pid);
+  auto share = c.spawn_cli(0, {"share", path}, "share");
+  // Hashing is under way once the daemon has read 256 MiB.
+  REQUIRE(wait_until([&] { return bytes_read_by(pid) >= before + 256 * MiB; }, 20s, 10ms));
+
+  // Still hashing when asked to stop: most of the file is unread.
+  CHECK(bytes_read_by(pid) - before < 8 * 1024 * MiB);
   auto t0 = steady::now();
   auto st = c.stop(0, SIGTERM, 2s);
   INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
