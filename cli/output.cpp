@@ -89,11 +89,14 @@ uint64_t json_u64(const nlohmann::json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number())
     return 0;
-  if (it->is_number_float())
-    return it->get<double>() > 0 ? static_cast<uint64_t>(it->get<double>()) : 0;
-  if (it->is_number_integer() && it->get<int64_t>() < 0)
-    return 0;
-  return it->get<uint64_t>();
+  if (it->is_number_unsigned())
+    return it->get<uint64_t>();
+  if (it->is_number_float()) {
+    auto v = it->get<double>();
+    return v > 0 ? (v < 1.8446744073709552e19 ? static_cast<uint64_t>(v) : UINT64_MAX) : 0;
+  }
+  auto v = it->get<int64_t>();
+  return v > 0 ? static_cast<uint64_t>(v) : 0;
 }
 
 double json_double(const nlohmann::json& obj, const char* key, double fallback) {
@@ -119,7 +122,8 @@ void table::add(std::vector<std::string> row) {
   rows_.push_back(std::move(row));
 }
 
-void table::print(const std::string& indent) const {
+std::string table::render(const std::string& indent) const {
+  std::string out;
   std::vector<size_t> width(headers_.size());
   for (size_t c = 0; c < headers_.size(); ++c) {
     width[c] = display_width(headers_[c]);
@@ -137,11 +141,17 @@ void table::print(const std::string& indent) const {
     }
     while (!line.empty() && line.back() == ' ')
       line.pop_back();
-    std::cout << line << '\n';
+    out += line;
+    out += '\n';
   };
   print_row(headers_);
   for (auto& row : rows_)
     print_row(row);
+  return out;
+}
+
+void table::print(const std::string& indent) const {
+  std::cout << render(indent);
 }
 
 std::string progress_text(const nlohmann::json& d) {

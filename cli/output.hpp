@@ -36,7 +36,10 @@ public:
   bool empty() const {
     return rows_.empty();
   }
-  // Prints to stdout, each line prefixed by `indent`.
+  // The table as text, each line prefixed by `indent` and ended by '\n'
+  // (no trailing blanks).
+  std::string render(const std::string& indent = "") const;
+  // render() on stdout.
   void print(const std::string& indent = "") const;
 
 private:
