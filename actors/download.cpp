@@ -266,7 +266,7 @@ void check_alive(self_ptr self) {
 }
 
 // Stops using a seeder. `may_rejoin`: it only could not be reached, so it is
-// tried again once retry_cap_ms has passed and the catalog lists it again.
+// tried again once retry_max_ms has passed and the catalog lists it again.
 void drop(self_ptr self, seeder_key key, const std::string& reason,
           bool may_rejoin = false) {
   auto& st = self->state;
@@ -279,7 +279,7 @@ void drop(self_ptr self, seeder_key key, const std::string& reason,
   s.ready = false;
   s.rejoin_after.reset();
   if (may_rejoin)
-    s.rejoin_after = clock_type::now() + std::chrono::milliseconds(defaults::retry_cap_ms);
+    s.rejoin_after = clock_type::now() + std::chrono::milliseconds(st.cfg.retry_max_ms);
   if (s.fetcher) {
     self->send_exit(s.fetcher, caf::exit_reason::user_shutdown);
     s.fetcher = nullptr;
@@ -306,7 +306,7 @@ void begin_transfer(self_ptr self) {
 
 // A seeder dropped as unreachable that the catalog lists again: one more
 // connection. One failure drops it again (and starts a new wait), so a peer
-// the catalog still lists while it is dead costs one attempt per retry_cap_ms.
+// the catalog still lists while it is dead costs one attempt per retry_max_ms.
 void maybe_rejoin(self_ptr self, seeder_key key) {
   auto& st = self->state;
   auto& s = st.seeders[key];
@@ -557,12 +557,14 @@ void on_chunk(self_ptr self, seeder_key key, uint32_t index, std::vector<char>& 
     refill(self, o);
 }
 
-std::chrono::milliseconds backoff(uint32_t attempt) {
+// Delay before reconnect `attempt` (1-based): retry_base_ms doubling, capped
+// at `cap_ms`, jittered to 50-100 %.
+std::chrono::milliseconds backoff(uint32_t attempt, uint64_t cap_ms) {
   static thread_local std::mt19937 rng{std::random_device{}()};
   uint64_t ms = defaults::retry_base_ms;
-  for (uint32_t i = 1; i < attempt && ms < defaults::retry_cap_ms; ++i)
+  for (uint32_t i = 1; i < attempt && ms < cap_ms; ++i)
     ms *= 2;
-  ms = std::min<uint64_t>(ms, defaults::retry_cap_ms);
+  ms = std::max<uint64_t>(std::min<uint64_t>(ms, cap_ms), 1);
   std::uniform_int_distribution<uint64_t> jitter(ms / 2, ms);
   return std::chrono::milliseconds(jitter(rng));
 }
@@ -586,7 +588,7 @@ void on_lost(self_ptr self, seeder_key key, const std::string& reason) {
     return;
   }
   s.state = "retrying";
-  auto delay = backoff(s.retries);
+  auto delay = backoff(s.retries, st.cfg.retry_max_ms);
   spdlog::info("download {}: seeder {} lost ({}); retry in {} ms", st.p.name, s.endpoint,
                reason, delay.count());
   self->delayed_send(self, delay, retry_atom::value, key);

@@ -224,6 +224,8 @@ void apply(config& cfg, const std::string& key, const json& v, const source& src
     cfg.requests_in_flight = static_cast<uint32_t>(get_unsigned(key, v, 1, 1024, src));
   } else if (key == "stall_timeout_ms") {
     cfg.stall_timeout_ms = static_cast<uint32_t>(get_unsigned(key, v, 1, 86400000, src));
+  } else if (key == "retry_max_ms") {
+    cfg.retry_max_ms = static_cast<uint32_t>(get_unsigned(key, v, 1, 86400000, src));
   } else if (key == "upload_rate_limit") {
     cfg.upload_rate_limit =
       get_unsigned(key, v, 0, std::numeric_limits<uint64_t>::max(), src);
@@ -247,6 +249,7 @@ config defaults_config() {
   cfg.scan_window_ms = defaults::scan_window_ms;
   cfg.requests_in_flight = defaults::requests_in_flight;
   cfg.stall_timeout_ms = defaults::stall_timeout_ms;
+  cfg.retry_max_ms = defaults::retry_cap_ms;
   cfg.upload_rate_limit = 0;
   return cfg;
 }
@@ -256,7 +259,7 @@ struct env_key {
   const char* key;
   const char* var;
 };
-constexpr std::array<env_key, 17> env_keys = {{
+constexpr std::array<env_key, 18> env_keys = {{
   {"state_dir", "P2P_STATE_DIR"},
   {"control_addr", "P2P_CONTROL_ADDR"},
   {"peer_port", "P2P_PEER_PORT"},
@@ -272,6 +275,7 @@ constexpr std::array<env_key, 17> env_keys = {{
   {"scan_window_ms", "P2P_SCAN_WINDOW_MS"},
   {"requests_in_flight", "P2P_REQUESTS_IN_FLIGHT"},
   {"stall_timeout_ms", "P2P_STALL_TIMEOUT_MS"},
+  {"retry_max_ms", "P2P_RETRY_MAX_MS"},
   {"upload_rate_limit", "P2P_UPLOAD_RATE_LIMIT"},
   {"multicast", "P2P_NO_MULTICAST"}, // inverted below
 }};

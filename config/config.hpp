@@ -28,6 +28,7 @@ struct config {
   uint32_t scan_window_ms = 0;
   uint32_t requests_in_flight = 0;
   uint32_t stall_timeout_ms = 0;
+  uint32_t retry_max_ms = 0;        // cap of the reconnect backoff
   uint64_t upload_rate_limit = 0;   // bytes/s per daemon, 0 = unlimited (tests)
 };
 
@@ -35,10 +36,12 @@ struct config {
 //   state_dir, control_addr ("HOST:PORT"), peer_port, advertise_addr, interface,
 //   multicast_group, multicast_port, peers (array of "HOST:PORT"), chunk_size,
 //   log_level, multicast (bool), announce_interval_ms, peer_expiry_ms,
-//   scan_window_ms, requests_in_flight, stall_timeout_ms, upload_rate_limit.
+//   scan_window_ms, requests_in_flight, stall_timeout_ms, retry_max_ms,
+//   upload_rate_limit.
 // Env: P2P_STATE_DIR, P2P_CONTROL_ADDR, P2P_PEER_PORT, P2P_ADVERTISE_ADDR,
 //   P2P_INTERFACE, P2P_MULTICAST_GROUP, P2P_MULTICAST_PORT, P2P_PEERS
-//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true).
+//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true), and
+//   P2P_ + the upper-case key for the timing keys (P2P_RETRY_MAX_MS, ...).
 // The state dir default: $XDG_STATE_HOME/p2p, else $HOME/.local/state/p2p.
 
 using env_lookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -51,6 +51,9 @@ void add_flags(CLI::App& app, nlohmann::json& flags, std::optional<std::string>&
   num("--announce-interval-ms", "announce_interval_ms", "periodic announce interval");
   num("--peer-expiry-ms", "peer_expiry_ms", "silent peers expire after this");
   num("--stall-timeout-ms", "stall_timeout_ms", "a seeder silent this long is dropped");
+  num("--retry-max-ms", "retry_max_ms",
+      "cap of the reconnect backoff; an unreachable seeder that was dropped is "
+      "tried again after this");
   num("--upload-rate-limit", "upload_rate_limit", "upload bytes/s, 0 = unlimited (testing)");
 }
 

@@ -62,6 +62,7 @@ TEST_CASE("defaults", "[config]") {
   CHECK(c.scan_window_ms == defaults::scan_window_ms);
   CHECK(c.requests_in_flight == defaults::requests_in_flight);
   CHECK(c.stall_timeout_ms == defaults::stall_timeout_ms);
+  CHECK(c.retry_max_ms == defaults::retry_cap_ms);
   CHECK(c.upload_rate_limit == 0);
 }
 
@@ -135,6 +136,7 @@ TEST_CASE("every key from the file", "[config]") {
                {"scan_window_ms", 200},
                {"requests_in_flight", 4},
                {"stall_timeout_ms", 1500},
+               {"retry_max_ms", 2500},
                {"upload_rate_limit", 1000000}};
   auto c = resolve_ok(file, {}, nullptr);
   CHECK(c.control_host == "::1");
@@ -153,6 +155,7 @@ TEST_CASE("every key from the file", "[config]") {
   CHECK(c.scan_window_ms == 200);
   CHECK(c.requests_in_flight == 4);
   CHECK(c.stall_timeout_ms == 1500);
+  CHECK(c.retry_max_ms == 2500);
   CHECK(c.upload_rate_limit == 1000000);
 }
 
@@ -214,6 +217,12 @@ TEST_CASE("errors name the key", "[config]") {
              Catch::StartsWith("peer_port: 'http'"));
   CHECK_THAT(resolve_err({{"multicast_port", 0}}, home_only, nullptr),
              Catch::StartsWith("multicast_port:"));
+  CHECK_THAT(resolve_err(nullptr, {{"HOME", "/h"}, {"P2P_RETRY_MAX_MS", "0"}}, nullptr),
+             Catch::StartsWith("retry_max_ms: 0 is out of range")
+               && Catch::Contains("P2P_RETRY_MAX_MS"));
+  CHECK(resolve_ok(nullptr, {{"HOME", "/h"}, {"P2P_RETRY_MAX_MS", "700"}}, nullptr)
+          .retry_max_ms
+        == 700);
   CHECK_THAT(resolve_err({{"control_addr", "localhost"}}, home_only, nullptr),
              Catch::StartsWith("control_addr: 'localhost'"));
   CHECK_THAT(resolve_err({{"control_addr", "127.0.0.1:99999"}}, home_only, nullptr),

@@ -61,6 +61,11 @@ inline std::vector<std::string> p2p_env_names() {
 constexpr uint64_t KiB = 1024;
 constexpr uint64_t MiB = 1024 * 1024;
 
+// Daemon flags that cap its uploads (the tests' slow seeder).
+inline std::vector<std::string> rate(uint64_t bytes_per_s) {
+  return {"--upload-rate-limit", std::to_string(bytes_per_s)};
+}
+
 // Paths of the entries of `dir` whose names end in `suffix` ("" for all).
 inline std::vector<std::string> files_in(const std::string& dir,
                                          const std::string& suffix = "") {

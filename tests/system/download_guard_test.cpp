@@ -12,10 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> rate(uint64_t bytes_per_s) {
-  return {"--upload-rate-limit", std::to_string(bytes_per_s)};
-}
-
 std::string first_existing(std::initializer_list<const char*> paths) {
   for (auto p : paths)
     if (::access(p, X_OK) == 0)

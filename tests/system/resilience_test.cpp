@@ -27,10 +27,6 @@ using steady = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<std::string> rate(uint64_t bytes_per_s) {
-  return {"--upload-rate-limit", std::to_string(bytes_per_s)};
-}
-
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
@@ -461,9 +457,11 @@ TEST_CASE("one of three seeders killed at ~30%: the download completes from the 
 TEST_CASE("a seeder dropped as unreachable rejoins the download when it comes back",
           "[system][resilience][failover]") {
   const std::string name = "back.bin";
-  const uint64_t size = 40 * MiB;
-  auto slow = rate(1 * MiB); // alone, daemon 1 needs ~40 s for the file
-  cluster c(3, {}, nullptr, {{0, slow}, {1, slow}});
+  const uint64_t size = 20 * MiB;
+  auto slow = rate(1 * MiB); // alone, daemon 1 needs ~20 s for the file
+  // Backoff capped at 1 s: dropped after 5 failed reconnects in 2.25-4.5 s,
+  // tried again 1 s later at the next catalog poll (every 3 s).
+  cluster c(3, {}, nullptr, {{0, slow}, {1, slow}, {2, {"--retry-max-ms", "1000"}}});
   auto file = share_random_file(c, name, size, 41, {0, 1}, 2);
   auto out = start_download(c, 2, name);
   auto seeder0 = c.node(0).peer_addr();
@@ -482,7 +480,7 @@ TEST_CASE("a seeder dropped as unreachable rejoins the download when it comes ba
   REQUIRE(ok);
   REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
 
-  // Five reconnects with backoff (0.5 s doubling, jittered) fail: dropped.
+  // Five reconnects with backoff (0.5 s, then 1 s, jittered) fail: dropped.
   d = c.wait_download(
     2, name,
     [&](const nlohmann::json& d) {
