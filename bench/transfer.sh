@@ -54,6 +54,12 @@ cli 0 download -f "$name" -o "$work/out" -w >/dev/null
 end=$(date +%s.%N)
 p2p_s=$(python3 -c "print($end - $start)")
 cmp "$work/src.bin" "$work/out/$name" && echo "cmp: identical"
+# Peak resident memory: bounded by the requests in flight, not by the file.
+for ((i = 0; i < n; i++)); do
+  role=seeder; ((i == 0)) && role=downloader
+  hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/${pids[$i]}/status")
+  echo "peak RSS daemon $i ($role): $((hwm_kib / 1024)) MiB"
+done
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 base_s=$(python3 bench/socket_copy.py "$work/src.bin" "$work/copy.bin")
 rm -f "$work/copy.bin"

@@ -1,5 +1,7 @@
 // Real daemons on loopback moving real files.
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "tests/support/daemon.hpp"
@@ -22,6 +24,16 @@ bool has_part_file(const std::string& dir) {
     if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".part") == 0)
       return true;
   return false;
+}
+
+// Peak resident set of process `pid` in bytes (VmHWM), 0 when unreadable.
+uint64_t peak_rss(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::stoull(line.substr(6)) * 1024; // "VmHWM:   22528 kB"
+  return 0;
 }
 
 } // namespace
@@ -160,4 +172,49 @@ TEST_CASE("downloading an unknown name fails with exit 1 and names it",
   }
   CHECK_FALSE(fs::exists(out + "/" + unknown));
   CHECK_FALSE(fs::exists(out + "/" + unknown + ".part"));
+}
+
+// A sparse file of `size` bytes (one byte at the end) shared on daemon
+// `seeder` and downloaded by daemon `leecher` with -w into <root>/out.
+void share_and_download_sparse(cluster& c, size_t seeder, size_t leecher,
+                               const std::string& name, uint64_t size) {
+  auto src = c.make_dir(c.root() + "/src") + "/" + name;
+  {
+    std::ofstream f(src, std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size - 1));
+    f.put('z');
+  }
+  c.share_id(seeder, src);
+  REQUIRE_FALSE(c.wait_for_file(leecher, name, 1).is_null());
+  auto out = c.root() + "/out";
+  auto dl = c.cli(leecher, {"download", "-f", name, "-o", out, "-w"}, 120s);
+  INFO("download of " << name << ": exit " << dl.exit_code << "\n" << dl.out << dl.err);
+  REQUIRE(dl.exit_code == 0);
+  CHECK(file_sha256(out + "/" + name) == file_sha256(src));
+}
+
+TEST_CASE("memory stays bounded by the requests in flight, not by the file size",
+          "[system][transfer][memory]") {
+  cluster c(2);
+  auto seeder_pid = c.node(0).proc->pid();
+  auto leecher_pid = c.node(1).proc->pid();
+  // Warm up with 32 MiB: buffers, connections and caches exist afterwards.
+  share_and_download_sparse(c, 0, 1, "small.bin", 32 * MiB);
+  auto seeder_before = peak_rss(seeder_pid);
+  auto leecher_before = peak_rss(leecher_pid);
+  // Then 256 MiB more through the same daemons.
+  share_and_download_sparse(c, 0, 1, "large.bin", 256 * MiB);
+  auto seeder_after = peak_rss(seeder_pid);
+  auto leecher_after = peak_rss(leecher_pid);
+  std::printf("peak RSS after 32 MiB / after 256 MiB more: seeder %llu / %llu MiB, "
+              "downloader %llu / %llu MiB\n",
+              static_cast<unsigned long long>(seeder_before / MiB),
+              static_cast<unsigned long long>(seeder_after / MiB),
+              static_cast<unsigned long long>(leecher_before / MiB),
+              static_cast<unsigned long long>(leecher_after / MiB));
+  REQUIRE(seeder_before > 0);
+  REQUIRE(leecher_before > 0);
+  // 16 requests of 256 KiB in flight are 4 MiB; the file is 64 times that.
+  CHECK(seeder_after - seeder_before < 24 * MiB);
+  CHECK(leecher_after - leecher_before < 24 * MiB);
 }
