@@ -249,7 +249,7 @@ config defaults_config() {
   cfg.scan_window_ms = defaults::scan_window_ms;
   cfg.requests_in_flight = defaults::requests_in_flight;
   cfg.stall_timeout_ms = defaults::stall_timeout_ms;
-  cfg.retry_max_ms = defaults::retry_cap_ms;
+  cfg.retry_max_ms = defaults::retry_max_ms;
   cfg.upload_rate_limit = 0;
   return cfg;
 }

@@ -27,7 +27,7 @@ constexpr uint32_t connect_timeout_ms = 5000;
 constexpr uint32_t max_bad_chunks = 3;           // a seeder is dropped after
 constexpr uint32_t resume_save_interval_ms = 1000;
 constexpr uint32_t retry_base_ms = 500;          // reconnect backoff base
-constexpr uint32_t retry_cap_ms = 10000;         // and cap (--retry-max-ms)
+constexpr uint32_t retry_max_ms = 10000;         // and cap (--retry-max-ms)
 constexpr uint32_t max_retries = 5;              // per seeder, before it is dropped
 
 } // namespace p2p::defaults

@@ -62,7 +62,7 @@ TEST_CASE("defaults", "[config]") {
   CHECK(c.scan_window_ms == defaults::scan_window_ms);
   CHECK(c.requests_in_flight == defaults::requests_in_flight);
   CHECK(c.stall_timeout_ms == defaults::stall_timeout_ms);
-  CHECK(c.retry_max_ms == defaults::retry_cap_ms);
+  CHECK(c.retry_max_ms == defaults::retry_max_ms);
   CHECK(c.upload_rate_limit == 0);
 }
 
