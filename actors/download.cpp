@@ -244,7 +244,10 @@ void refill_all(self_ptr self) {
 void add_seeders(self_ptr self, const std::vector<std::string>& endpoints);
 
 // Fails the download when every seeder it tried is gone and the catalog knows
-// no other. With no seeder known yet (a resume right after a restart) it waits.
+// no other. With no seeder known yet (a resume right after a restart) it waits;
+// so it does while a seeder dropped as unreachable is still listed (it may be
+// restarting: it rejoins when back, and the download fails once the catalog
+// forgets it).
 void check_alive(self_ptr self) {
   auto& st = self->state;
   if (st.ended || st.seeders.empty()
@@ -257,6 +260,12 @@ void check_alive(self_ptr self) {
         auto& st = self->state;
         if (st.ended || std::any_of(st.seeders.begin(), st.seeders.end(), alive))
           return;
+        auto may_return = [&](const seeder& s) {
+          return s.rejoin_after
+                 && std::find(eps.begin(), eps.end(), s.endpoint) != eps.end();
+        };
+        if (std::any_of(st.seeders.begin(), st.seeders.end(), may_return))
+          return; // on_tick asks again while nobody is alive
         std::string why;
         for (const auto& s : st.seeders)
           why += (why.empty() ? "" : "; ") + s.endpoint + ": " + s.error;
@@ -618,7 +627,9 @@ void on_tick(self_ptr self) {
   if (st.ended)
     return;
   bool starving = std::none_of(st.seeders.begin(), st.seeders.end(), alive);
-  if (st.ticks % ticks_per_seeder_poll == 0 || starving)
+  if (starving && !st.seeders.empty() && st.picker)
+    check_alive(self);
+  else if (st.ticks % ticks_per_seeder_poll == 0 || starving)
     self->request(st.catalog, std::chrono::seconds(5), seeders_atom::value, st.p.id_hex)
       .then([=](const std::vector<std::string>& eps) { add_seeders(self, eps); },
             [](const caf::error&) {});

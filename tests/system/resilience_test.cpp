@@ -512,6 +512,67 @@ TEST_CASE("a seeder dropped as unreachable rejoins the download when it comes ba
   CHECK(cluster::peer_bytes_sum(d) == size);
 }
 
+TEST_CASE("the only seeder, dropped as unreachable, is waited for while listed and "
+          "rejoins when it comes back",
+          "[system][resilience][failover]") {
+  const std::string name = "only.bin";
+  const uint64_t size = 12 * MiB;
+  // Daemon 1 polls its static peer every 20 s: its catalog keeps listing the
+  // seeder (as a multicast catalog does until the expiry) while it is down.
+  cluster c(2, {}, nullptr,
+            {{0, rate(2 * MiB)},
+             {1, {"--retry-max-ms", "1000", "--announce-interval-ms", "20000"}}});
+  auto file = share_random_file(c, name, size, 43, {0}, 1);
+  auto out = start_download(c, 1, name);
+  auto seeder0 = c.node(0).peer_addr();
+  auto peer0 = [&](const nlohmann::json& d) {
+    auto e = cluster::peer_entry(d, seeder0);
+    return e.is_object() ? e : nlohmann::json::object();
+  };
+  bool ok = false;
+  auto d = c.wait_download(
+    1, name, [&](const nlohmann::json& d) { return peer0(d).value("bytes", 0ULL) > 0; },
+    20s, ok, 50ms);
+  REQUIRE(ok);
+  REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
+  d = c.wait_download(
+    1, name, [&](const nlohmann::json& d) { return peer0(d).value("state", "") == "dropped"; },
+    30s, ok, 100ms);
+  INFO("after the kill: " << d.dump());
+  REQUIRE(ok);
+  // Two more seconds without any seeder: still waiting, nothing removed.
+  d = c.wait_download(1, name, is_terminal, 2s, ok, 100ms);
+  CHECK_FALSE(ok);
+  CHECK(fs::exists(out + "/" + name + ".part"));
+
+  c.start(0);
+  d = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+  INFO("after the restart: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "complete"));
+  CHECK(file_sha256(out + "/" + name) == file.expected);
+}
+
+TEST_CASE("the only seeder gone for good: the download fails once the catalog no longer "
+          "lists it",
+          "[system][resilience][failover]") {
+  const std::string name = "gone.bin";
+  const uint64_t size = 12 * MiB;
+  cluster c(2, {}, nullptr, {{0, rate(2 * MiB)}, {1, {"--retry-max-ms", "1000"}}});
+  share_random_file(c, name, size, 44, {0}, 1);
+  auto out = start_download(c, 1, name);
+  REQUIRE(wait_until([&] { return recorded_bytes(c.node(1)) > 0; }, 20s, 50ms));
+  REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
+  bool ok = false;
+  auto d = c.wait_download(1, name, is_terminal, 30s, ok, 200ms);
+  INFO("after the kill: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(is_state(d, "failed"));
+  CHECK(contains(d.value("error", ""), "no seeder could finish"));
+  CHECK_FALSE(fs::exists(out + "/" + name + ".part"));
+  CHECK(download_state_files(c.node(1)).empty());
+}
+
 TEST_CASE("a seeder that accepts the connection and never answers does not stop the "
           "download",
           "[system][resilience][failover]") {
