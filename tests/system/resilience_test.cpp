@@ -247,6 +247,37 @@ uint64_t bytes_read_by(pid_t pid) {
   return 0;
 }
 
+// d["peers"] entry of `addr`, an empty object when it is not there (yet).
+nlohmann::json peer_or_empty(const nlohmann::json& d, const std::string& addr) {
+  auto e = cluster::peer_entry(d, addr);
+  return e.is_object() ? e : nlohmann::json::object();
+}
+
+// Once daemon `leecher`'s download of `name` has bytes from daemon `seeder`,
+// SIGKILLs the seeder and waits until the download lists it as dropped (five
+// failed reconnects); returns the download document of that moment.
+nlohmann::json kill_seeder_until_dropped(cluster& c, size_t seeder, size_t leecher,
+                                         const std::string& name) {
+  auto addr = c.node(seeder).peer_addr();
+  bool ok = false;
+  auto d = c.wait_download(
+    leecher, name,
+    [&](const nlohmann::json& d) { return peer_or_empty(d, addr).value("bytes", 0ULL) > 0; },
+    20s, ok, 50ms);
+  INFO("before the kill: " << d.dump());
+  REQUIRE(ok);
+  REQUIRE(c.stop(seeder, SIGKILL, 5s).has_value());
+  d = c.wait_download(
+    leecher, name,
+    [&](const nlohmann::json& d) {
+      return peer_or_empty(d, addr).value("state", "") == "dropped";
+    },
+    30s, ok, 100ms);
+  INFO("after the kill: " << d.dump());
+  REQUIRE(ok);
+  return d;
+}
+
 } // namespace
 
 TEST_CASE("kill -9 of the downloader at ~50%: after a restart it resumes by itself and "
@@ -464,33 +495,11 @@ TEST_CASE("a seeder dropped as unreachable rejoins the download when it comes ba
   cluster c(3, {}, nullptr, {{0, slow}, {1, slow}, {2, {"--retry-max-ms", "1000"}}});
   auto file = share_random_file(c, name, size, 41, {0, 1}, 2);
   auto out = start_download(c, 2, name);
-  auto seeder0 = c.node(0).peer_addr();
-  auto peer0 = [&](const nlohmann::json& d) {
-    auto e = cluster::peer_entry(d, seeder0);
-    return e.is_object() ? e : nlohmann::json::object();
-  };
-  bool ok = false;
-  auto d = c.wait_download(
-    2, name,
-    [&](const nlohmann::json& d) {
-      return peer0(d).value("bytes", 0ULL) > 0;
-    },
-    20s, ok, 50ms);
-  INFO("before the kill: " << d.dump());
-  REQUIRE(ok);
-  REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
-
-  // Five reconnects with backoff (0.5 s, then 1 s, jittered) fail: dropped.
-  d = c.wait_download(
-    2, name,
-    [&](const nlohmann::json& d) {
-      return peer0(d).value("state", "") == "dropped";
-    },
-    30s, ok, 100ms);
-  INFO("after the kill: " << d.dump());
-  REQUIRE(ok);
+  auto peer0 = [&](const nlohmann::json& d) { return peer_or_empty(d, c.node(0).peer_addr()); };
+  auto d = kill_seeder_until_dropped(c, 0, 2, name);
   REQUIRE_FALSE(is_terminal(d));
   uint64_t before = peer0(d).value("bytes", 0ULL);
+  bool ok = false;
 
   // Back on the same address, still sharing the file: it serves again.
   c.start(0);
@@ -524,22 +533,8 @@ TEST_CASE("the only seeder, dropped as unreachable, is waited for while listed a
              {1, {"--retry-max-ms", "1000", "--announce-interval-ms", "20000"}}});
   auto file = share_random_file(c, name, size, 43, {0}, 1);
   auto out = start_download(c, 1, name);
-  auto seeder0 = c.node(0).peer_addr();
-  auto peer0 = [&](const nlohmann::json& d) {
-    auto e = cluster::peer_entry(d, seeder0);
-    return e.is_object() ? e : nlohmann::json::object();
-  };
+  auto d = kill_seeder_until_dropped(c, 0, 1, name);
   bool ok = false;
-  auto d = c.wait_download(
-    1, name, [&](const nlohmann::json& d) { return peer0(d).value("bytes", 0ULL) > 0; },
-    20s, ok, 50ms);
-  REQUIRE(ok);
-  REQUIRE(c.stop(0, SIGKILL, 5s).has_value());
-  d = c.wait_download(
-    1, name, [&](const nlohmann::json& d) { return peer0(d).value("state", "") == "dropped"; },
-    30s, ok, 100ms);
-  INFO("after the kill: " << d.dump());
-  REQUIRE(ok);
   // Two more seconds without any seeder: still waiting, nothing removed.
   d = c.wait_download(1, name, is_terminal, 2s, ok, 100ms);
   CHECK_FALSE(ok);
