@@ -93,7 +93,8 @@ uint64_t json_u64(const nlohmann::json& obj, const char* key) {
     return it->get<uint64_t>();
   if (it->is_number_float()) {
     auto v = it->get<double>();
-    return v > 0 ? (v < 1.8446744073709552e19 ? static_cast<uint64_t>(v) : UINT64_MAX) : 0;
+    constexpr double two_to_64 = 18446744073709551616.0; // first value out of range
+    return v > 0 ? (v < two_to_64 ? static_cast<uint64_t>(v) : UINT64_MAX) : 0;
   }
   auto v = it->get<int64_t>();
   return v > 0 ? static_cast<uint64_t>(v) : 0;

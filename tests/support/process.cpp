@@ -188,6 +188,16 @@ std::string process::stderr_text() const {
   return opts_.stderr_path.empty() ? std::string() : slurp(opts_.stderr_path);
 }
 
+uint64_t proc_value(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0
+        && line[key.size()] == ':')
+      return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);
+  return 0;
+}
+
 run_result run(spawn_options opts, millis timeout, const std::string& scratch_dir) {
   static std::atomic<unsigned> counter{0};
   auto n = std::to_string(::getpid()) + "-" + std::to_string(counter++);

@@ -95,5 +95,8 @@ void remove_tree(const std::string& path);
 uint16_t free_port();
 // The last `max_lines` lines of `text`.
 std::string tail_lines(const std::string& text, size_t max_lines);
+// The number after "<key>:" in /proc/<pid>/<file> ("rchar" in "io", "VmHWM"
+// in "status", whose unit, kB, is left to the caller); 0 when unreadable.
+uint64_t proc_value(pid_t pid, const std::string& file, const std::string& key);
 
 } // namespace p2p::test

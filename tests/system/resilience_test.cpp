@@ -235,16 +235,18 @@ std::string start_download(cluster& c, size_t leecher, const std::string& name) 
   return out;
 }
 
-// Bytes process `pid` has read through read(2) and friends (rchar in
-// /proc/<pid>/io), 0 when unreadable.
+// Bytes process `pid` has read through read(2) and friends.
 uint64_t bytes_read_by(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
-  std::string key;
-  uint64_t value = 0;
-  while (in >> key >> value)
-    if (key == "rchar:")
-      return value;
-  return 0;
+  return proc_value(pid, "io", "rchar");
+}
+
+// Sends SIGTERM to daemon `i`: it must exit 0 within 2 s.
+void require_quick_clean_exit(cluster& c, size_t i) {
+  auto t0 = steady::now();
+  auto st = c.stop(i, SIGTERM, 2s);
+  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
 }
 
 // d["peers"] entry of `addr`, an empty object when it is not there (yet).
@@ -789,11 +791,7 @@ TEST_CASE("SIGTERM exits within 2 s while a mute seeder holds a manifest request
   REQUIRE(r.exit_code == 0);
   REQUIRE(wait_until([&] { return fake.manifest_requests() > 0; }, 10s));
 
-  auto t0 = steady::now();
-  auto st = c.stop(0, SIGTERM, 2s);
-  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
-  REQUIRE(st.has_value());
-  CHECK(*st == 0);
+  require_quick_clean_exit(c, 0);
 }
 
 TEST_CASE("SIGTERM exits within 2 s while a static peer never answers hello",
@@ -802,11 +800,7 @@ TEST_CASE("SIGTERM exits within 2 s while a static peer never answers hello",
   cluster c(1, {}, nullptr, {{0, {"--peer", mute.addr()}}});
   // The catalog's query has sent its hello and waits for an answer.
   REQUIRE(wait_until([&] { return mute.frames() > 0; }, 10s));
-  auto t0 = steady::now();
-  auto st = c.stop(0, SIGTERM, 2s);
-  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
-  REQUIRE(st.has_value());
-  CHECK(*st == 0);
+  require_quick_clean_exit(c, 0);
 }
 
 TEST_CASE("SIGTERM exits within 2 s while a large file is being hashed",
@@ -827,9 +821,5 @@ TEST_CASE("SIGTERM exits within 2 s while a large file is being hashed",
 
   // Still hashing when asked to stop: most of the file is unread.
   CHECK(bytes_read_by(pid) - before < 8 * 1024 * MiB);
-  auto t0 = steady::now();
-  auto st = c.stop(0, SIGTERM, 2s);
-  INFO("stop took " << seconds_since(t0) << " s\n" << c.dump_logs(30));
-  REQUIRE(st.has_value());
-  CHECK(*st == 0);
+  require_quick_clean_exit(c, 0);
 }

@@ -26,14 +26,9 @@ bool has_part_file(const std::string& dir) {
   return false;
 }
 
-// Peak resident set of process `pid` in bytes (VmHWM), 0 when unreadable.
+// Peak resident set of process `pid` in bytes, 0 when unreadable.
 uint64_t peak_rss(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0)
-      return std::stoull(line.substr(6)) * 1024; // "VmHWM:   22528 kB"
-  return 0;
+  return proc_value(pid, "status", "VmHWM") * 1024; // "VmHWM:   22528 kB"
 }
 
 } // namespace
