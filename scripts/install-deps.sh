@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential binutils cmake pkg-config
       libcaf-dev libcli11-dev nlohmann-json3-dev catch2 libspdlog-dev libssl-dev
-      iproute2 procps)
+      iproute2 procps clang-14 libfuzzer-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

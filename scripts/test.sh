@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs the whole test suite:
 #   1. Release build: unit, actor and system tests (ctest).
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer build of the daemon and
+#   2. The libFuzzer targets (scripts/fuzz.sh), P2P_FUZZ_SECONDS (10) each.
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer build of the daemon and
 #      the CLI: the system tests again, against the sanitized binaries.
 # Exits non-zero when any test fails.
 set -euo pipefail
@@ -12,6 +13,10 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 300)
+
+if [[ "${P2P_SKIP_FUZZ:-0}" != 1 ]]; then
+  scripts/fuzz.sh "${P2P_FUZZ_SECONDS:-10}"
+fi
 
 if [[ "${P2P_SKIP_SANITIZE:-0}" != 1 ]]; then
   # The daemon under ASan+UBSan: the system tests (built above; they only
