@@ -57,7 +57,17 @@ using self_ptr = control_server_actor::stateful_broker_pointer<control_state>;
 void send_line(self_ptr self, connection_handle hdl, const json& j) {
   if (self->state.conns.count(hdl) == 0)
     return; // the client went away
-  auto line = j.dump();
+  std::string line;
+  try {
+    line = j.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    // A string that skipped name_to_json (a bug): the client still gets an
+    // answer and the control server stays up.
+    spdlog::error("control: reply is not valid UTF-8: {}", e.what());
+    line = control::error_reply(j.contains("id") ? j.at("id") : json{}, control::errc::internal,
+                                "reply is not valid UTF-8")
+             .dump();
+  }
   line += '\n';
   self->write(hdl, line.size(), line.data());
   self->flush(hdl);

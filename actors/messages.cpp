@@ -54,15 +54,24 @@ std::pair<std::string, std::string> describe(const caf::error& err) {
 #include <cstdio>
 
 #include "actors/json.hpp"
+#include "storage/names.hpp"
 
 namespace p2p {
 
+// Names, paths and messages are bytes; name_to_json makes them JSON text.
+
 nlohmann::json to_json(const share_info& x) {
-  return {{"name", x.name}, {"size", x.size}, {"id", x.id_hex}, {"path", x.path}};
+  return {{"name", name_to_json(x.name)},
+          {"size", x.size},
+          {"id", x.id_hex},
+          {"path", name_to_json(x.path)}};
 }
 
 nlohmann::json to_json(const file_offer& x) {
-  return {{"name", x.name}, {"size", x.size}, {"id", x.id_hex}, {"seeders", x.seeders}};
+  return {{"name", name_to_json(x.name)},
+          {"size", x.size},
+          {"id", x.id_hex},
+          {"seeders", x.seeders}};
 }
 
 nlohmann::json to_json(const peer_info& x) {
@@ -77,17 +86,17 @@ nlohmann::json to_json(const download_info& x) {
   auto peers = nlohmann::json::array();
   for (const auto& p : x.peers)
     peers.push_back(
-      {{"addr", p.addr}, {"bytes", p.bytes}, {"state", p.state}, {"error", p.error}});
+      {{"addr", p.addr}, {"bytes", p.bytes}, {"state", p.state}, {"error", name_to_json(p.error)}});
   return {{"key", x.key},
-          {"name", x.name},
+          {"name", name_to_json(x.name)},
           {"id", x.id_hex},
           {"size", x.size},
           {"state", x.state},
           {"bytes_done", x.bytes_done},
           {"rate_bps", x.rate_bps},
           {"eta_s", x.eta_s},
-          {"error", x.error},
-          {"out_path", x.out_path},
+          {"error", name_to_json(x.error)},
+          {"out_path", name_to_json(x.out_path)},
           {"peers", std::move(peers)}};
 }
 

@@ -36,6 +36,7 @@
 #include "config/defaults.hpp"
 #include "storage/fs.hpp"
 #include "storage/manifest.hpp"
+#include "storage/names.hpp"
 #include "util/hex.hpp"
 
 namespace p2p {
@@ -195,8 +196,8 @@ void save_table(registry_state& st) {
   auto arr = nlohmann::json::array();
   for (auto& [id, e] : st.shares) {
     auto& i = e.info;
-    arr.push_back({{"name", i.name},
-                   {"path", i.path},
+    arr.push_back({{"name", name_to_json(i.name)},
+                   {"path", name_to_json(i.path)},
                    {"id_hex", i.id_hex},
                    {"size", i.size},
                    {"chunk_size", i.chunk_size},
@@ -234,8 +235,12 @@ void remove_manifest(registry_state& st, const std::string& id) {
 std::optional<share_info> info_from_json(const nlohmann::json& j) {
   try {
     share_info i;
-    i.name = j.at("name").get<std::string>();
-    i.path = j.at("path").get<std::string>();
+    auto name = name_from_json(j.at("name").get<std::string>());
+    auto path = name_from_json(j.at("path").get<std::string>());
+    if (!name || !path)
+      return std::nullopt;
+    i.name = std::move(*name);
+    i.path = std::move(*path);
     i.id_hex = j.at("id_hex").get<std::string>();
     i.size = j.at("size").get<uint64_t>();
     i.chunk_size = j.at("chunk_size").get<uint32_t>();

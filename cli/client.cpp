@@ -14,6 +14,7 @@
 #include "config/defaults.hpp"
 #include "protocol/control.hpp"
 #include "storage/fs.hpp"
+#include "storage/names.hpp"
 #include "util/net.hpp"
 
 namespace p2p::cli {
@@ -209,8 +210,11 @@ nlohmann::json control_client::call(const std::string& cmd, nlohmann::json args,
     if (auto e = msg.find("error"); e != msg.end() && e->is_object()) {
       if (auto c = e->find("code"); c != e->end() && c->is_string())
         code = c->get<std::string>();
-      if (auto m = e->find("message"); m != e->end() && m->is_string())
-        message = m->get<std::string>();
+      if (auto m = e->find("message"); m != e->end() && m->is_string()) {
+        // JSON text of name_to_json; failures carry bytes (print_error escapes).
+        auto bytes = name_from_json(m->get_ref<const std::string&>());
+        message = bytes ? *bytes : m->get<std::string>();
+      }
     }
     if (code == control::errc::unauthorized)
       throw failure(exit_code::unreachable, code,

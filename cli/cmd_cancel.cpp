@@ -21,7 +21,7 @@ void add_cancel_command(CLI::App& app, context& ctx) {
       throw failure(exit_code::failed, "not_found",
                     "no unfinished download matches '" + *target + "'");
     for (auto& d : cancelled)
-      std::cout << "cancelled " << json_str(d, "name") << " at "
+      std::cout << "cancelled " << json_name(d, "name") << " at "
                 << format_size(json_u64(d, "bytes_done")) << " of "
                 << format_size(json_u64(d, "size")) << '\n';
   });

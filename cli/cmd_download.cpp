@@ -74,21 +74,21 @@ void run_download(const context& ctx, const download_options& o) {
   }
   auto state = json_str(d, "state");
   if (o.wait && state != "complete") {
-    auto err = json_str(d, "error");
+    auto err = json_name(d, "error");
     throw failure(exit_code::failed, "failed",
                   "download of " + what(o) + " ended " + (state.empty() ? "?" : state)
                     + (err.empty() ? "" : ": " + err));
   }
   if (ctx.global.json)
     return print_json(result);
-  auto name = json_str(d, "name");
+  auto name = json_name(d, "name");
   auto size = format_size(json_u64(d, "size"));
   if (state == "complete")
-    std::cout << "downloaded " << name << " (" << size << ") to " << json_str(d, "out_path")
+    std::cout << "downloaded " << name << " (" << size << ") to " << json_name(d, "out_path")
               << '\n';
   else
     std::cout << "download of " << name << " (" << size << ") " << state << ", to "
-              << json_str(d, "out_path") << " (`p2p-cli status` follows it)\n";
+              << json_name(d, "out_path") << " (`p2p-cli status` follows it)\n";
 }
 
 } // namespace

@@ -26,7 +26,7 @@ void add_ls_command(CLI::App& app, context& ctx) {
     table t({"NAME", "SIZE", "SEEDERS", "ID"}, {1, 2});
     for (auto& f : sorted) {
       auto seeders = f.value("seeders", nlohmann::json::array());
-      t.add({json_str(f, "name"), format_size(json_u64(f, "size")),
+      t.add({json_name(f, "name"), format_size(json_u64(f, "size")),
              std::to_string(seeders.size()), short_id(json_str(f, "id"))});
     }
     t.print();

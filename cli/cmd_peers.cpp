@@ -39,7 +39,7 @@ void add_peers_command(CLI::App& app, context& ctx) {
     }
     table t({"ID", "ADDRESS", "FILES", "SEEN", "SOURCE"}, {2, 3});
     for (auto& p : peers)
-      t.add({json_str(p, "id"), json_str(p, "addr"), std::to_string(json_u64(p, "files")),
+      t.add({json_str(p, "id"), json_name(p, "addr"), std::to_string(json_u64(p, "files")),
              seen_ago(json_u64(p, "last_seen_ms")), json_str(p, "source")});
     t.print();
   });

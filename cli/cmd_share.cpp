@@ -23,7 +23,7 @@ void add_share_command(CLI::App& app, context& ctx) {
       return;
     }
     for (auto& s : shares)
-      std::cout << "shared " << json_str(s, "name") << " (" << format_size(json_u64(s, "size"))
+      std::cout << "shared " << json_name(s, "name") << " (" << format_size(json_u64(s, "size"))
                 << ", id " << short_id(json_str(s, "id")) << ")\n";
   });
 }

@@ -14,28 +14,28 @@ void print_shares(const nlohmann::json& shares) {
     return;
   table t({"NAME", "SIZE", "ID", "PATH"}, {1});
   for (auto& s : shares)
-    t.add({json_str(s, "name"), format_size(json_u64(s, "size")), short_id(json_str(s, "id")),
-           json_str(s, "path")});
+    t.add({json_name(s, "name"), format_size(json_u64(s, "size")), short_id(json_str(s, "id")),
+           json_name(s, "path")});
   t.print("  ");
 }
 
 void print_download(const nlohmann::json& d) {
-  std::cout << "  " << json_str(d, "name") << "  " << json_str(d, "state") << "  "
-            << progress_text(d) << "  -> " << json_str(d, "out_path") << '\n';
+  std::cout << "  " << json_name(d, "name") << "  " << json_str(d, "state") << "  "
+            << progress_text(d) << "  -> " << json_name(d, "out_path") << '\n';
   auto peers = d.value("peers", nlohmann::json::array());
   if (!peers.empty()) {
     bool any_error = false;
     for (auto& p : peers)
-      any_error = any_error || !json_str(p, "error").empty();
+      any_error = any_error || !json_name(p, "error").empty();
     table t(any_error ? std::vector<std::string>{"PEER", "BYTES", "STATE", "ERROR"}
                       : std::vector<std::string>{"PEER", "BYTES", "STATE"},
             {1});
     for (auto& p : peers)
-      t.add({json_str(p, "addr"), format_size(json_u64(p, "bytes")), json_str(p, "state"),
-             json_str(p, "error")}); // add() drops the error column when absent
+      t.add({json_name(p, "addr"), format_size(json_u64(p, "bytes")), json_str(p, "state"),
+             json_name(p, "error")}); // add() drops the error column when absent
     t.print("      ");
   }
-  auto err = json_str(d, "error");
+  auto err = json_name(d, "error");
   if (!err.empty())
     std::cout << "      last error: " << err << '\n';
 }

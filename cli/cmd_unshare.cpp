@@ -22,7 +22,7 @@ void add_unshare_command(CLI::App& app, context& ctx) {
     if (removed.empty())
       throw failure(exit_code::failed, "not_found", "no share matches '" + *target + "'");
     for (auto& s : removed)
-      std::cout << "unshared " << json_str(s, "name") << " (id "
+      std::cout << "unshared " << json_name(s, "name") << " (id "
                 << short_id(json_str(s, "id")) << ")\n";
   });
 }

@@ -8,6 +8,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "storage/names.hpp"
+
 namespace p2p::cli {
 
 namespace {
@@ -114,6 +116,13 @@ std::string json_str(const nlohmann::json& obj, const char* key) {
   return it->get<std::string>();
 }
 
+std::string json_name(const nlohmann::json& obj, const char* key) {
+  auto text = json_str(obj, key);
+  auto bytes = name_from_json(text);
+  // A daemon that breaks the encoding still gets its text shown safely.
+  return printable_name(bytes ? *bytes : text);
+}
+
 table::table(std::vector<std::string> headers, std::vector<size_t> right_aligned)
   : headers_(std::move(headers)), right_(std::move(right_aligned)) {
 }
@@ -198,9 +207,9 @@ void print_json(const nlohmann::json& doc) {
 }
 
 void print_error(bool json, const std::string& code, const std::string& message) {
-  std::cerr << "p2p-cli: " << message << '\n' << std::flush;
+  std::cerr << "p2p-cli: " << printable_name(message) << '\n' << std::flush;
   if (json)
-    print_json({{"error", {{"code", code}, {"message", message}}}});
+    print_json({{"error", {{"code", code}, {"message", name_to_json(message)}}}});
 }
 
 } // namespace p2p::cli

@@ -26,6 +26,11 @@ uint64_t json_u64(const nlohmann::json& obj, const char* key);
 double json_double(const nlohmann::json& obj, const char* key, double fallback);
 // String member, "" when absent or not a string.
 std::string json_str(const nlohmann::json& obj, const char* key);
+// A name, path or message member (JSON text of name_to_json) as a terminal
+// may show it (printable_name): control bytes and invalid UTF-8 escaped, so
+// one name is one line. "" when absent or not a string. Human output uses
+// this for every name; --json prints the member as it came.
+std::string json_name(const nlohmann::json& obj, const char* key);
 
 // A plain-text table: a header row and aligned columns.
 class table {
@@ -66,8 +71,9 @@ std::string progress_text(const nlohmann::json& download);
 // The single JSON document of --json mode, on stdout.
 void print_json(const nlohmann::json& doc);
 
-// An error: "p2p-cli: <message>" on stderr; with --json also
-// {"error":{"code","message"}} on stdout.
+// An error: "p2p-cli: <message>" on stderr, the message escaped with
+// printable_name; with --json also {"error":{"code","message"}} on stdout,
+// the message as name_to_json text. `message` is bytes (it may quote names).
 void print_error(bool json, const std::string& code, const std::string& message);
 
 } // namespace p2p::cli

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "storage/names.hpp"
+
 namespace p2p::control {
 
 namespace {
@@ -124,6 +126,18 @@ std::variant<request, parse_error> parse_request(const std::string& line) {
   // The checks treat null as absent; so does everyone after them.
   for (auto it = req.args.begin(); it != req.args.end();)
     it = it->is_null() ? req.args.erase(it) : std::next(it);
+  // String arguments are names, paths or ids in the text of name_to_json;
+  // from here on they are the bytes they stand for.
+  for (auto it = req.args.begin(); it != req.args.end(); ++it) {
+    if (!it->is_string())
+      continue;
+    auto bytes = name_from_json(it->get_ref<const std::string&>());
+    if (!bytes)
+      return make_error(req.id, errc::bad_request,
+                        req.cmd + ": " + it.key()
+                          + ": bad escape (a backslash starts \\\\ or \\xHH)");
+    *it = std::move(*bytes);
+  }
   return req;
 }
 
@@ -135,7 +149,7 @@ nlohmann::json error_reply(const nlohmann::json& id, const std::string& code,
                            const std::string& message) {
   return {{"id", id},
           {"ok", false},
-          {"error", {{"code", code}, {"message", message}}}};
+          {"error", {{"code", code}, {"message", name_to_json(message)}}}};
 }
 
 nlohmann::json progress_event(const nlohmann::json& id, nlohmann::json download) {
@@ -146,9 +160,12 @@ std::string make_request_line(uint64_t id, const std::string& token,
                               const std::string& cmd, nlohmann::json args) {
   if (args.is_null())
     args = json::object();
+  // Names and paths are bytes; parse_request turns them back.
+  for (auto& value : args)
+    if (value.is_string())
+      value = name_to_json(value.get_ref<const std::string&>());
   json j = {{"id", id}, {"token", token}, {"cmd", cmd}, {"args", std::move(args)}};
-  // Paths are not always valid UTF-8; replace bad bytes rather than throw.
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return j.dump() + "\n";
 }
 
 } // namespace p2p::control

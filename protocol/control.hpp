@@ -1,5 +1,6 @@
 #pragma once
 // Control channel between p2p-cli and its daemon: one JSON object per line.
+// Names, paths and messages in it are name_to_json text (storage/names.hpp).
 //
 // Request:  {"id":N,"token":"<cookie>","cmd":"<name>","args":{...}}
 // Replies:  {"id":N,"ok":true,"result":{...}}

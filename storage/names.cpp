@@ -5,6 +5,7 @@ namespace p2p {
 namespace {
 
 constexpr size_t max_name_bytes = 255;
+constexpr char hex_digits[] = "0123456789abcdef";
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
 // (overlong forms, surrogates and code points above U+10FFFF are invalid).
@@ -33,27 +34,106 @@ size_t utf8_sequence(std::string_view s, size_t i) {
   return 0;
 }
 
+void put_hex_escape(std::string& out, unsigned char c) {
+  out += "\\x";
+  out.push_back(hex_digits[c >> 4]);
+  out.push_back(hex_digits[c & 0x0f]);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+// The JSON text (escape_controls false) or the terminal text (true) of `s`.
+std::string escape(std::string_view s, bool escape_controls) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    auto len = utf8_sequence(s, i);
+    auto c = static_cast<unsigned char>(s[i]);
+    bool control = (len == 1 && (c < 0x20 || c == 0x7f))
+                   || (len == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0);
+    if (len == 0) {
+      put_hex_escape(out, c);
+      len = 1;
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (escape_controls && control) {
+      for (size_t k = 0; k < len; ++k)
+        put_hex_escape(out, static_cast<unsigned char>(s[i + k]));
+    } else {
+      out.append(s.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
+}
+
 } // namespace
+
+std::string name_to_json(std::string_view bytes) {
+  return escape(bytes, false);
+}
+
+std::optional<std::string> name_from_json(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '\\') {
+      out.push_back('\\');
+      i += 1;
+      continue;
+    }
+    if (i + 3 >= text.size() || text[i + 1] != 'x')
+      return std::nullopt;
+    int hi = hex_value(text[i + 2]);
+    int lo = hex_value(text[i + 3]);
+    if (hi < 0 || lo < 0)
+      return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 3;
+  }
+  return out;
+}
+
+std::string printable_name(std::string_view bytes) {
+  return escape(bytes, true);
+}
+
+bool is_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto len = utf8_sequence(s, i);
+    if (len == 0)
+      return false;
+    i += len;
+  }
+  return true;
+}
 
 std::optional<std::string> sanitize_name(std::string_view name) {
   std::string out;
   out.reserve(name.size() < max_name_bytes ? name.size() : max_name_bytes);
   for (size_t i = 0; i < name.size();) {
+    // A byte outside UTF-8 is kept as it is (a name of one byte).
     auto len = utf8_sequence(name, i);
-    if (len == 0) {
-      // Invalid UTF-8 would break the JSON that shows this name; replace it.
+    if (len == 0)
       len = 1;
-      if (out.size() + 1 > max_name_bytes)
-        break;
-      out.push_back('_');
-    } else {
-      if (out.size() + len > max_name_bytes)
-        break; // cut before a sequence that no longer fits
-      for (size_t k = 0; k < len; ++k) {
-        auto c = static_cast<unsigned char>(name[i + k]);
-        bool bad = len == 1 && (c < 0x20 || c == 0x7f || c == '/' || c == '\\');
-        out.push_back(bad ? '_' : static_cast<char>(c));
-      }
+    if (out.size() + len > max_name_bytes)
+      break; // cut before a sequence that no longer fits
+    for (size_t k = 0; k < len; ++k) {
+      auto c = static_cast<unsigned char>(name[i + k]);
+      bool bad = len == 1 && (c < 0x20 || c == 0x7f || c == '/' || c == '\\');
+      out.push_back(bad ? '_' : static_cast<char>(c));
     }
     i += len;
   }

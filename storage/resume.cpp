@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/manifest.hpp"
+#include "storage/names.hpp"
 #include "util/hex.hpp"
 
 namespace p2p {
@@ -18,6 +19,18 @@ bool get_string(const json& j, const char* key, std::string& out) {
   if (it == j.end() || !it->is_string())
     return false;
   out = it->get<std::string>();
+  return true;
+}
+
+// A name or path: JSON text of name_to_json, back to its bytes.
+bool get_name(const json& j, const char* key, std::string& out) {
+  std::string text;
+  if (!get_string(j, key, text))
+    return false;
+  auto bytes = name_from_json(text);
+  if (!bytes)
+    return false;
+  out = std::move(*bytes);
   return true;
 }
 
@@ -64,15 +77,15 @@ std::optional<std::vector<bool>> bitmap_from_hex(const std::string& hex, size_t 
 std::string to_json(const resume_record& r) {
   json j = {
     {"id", r.id_hex},
-    {"name", r.name},
-    {"out_dir", r.out_dir},
+    {"name", name_to_json(r.name)},
+    {"out_dir", name_to_json(r.out_dir)},
     {"size", r.size},
     {"chunk_size", r.chunk_size},
     {"overwrite", r.overwrite},
     {"chunks", r.have.size()},
     {"have", bitmap_to_hex(r.have)},
   };
-  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  return j.dump(2) + "\n";
 }
 
 std::optional<resume_record> resume_from_json(const std::string& text) {
@@ -82,8 +95,8 @@ std::optional<resume_record> resume_from_json(const std::string& text) {
   resume_record r;
   std::string have_hex;
   uint64_t chunks = 0;
-  if (!get_string(j, "id", r.id_hex) || !get_string(j, "name", r.name)
-      || !get_string(j, "out_dir", r.out_dir) || !get_unsigned(j, "size", r.size)
+  if (!get_string(j, "id", r.id_hex) || !get_name(j, "name", r.name)
+      || !get_name(j, "out_dir", r.out_dir) || !get_unsigned(j, "size", r.size)
       || !get_unsigned(j, "chunk_size", r.chunk_size) || !get_string(j, "have", have_hex)
       || !get_unsigned(j, "chunks", chunks))
     return std::nullopt;

@@ -173,6 +173,30 @@ TEST_CASE("replies and request lines", "[control]") {
   CHECK_NOTHROW(make_request_line(2, "t", "share", {{"path", "/bad\xff"}}));
 }
 
+TEST_CASE("names that are not UTF-8 travel in requests and replies losslessly",
+          "[control][names]") {
+  // The Latin-1 name of issue 7: bytes in, the same bytes out.
+  std::string path = "/d/\xe9t\xe9.txt";
+  auto line = make_request_line(2, "t", "share", {{"path", path}});
+  CHECK(line.find("\\\\xe9t\\\\xe9.txt") != std::string::npos); // JSON of `\xe9t\xe9`
+  auto r = parse_ok(line.substr(0, line.size() - 1));
+  CHECK(r.args["path"].get<std::string>() == path);
+  auto back = parse_ok(make_request_line(3, "t", "download",
+                                         {{"name", "a\\b\xff"}, {"out_dir", "/o"}}));
+  CHECK(back.args["name"].get<std::string>() == "a\\b\xff");
+  // A reply's message carries a name the same way and always dumps.
+  auto err = error_reply(1, errc::not_found, "no file named " + path);
+  CHECK(err["error"]["message"] == "no file named /d/\\xe9t\\xe9.txt");
+  CHECK_NOTHROW(err.dump());
+}
+
+TEST_CASE("a string argument with a malformed name escape is a bad request",
+          "[control][names]") {
+  auto e = parse_bad(req("share", {{"path", "/x\\q"}}));
+  CHECK(e.code == "bad_request");
+  CHECK(e.message.find("path") != std::string::npos);
+}
+
 TEST_CASE("null arguments count as absent and are dropped", "[control]") {
   auto r = parse_ok(req("download", {{"name", nullptr}, {"id", "ab"}, {"out_dir", "/o"},
                                      {"overwrite", nullptr}, {"wait", nullptr}}));

@@ -1,7 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "storage/names.hpp"
 
+using p2p::name_from_json;
+using p2p::name_to_json;
+using p2p::printable_name;
 using p2p::sanitize_name;
 
 TEST_CASE("normal names are unchanged", "[names]") {
@@ -27,11 +32,73 @@ TEST_CASE("unusable names", "[names]") {
   CHECK_FALSE(sanitize_name(".."));
 }
 
-TEST_CASE("invalid UTF-8 bytes are replaced", "[names]") {
-  CHECK(sanitize_name("a\xff" "b") == "a_b");
-  CHECK(sanitize_name("\xc3") == "_");            // truncated sequence
-  CHECK(sanitize_name("\xc0\xaf") == "__");       // overlong '/'
-  CHECK(sanitize_name("\xed\xa0\x80") == "___");  // surrogate
+TEST_CASE("bytes that are not UTF-8 are kept: names are bytes", "[names]") {
+  CHECK(sanitize_name("\xe9t\xe9.txt") == "\xe9t\xe9.txt"); // Latin-1
+  CHECK(sanitize_name("a\xff" "b") == "a\xff" "b");
+  CHECK(sanitize_name("\xc3") == "\xc3");                     // truncated sequence
+  CHECK(sanitize_name("\xc0\xaf") == "\xc0\xaf");            // overlong '/' is no '/'
+  CHECK(sanitize_name("\xed\xa0\x80") == "\xed\xa0\x80");   // surrogate
+  CHECK(sanitize_name(std::string(300, '\xe9'))->size() == 255);
+}
+
+TEST_CASE("JSON text of a name: backslash doubled, bytes outside UTF-8 as hex escapes",
+          "[names]") {
+  CHECK(name_to_json("plain.txt") == "plain.txt");
+  CHECK(name_to_json("日本語 🎉.txt") == "日本語 🎉.txt");
+  CHECK(name_to_json("\xe9t\xe9.txt") == "\\xe9t\\xe9.txt");
+  CHECK(name_to_json("a\\b") == "a\\\\b");
+  CHECK(name_to_json("a\\xe9") == "a\\\\xe9"); // a literal \xe9 stays distinct
+  CHECK(name_to_json("\xc0\xaf") == "\\xc0\\xaf");
+  CHECK(name_to_json("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+  // Control characters are valid UTF-8: JSON escapes them itself.
+  CHECK(name_to_json("a\nb\x1b") == "a\nb\x1b");
+}
+
+TEST_CASE("JSON text of a name round-trips every byte string", "[names]") {
+  std::string all;
+  for (int c = 1; c < 256; ++c)
+    all.push_back(static_cast<char>(c));
+  for (std::string n : {all, std::string("\\x41"), std::string("\\\\"),
+                        std::string("\xe9t\xe9.txt"), std::string("x\xe2\x82"),
+                        std::string("\xf4\x90\x80\x80"), std::string()}) {
+    auto text = name_to_json(n);
+    CHECK(p2p::is_utf8(text));
+    CHECK(nlohmann::json(text).dump().size() > 0); // dump does not throw
+    CHECK(name_from_json(text) == n);
+  }
+  for (int i = 0; i < 2000; ++i) {
+    std::string n;
+    for (int k = 0; k < 1 + (i * 7) % 23; ++k)
+      n.push_back(static_cast<char>((i * 131 + k * 977) % 256));
+    CHECK(name_from_json(name_to_json(n)) == n);
+  }
+}
+
+TEST_CASE("malformed JSON text of a name is refused", "[names]") {
+  CHECK(name_from_json("\\xE9") == std::string("\xe9")); // upper-case hex accepted
+  CHECK_FALSE(name_from_json("a\\"));     // lone backslash at the end
+  CHECK_FALSE(name_from_json("a\\n"));    // not one of the two escapes
+  CHECK_FALSE(name_from_json("\\x4"));    // one hex digit
+  CHECK_FALSE(name_from_json("\\xg0"));   // not hex
+  CHECK_FALSE(name_from_json("\\u00e9")); // JSON's escapes are JSON's, not ours
+}
+
+TEST_CASE("printable names: control bytes, DEL, C1 and bytes outside UTF-8 escaped",
+          "[names]") {
+  CHECK(printable_name("report.pdf") == "report.pdf");
+  CHECK(printable_name("über 日本.txt") == "über 日本.txt");
+  CHECK(printable_name("x\x1b[31mRED.txt") == "x\\x1b[31mRED.txt");
+  CHECK(printable_name("a\nfake.txt   999 GiB") == "a\\x0afake.txt   999 GiB");
+  CHECK(printable_name("del\x7f") == "del\\x7f");
+  CHECK(printable_name("csi\xc2\x9b") == "csi\\xc2\\x9b"); // U+009B, the 8-bit CSI
+  CHECK(printable_name("nbsp\xc2\xa0") == "nbsp\xc2\xa0");   // U+00A0 is printable
+  CHECK(printable_name("\xe9t\xe9.txt") == "\\xe9t\\xe9.txt");
+  CHECK(printable_name("a\\b") == "a\\\\b");
+  std::string all;
+  for (int c = 0; c < 256; ++c)
+    all.push_back(static_cast<char>(c));
+  for (unsigned char c : printable_name(all))
+    CHECK((c >= 0x20 && c != 0x7f)); // nothing a terminal acts on
 }
 
 TEST_CASE("long names are cut on a UTF-8 boundary", "[names]") {

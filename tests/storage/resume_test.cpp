@@ -54,6 +54,16 @@ TEST_CASE("resume record round trip", "[resume]") {
   CHECK(back->overwrite == r.overwrite);
   CHECK(back->have == r.have);
 
+  SECTION("a name and out dir that are not UTF-8") {
+    auto e = sample();
+    e.name = "\xe9t\xe9 \\ x.txt";
+    e.out_dir = "/home/\xff";
+    auto b = resume_from_json(to_json(e));
+    REQUIRE(b);
+    CHECK(b->name == e.name);
+    CHECK(b->out_dir == e.out_dir);
+  }
+
   SECTION("empty file") {
     auto e = sample();
     e.size = 0;
