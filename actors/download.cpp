@@ -23,6 +23,7 @@
 #include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "storage/resume.hpp"
+#include "util/buffer_pool.hpp"
 #include "util/hex.hpp"
 #include "util/net.hpp"
 
@@ -689,6 +690,7 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
     },
     [=](chunk_atom, seeder_key key, uint32_t index, std::vector<char>& buf) {
       on_chunk(self, key, index, buf);
+      chunk_buffers().give(std::move(buf)); // the fetchers read the next chunks into it
     },
     [=](failed_atom, seeder_key key, uint32_t index, const std::string& why) {
       auto& st = self->state;

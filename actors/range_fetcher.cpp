@@ -11,6 +11,7 @@
 #include "actors/actors.hpp"
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
+#include "util/buffer_pool.hpp"
 #include "util/hex.hpp"
 #include "util/net.hpp"
 
@@ -150,6 +151,12 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
           on_frame(self);
           break;
         case proto::frame_reader::step::more:
+          // A chunk header: CAF reads its payload into this buffer (it swaps
+          // it back as its read buffer). One of exactly that size from the
+          // pool is not zero-filled again, as a fresh or emptied one would be.
+          if (st.reader.header().type == proto::frame_type::chunk
+              && st.reader.want() == st.reader.header().length)
+            buf = chunk_buffers().take(st.reader.want());
           break;
       }
       if (!st.done)
