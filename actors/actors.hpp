@@ -148,7 +148,7 @@ using download_actor = caf::typed_actor<
   // From a range_fetcher: its connection is up; it can take requests.
   caf::reacts_to<ready_atom, seeder_key>,
   // From a range_fetcher: chunk `index`'s bytes, not yet verified. The buffer
-  // holds the whole frame payload; the data starts at byte 4.
+  // holds the whole chunk frame payload (read it with proto::decode_chunk).
   caf::reacts_to<chunk_atom, seeder_key, uint32_t, std::vector<char>>,
   // From a range_fetcher: the seeder answered an error for chunk `index`.
   caf::reacts_to<failed_atom, seeder_key, uint32_t, std::string>,

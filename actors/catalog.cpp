@@ -24,7 +24,7 @@ using clock_type = std::chrono::steady_clock;
 
 // Expiry and static polls run on a tick of at most a second (shorter when
 // peer_expiry_ms is short, as in tests).
-constexpr uint32_t max_tick_ms = 1000;
+constexpr uint32_t max_tick_ms = defaults::catalog_max_tick_ms;
 
 struct peer_entry {
   std::string host;
@@ -131,7 +131,7 @@ void fetch(catalog_ptr self, const std::string& endpoint) {
   auto q = spawn_peer_query(self->system(), p.host, p.port, st.me.peer_id,
                             st.fetch_timeout_ms);
   self
-    ->request(q, std::chrono::milliseconds(st.fetch_timeout_ms + 1000),
+    ->request(q, std::chrono::milliseconds(st.fetch_timeout_ms + defaults::catalog_fetch_slack_ms),
               catalog_atom::value)
     .then([=](remote_catalog& rc) { on_fetched(self, endpoint, rc); },
           [=](caf::error& err) { on_fetch_failed(self, endpoint, err); });

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "config/defaults.hpp"
 #include "actors/json.hpp"
 #include "protocol/control.hpp"
 
@@ -19,10 +20,10 @@ namespace {
 using json = nlohmann::json;
 using caf::io::connection_handle;
 
-constexpr auto progress_interval = std::chrono::milliseconds(250);
-constexpr auto ask_timeout = std::chrono::seconds(30);
+constexpr auto progress_interval = std::chrono::milliseconds(defaults::progress_interval_ms);
+constexpr auto ask_timeout = std::chrono::milliseconds(defaults::control_ask_timeout_ms);
 // Sharing hashes the files first: a directory of large files takes a while.
-constexpr auto share_timeout = std::chrono::minutes(30);
+constexpr auto share_timeout = std::chrono::milliseconds(defaults::share_timeout_ms);
 
 struct connection {
   std::string buf;          // bytes after the last newline

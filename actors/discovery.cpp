@@ -49,14 +49,14 @@ using std::chrono::milliseconds;
 
 // A scan is not answered when we announced this recently and the scanner was
 // already listening then (see on_scan_received).
-constexpr auto scan_suppress_window = milliseconds(500);
+constexpr auto scan_suppress_window = milliseconds(defaults::scan_suppress_window_ms);
 // Bound on the peers remembered for that rule.
 constexpr size_t max_first_seen = 4096;
 // A new catalog version is announced after this pause (several share changes
 // in a burst give one announce).
-constexpr auto shares_debounce = milliseconds(100);
+constexpr auto shares_debounce = milliseconds(defaults::shares_debounce_ms);
 // `bye` replies at the latest after this long even if the send is not acked.
-constexpr auto bye_ack_timeout = milliseconds(200);
+constexpr auto bye_ack_timeout = milliseconds(defaults::bye_ack_timeout_ms);
 
 struct discovery_state {
   static inline const char* name = "discovery";

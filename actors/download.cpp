@@ -19,6 +19,7 @@
 #include "actors/actors.hpp"
 #include "actors/download_files.hpp"
 #include "config/defaults.hpp"
+#include "protocol/frame.hpp"
 #include "storage/chunk_picker.hpp"
 #include "storage/fs.hpp"
 #include "storage/manifest.hpp"
@@ -32,13 +33,13 @@ namespace p2p {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-constexpr auto tick_interval = std::chrono::milliseconds(250);
-constexpr uint32_t ticks_per_save = 4;      // resume record at most once a second
-constexpr uint32_t ticks_per_seeder_poll = 12;
-constexpr uint32_t manifest_rounds_max = 3;
-constexpr auto manifest_hedge = std::chrono::seconds(1); // silent seeder: ask another
-constexpr uint32_t endgame_in_flight = 4;   // duplicate requests per seeder at the end
-constexpr auto rate_window = std::chrono::seconds(3);
+constexpr auto tick_interval = std::chrono::milliseconds(defaults::download_tick_ms);
+constexpr uint32_t ticks_per_save = defaults::resume_save_interval_ms / defaults::download_tick_ms;
+constexpr uint32_t ticks_per_seeder_poll =
+  defaults::seeder_poll_interval_ms / defaults::download_tick_ms;
+constexpr auto manifest_hedge = std::chrono::milliseconds(defaults::manifest_hedge_ms);
+constexpr auto rate_window = std::chrono::milliseconds(defaults::rate_window_ms);
+constexpr auto catalog_timeout = std::chrono::milliseconds(defaults::catalog_ask_timeout_ms);
 
 struct seeder {
   std::string endpoint;
@@ -218,7 +219,7 @@ uint32_t in_flight_cap(self_ptr self) {
   auto& st = self->state;
   if (st.picker->fresh_count() > 0)
     return st.cfg.requests_in_flight;
-  return std::min(st.cfg.requests_in_flight, endgame_in_flight);
+  return std::min(st.cfg.requests_in_flight, defaults::endgame_in_flight);
 }
 
 void refill(self_ptr self, seeder_key key) {
@@ -254,7 +255,7 @@ void check_alive(self_ptr self) {
   if (st.ended || st.seeders.empty()
       || std::any_of(st.seeders.begin(), st.seeders.end(), alive))
     return;
-  self->request(st.catalog, std::chrono::seconds(5), seeders_atom::value, st.p.id_hex)
+  self->request(st.catalog, catalog_timeout, seeders_atom::value, st.p.id_hex)
     .then(
       [=](const std::vector<std::string>& eps) {
         add_seeders(self, eps);
@@ -447,7 +448,7 @@ void ask_manifest(self_ptr self) {
   st.manifest_pending = false;
   if (st.seeders.empty())
     return; // wait for seeders
-  if (++st.manifest_rounds >= manifest_rounds_max)
+  if (++st.manifest_rounds >= defaults::manifest_rounds_max)
     fail(self, "could not get the manifest from any seeder: " + st.manifest_error);
 }
 
@@ -524,7 +525,11 @@ bool write_chunk(self_ptr self, uint32_t index, const char* data, size_t len) {
 
 void on_chunk(self_ptr self, seeder_key key, uint32_t index, std::vector<char>& buf) {
   auto& st = self->state;
-  if (st.ended || !st.picker || key >= st.seeders.size() || buf.size() < 4)
+  const char* data = nullptr;
+  size_t len = 0;
+  uint32_t framed_index = 0;
+  if (st.ended || !st.picker || key >= st.seeders.size()
+      || !proto::decode_chunk(buf.data(), buf.size(), framed_index, data, len))
     return;
   auto& s = st.seeders[key];
   if (s.state == "dropped")
@@ -533,8 +538,6 @@ void on_chunk(self_ptr self, seeder_key key, uint32_t index, std::vector<char>& 
     refill(self, key); // a duplicate from the endgame
     return;
   }
-  const char* data = buf.data() + 4;
-  size_t len = buf.size() - 4;
   if (len != st.man->chunk_length(index) || !st.man->verify(index, data, len)) {
     st.picker->failed(index, key);
     ++s.bad_chunks;
@@ -631,7 +634,7 @@ void on_tick(self_ptr self) {
   if (starving && !st.seeders.empty() && st.picker)
     check_alive(self);
   else if (st.ticks % ticks_per_seeder_poll == 0 || starving)
-    self->request(st.catalog, std::chrono::seconds(5), seeders_atom::value, st.p.id_hex)
+    self->request(st.catalog, catalog_timeout, seeders_atom::value, st.p.id_hex)
       .then([=](const std::vector<std::string>& eps) { add_seeders(self, eps); },
             [](const caf::error&) {});
   if (!st.man) {

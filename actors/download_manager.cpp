@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "config/defaults.hpp"
 #include "actors/download_files.hpp"
 #include "storage/fs.hpp"
 #include "storage/names.hpp"
@@ -19,8 +20,8 @@ namespace p2p {
 
 namespace {
 
-constexpr auto ask_timeout = std::chrono::seconds(10);
-constexpr auto stop_timeout = std::chrono::milliseconds(1000);
+constexpr auto ask_timeout = std::chrono::milliseconds(defaults::manager_ask_timeout_ms);
+constexpr auto stop_timeout = std::chrono::milliseconds(defaults::download_stop_timeout_ms);
 
 struct entry {
   download_info info;   // latest snapshot reported by the download

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/peer_connect.hpp"
 #include "protocol/frame.hpp"
 #include "storage/manifest.hpp"
 #include "util/hex.hpp"
@@ -48,13 +49,6 @@ struct peer_query_state {
 };
 
 using query_ptr = peer_query_actor::stateful_broker_pointer<peer_query_state>;
-
-std::string local_host_name() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0)
-    return "p2p";
-  return buf;
-}
 
 void send_bytes(query_ptr self, const std::vector<char>& bytes) {
   auto& st = self->state;
@@ -181,17 +175,11 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
   self->delayed_send(caf::actor_cast<peer_query_actor>(self),
                      std::chrono::milliseconds(timeout_ms), timeout_atom::value);
   std::string err;
-  auto fd = start_connect(host, port, err);
-  if (fd < 0) {
+  st.conn = connect_with_hello(self, host, port, proto::hello_msg{self_id, 0, local_host_name()},
+                               err);
+  st.connected = st.conn != caf::io::connection_handle{};
+  if (!st.connected)
     fail(self, err.empty() ? "cannot connect" : err);
-  } else {
-    st.conn = self->add_scribe(fd);
-    st.connected = true;
-    self->configure_read(st.conn, caf::io::receive_policy::exactly(st.reader.want()));
-    std::vector<char> hello;
-    proto::encode(hello, proto::hello_msg{self_id, 0, local_host_name()}, false);
-    send_bytes(self, hello);
-  }
   return {
     [=](caf::io::new_data_msg& msg) {
       auto& st = self->state;
@@ -231,13 +219,13 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
       auto& st = self->state;
       if (st.kind != query_kind::none)
         return make_error(ec::internal, st.endpoint + ": peer_query is single-use");
-      auto bytes = from_hex(id_hex);
-      if (!bytes || bytes->size() != st.id.size()) {
+      auto cid = proto::content_id_from_hex(id_hex);
+      if (!cid) {
         st.answered = true;
         self->quit();
         return make_error(ec::bad_request, "bad content id: " + id_hex);
       }
-      std::copy(bytes->begin(), bytes->end(), st.id.begin());
+      st.id = *cid;
       st.id_hex = id_hex;
       st.kind = query_kind::manifest;
       self->monitor(self->current_sender());

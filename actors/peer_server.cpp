@@ -35,6 +35,7 @@
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
 #include "storage/fs.hpp"
+#include "util/net.hpp"
 #include "util/hex.hpp"
 
 namespace p2p {
@@ -47,8 +48,8 @@ using caf::io::connection_handle;
 constexpr size_t max_buffered_chunks = 2;
 // Frames a client sends are small; refuse anything larger early.
 constexpr uint32_t max_request_payload = 128 * 1024;
-constexpr auto rate_tick = std::chrono::milliseconds(50);
-constexpr int64_t ticks_per_second = 20;
+constexpr auto rate_tick = std::chrono::milliseconds(defaults::upload_rate_tick_ms);
+constexpr int64_t ticks_per_second = 1000 / defaults::upload_rate_tick_ms;
 
 // An open file descriptor, closed when dropped.
 class file_handle {
@@ -108,10 +109,6 @@ struct peer_server_state {
 };
 
 using broker_ptr = peer_server_actor::stateful_broker_pointer<peer_server_state>;
-
-int64_t mtime_ns_of(const struct stat& st) {
-  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
 
 uint32_t chunk_count(const share_info& s) {
   if (s.chunk_size == 0)
@@ -267,11 +264,11 @@ void on_hello(broker_ptr self, connection_handle hdl, connection& c,
 void on_catalog_req(broker_ptr self, connection_handle hdl, connection& c) {
   proto::catalog_msg m;
   for (auto& [id, s] : self->state.table) {
-    auto bytes = from_hex(id);
-    if (!bytes || bytes->size() != 32)
+    auto cid = proto::content_id_from_hex(id);
+    if (!cid)
       continue;
     proto::catalog_entry e;
-    std::copy(bytes->begin(), bytes->end(), e.id.begin());
+    e.id = *cid;
     e.size = s.size;
     e.name = s.name;
     m.files.push_back(std::move(e));
@@ -288,7 +285,7 @@ void on_manifest_req(broker_ptr self, connection_handle hdl, connection& c,
     send_error(self, hdl, c, proto::error_code::unknown_file, 0, "not shared: " + id);
     return;
   }
-  self->request(self->state.registry, std::chrono::seconds(10), manifest_atom::value, id)
+  self->request(self->state.registry, std::chrono::milliseconds(defaults::registry_ask_timeout_ms), manifest_atom::value, id)
     .then(
       [=](std::vector<char>& bytes) {
         auto i = self->state.conns.find(hdl);
@@ -457,9 +454,7 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
   st.registry = registry;
   st.peer_id = peer_id;
   st.port = port;
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) == 0)
-    st.host_name = host;
+  st.host_name = local_host_name();
   self->add_doorman(std::move(door));
   if (registry)
     self->send(registry, subscribe_atom::value,

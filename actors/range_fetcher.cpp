@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/peer_connect.hpp"
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
 #include "util/buffer_pool.hpp"
@@ -20,7 +21,7 @@ namespace p2p {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-constexpr auto tick_interval = std::chrono::milliseconds(500);
+constexpr auto tick_interval = std::chrono::milliseconds(defaults::fetcher_tick_ms);
 
 struct fetcher_state {
   static inline const char* name = "range_fetcher";
@@ -64,18 +65,6 @@ void request_chunk(self_ptr self, uint32_t index, bool cancel) {
   send_frame(self, frame);
 }
 
-const char* code_name(proto::error_code c) {
-  switch (c) {
-    case proto::error_code::unknown_file: return "unknown_file";
-    case proto::error_code::bad_index: return "bad_index";
-    case proto::error_code::busy: return "busy";
-    case proto::error_code::io: return "io";
-    case proto::error_code::changed: return "changed";
-    case proto::error_code::bad_request: return "bad_request";
-  }
-  return "error";
-}
-
 void on_frame(self_ptr self) {
   auto& st = self->state;
   auto& payload = st.reader.payload();
@@ -91,14 +80,13 @@ void on_frame(self_ptr self) {
       return;
     }
     case proto::frame_type::chunk: {
-      if (payload.size() < 4) {
-        lost(self, "malformed chunk frame");
-        return;
-      }
       const char* data = nullptr;
       size_t len = 0;
       uint32_t index = 0;
-      proto::decode_chunk(payload.data(), payload.size(), index, data, len);
+      if (!proto::decode_chunk(payload.data(), payload.size(), index, data, len)) {
+        lost(self, "malformed chunk frame");
+        return;
+      }
       if (st.pending.erase(index) == 0)
         return; // cancelled meanwhile
       self->send(st.owner, chunk_atom::value, st.key, index, std::move(payload));
@@ -111,7 +99,7 @@ void on_frame(self_ptr self) {
         lost(self, "malformed error frame");
         return;
       }
-      auto why = std::string{code_name(e.code)} + ": " + e.message;
+      auto why = std::string{proto::to_string(e.code)} + ": " + e.message;
       if (st.pending.erase(e.index) == 0) {
         lost(self, "seeder error: " + why);
         return;
@@ -135,9 +123,8 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
   st.endpoint = endpoint;
   st.stall_timeout = std::chrono::milliseconds(cfg.stall_timeout_ms);
   st.connect_timeout = std::chrono::milliseconds(defaults::connect_timeout_ms);
-  auto raw_id = from_hex(id_hex);
-  if (raw_id && raw_id->size() == st.id.size())
-    std::copy(raw_id->begin(), raw_id->end(), st.id.begin());
+  if (auto cid = proto::content_id_from_hex(id_hex))
+    st.id = *cid;
   auto behavior = range_fetcher_actor::behavior_type{
     [=](const caf::io::new_data_msg& msg) {
       auto& st = self->state;
@@ -205,19 +192,14 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
   };
   auto hp = parse_host_port(endpoint);
   std::string err = "bad address";
-  int fd = hp ? start_connect(hp->host, hp->port, err) : -1;
-  if (fd < 0) {
+  if (hp)
+    st.hdl = connect_with_hello(
+      self, hp->host, hp->port, proto::hello_msg{me.peer_id, me.peer_port, local_host_name()},
+      err);
+  if (st.hdl == caf::io::connection_handle{}) {
     lost(self, "cannot connect: " + err);
     return behavior;
   }
-  // typed_broker::add_tcp_scribe(fd) does not compile in CAF 0.17.6; add_scribe(fd) is
-  // the same call on the base.
-  auto hdl = self->add_scribe(fd);
-  st.hdl = hdl;
-  self->configure_read(hdl, caf::io::receive_policy::exactly(st.reader.want()));
-  std::vector<char> hello;
-  proto::encode(hello, proto::hello_msg{me.peer_id, me.peer_port, "p2p-daemon"}, false);
-  send_frame(self, hello);
   self->delayed_send(self, tick_interval, tick_atom::value);
   return behavior;
 }

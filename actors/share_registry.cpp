@@ -43,7 +43,7 @@ namespace p2p {
 
 namespace {
 
-constexpr auto tick_interval = std::chrono::seconds(2);
+constexpr auto tick_interval = std::chrono::milliseconds(defaults::share_check_interval_ms);
 
 // -- files on disk -------------------------------------------------------------
 
@@ -51,10 +51,6 @@ struct file_stat {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
 };
-
-int64_t mtime_ns_of(const struct stat& st) {
-  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
-}
 
 // stat of a regular file; nullopt (errno set) when missing or not regular.
 std::optional<file_stat> stat_regular(const std::string& path) {

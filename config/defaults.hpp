@@ -25,9 +25,41 @@ constexpr uint32_t server_requests_per_conn = 32; // peer_server bound per conne
 constexpr uint32_t stall_timeout_ms = 10000;     // no data from a seeder for this long
 constexpr uint32_t connect_timeout_ms = 5000;
 constexpr uint32_t max_bad_chunks = 3;           // a seeder is dropped after
-constexpr uint32_t resume_save_interval_ms = 1000;
 constexpr uint32_t retry_base_ms = 500;          // reconnect backoff base
 constexpr uint32_t retry_max_ms = 10000;         // and cap (--retry-max-ms)
 constexpr uint32_t max_retries = 5;              // per seeder, before it is dropped
+
+
+// Actor timers and request timeouts (not configurable; named for what they pace).
+// download
+constexpr uint32_t download_tick_ms = 250;          // progress report, rate sample
+constexpr uint32_t resume_save_interval_ms = 1000;  // resume record saved at most this often
+constexpr uint32_t seeder_poll_interval_ms = 3000;  // ask the catalog for new seeders
+constexpr uint32_t manifest_rounds_max = 3;         // rounds over all seeders, then fail
+constexpr uint32_t manifest_hedge_ms = 1000;        // silent seeder: ask the next one after
+constexpr uint32_t endgame_in_flight = 4;           // requests per seeder once none is fresh
+constexpr uint32_t rate_window_ms = 3000;           // download rate averaged over
+constexpr uint32_t catalog_ask_timeout_ms = 5000;   // download -> catalog requests
+// range_fetcher
+constexpr uint32_t fetcher_tick_ms = 500;           // stall and connect-timeout checks
+// peer_server
+constexpr uint32_t upload_rate_tick_ms = 50;        // token bucket refill period
+constexpr uint32_t registry_ask_timeout_ms = 10000; // peer_server -> share_registry
+// catalog
+constexpr uint32_t catalog_max_tick_ms = 1000;      // expiry/static-poll tick, at most
+constexpr uint32_t catalog_fetch_slack_ms = 1000;   // added to a catalog fetch's own timeout
+// discovery
+constexpr uint32_t scan_suppress_window_ms = 500;   // no scan answer if announced this recently
+constexpr uint32_t shares_debounce_ms = 100;        // one announce for a burst of share changes
+constexpr uint32_t bye_ack_timeout_ms = 200;        // `bye` replies at the latest after
+// share_registry
+constexpr uint32_t share_check_interval_ms = 2000;  // re-stat shared files
+// download_manager
+constexpr uint32_t manager_ask_timeout_ms = 10000;  // -> catalog and downloads
+constexpr uint32_t download_stop_timeout_ms = 1000; // a download saving its record at shutdown
+// control_server
+constexpr uint32_t progress_interval_ms = 250;      // `download -w` progress lines
+constexpr uint32_t control_ask_timeout_ms = 30000;  // -> the daemon's actors
+constexpr uint32_t share_timeout_ms = 30 * 60 * 1000; // `share` hashes first: large dirs take long
 
 } // namespace p2p::defaults

@@ -1,6 +1,7 @@
 #include "protocol/frame.hpp"
 
 #include "util/bytes.hpp"
+#include "util/hex.hpp"
 
 namespace p2p::proto {
 
@@ -96,7 +97,8 @@ void encode(std::vector<char>& out, const error_msg& m) {
 }
 
 void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_len) {
-  encode_header(out, frame_type::chunk, data_len + 4);
+  encode_header(out, frame_type::chunk,
+                data_len + static_cast<uint32_t>(chunk_payload_offset));
   bytes::put_u32(out, index);
 }
 
@@ -161,12 +163,33 @@ bool decode(const char* p, size_t n, error_msg& out) {
 
 bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
                   size_t& data_len) {
-  if (n < 4)
+  if (n < chunk_payload_offset)
     return false;
   index = bytes::load_u32(p);
-  data = p + 4;
-  data_len = n - 4;
+  data = p + chunk_payload_offset;
+  data_len = n - chunk_payload_offset;
   return true;
+}
+
+std::optional<content_id> content_id_from_hex(const std::string& hex) {
+  auto bytes = from_hex(hex);
+  if (!bytes || bytes->size() != content_id{}.size())
+    return std::nullopt;
+  content_id id;
+  std::copy(bytes->begin(), bytes->end(), id.begin());
+  return id;
+}
+
+const char* to_string(error_code c) {
+  switch (c) {
+    case error_code::unknown_file: return "unknown_file";
+    case error_code::bad_index: return "bad_index";
+    case error_code::busy: return "busy";
+    case error_code::io: return "io";
+    case error_code::changed: return "changed";
+    case error_code::bad_request: return "bad_request";
+  }
+  return "error";
 }
 
 std::string to_string(frame_type t) {

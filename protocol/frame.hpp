@@ -20,6 +20,13 @@ constexpr uint32_t max_frame_payload = (16u << 20) + 4096;
 
 using content_id = std::array<uint8_t, 32>;
 
+// A chunk frame's payload: u32 chunk index, then the chunk's bytes from this
+// offset on. The one place that says where a chunk's data starts.
+constexpr size_t chunk_payload_offset = 4;
+
+// The content id spelled by 64 hex digits; nullopt for any other string.
+std::optional<content_id> content_id_from_hex(const std::string& hex);
+
 enum class frame_type : uint8_t {
   hello = 1,        // client -> server, first frame: hello_msg
   hello_ack = 2,    // server -> client: hello_msg
@@ -107,11 +114,14 @@ bool decode(const char* p, size_t n, catalog_msg& out);
 bool decode(const char* p, size_t n, manifest_req_msg& out);
 bool decode(const char* p, size_t n, chunk_req_msg& out);
 bool decode(const char* p, size_t n, error_msg& out);
-// Chunk payload: sets `index` and the data span.
+// Chunk payload: sets `index` and the data span (from chunk_payload_offset
+// on); false when the payload is shorter than the index.
 bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
                   size_t& data_len);
 
 std::string to_string(frame_type t);
+// "unknown_file", "busy", ... (error texts and status output).
+const char* to_string(error_code c);
 
 } // namespace p2p::proto
 

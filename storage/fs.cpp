@@ -37,6 +37,10 @@ bool write_all(int fd, const char* p, size_t n) {
 
 } // namespace
 
+int64_t mtime_ns_of(const struct stat& st) {
+  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
 std::string errno_text(int err) {
   return std::strerror(err);
 }

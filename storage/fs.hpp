@@ -4,7 +4,13 @@
 #include <optional>
 #include <string>
 
+struct stat;
+
 namespace p2p {
+
+// A stat result's modification time in nanoseconds since the epoch (what
+// shares record to notice a changed file).
+int64_t mtime_ns_of(const struct stat& st);
 
 // Writes `data` to `path` atomically: temp file in the same directory, fsync,
 // rename, fsync of the directory. Returns an error message or "" on success.

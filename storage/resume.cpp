@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/frame.hpp"
 #include "storage/manifest.hpp"
 #include "storage/names.hpp"
 #include "util/hex.hpp"
@@ -106,8 +107,7 @@ std::optional<resume_record> resume_from_json(const std::string& text) {
       return std::nullopt;
     r.overwrite = ow->get<bool>();
   }
-  auto id = from_hex(r.id_hex);
-  if (!id || id->size() != 32 || r.name.empty() || r.out_dir.empty()
+  if (!proto::content_id_from_hex(r.id_hex) || r.name.empty() || r.out_dir.empty()
       || !is_valid_chunk_size(r.chunk_size))
     return std::nullopt;
   uint64_t expected = r.size / r.chunk_size + (r.size % r.chunk_size != 0 ? 1 : 0);

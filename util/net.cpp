@@ -214,6 +214,13 @@ std::optional<std::string> interface_ipv4(const std::string& name_or_ip) {
   return found;
 }
 
+std::string local_host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+    return "p2p";
+  return buf;
+}
+
 std::string default_lan_ipv4() {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0)

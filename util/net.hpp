@@ -30,6 +30,10 @@ int connect_with_timeout(const std::string& host, uint16_t port, int timeout_ms,
 // given IPv4 address; nullopt if none.
 std::optional<std::string> interface_ipv4(const std::string& name_or_ip);
 
+// This machine's host name (gethostname), "p2p" if it has none; what the
+// hello frame tells peers.
+std::string local_host_name();
+
 // The first non-loopback, up, IPv4 interface address; "127.0.0.1" if none.
 std::string default_lan_ipv4();
 

@@ -11,7 +11,7 @@ using namespace p2p;
 using namespace std::chrono_literals;
 using p2p::test::actor_env;
 using p2p::test::eventually;
-using p2p::test::fake_peer_server;
+using p2p::test::fake_seeder;
 
 namespace {
 
@@ -57,7 +57,7 @@ peer_sighting sighting(uint64_t id, uint16_t port, uint32_t version) {
   return peer_sighting{id, "127.0.0.1", port, version, false};
 }
 
-std::string endpoint(const fake_peer_server& s) {
+std::string endpoint(const fake_seeder& s) {
   return "127.0.0.1:" + std::to_string(s.port());
 }
 
@@ -65,7 +65,7 @@ std::string endpoint(const fake_peer_server& s) {
 
 TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
   actor_env env;
-  fake_peer_server a{0xa}, b{0xb};
+  fake_seeder a{0xa}, b{0xb};
   a.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(2), 5, "only-a.txt"}});
   b.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(3), 7, "b.txt"}});
   auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
@@ -135,7 +135,7 @@ TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
 
 TEST_CASE("catalog expires silent multicast peers", "[catalog]") {
   actor_env env;
-  fake_peer_server a{0xa};
+  fake_seeder a{0xa};
   a.set_files({{test::fake_id(1), 100, "x"}});
   auto cfg = test_config();
   cfg.peer_expiry_ms = 400;
@@ -155,7 +155,7 @@ TEST_CASE("catalog expires silent multicast peers", "[catalog]") {
 
 TEST_CASE("catalog drops itself", "[catalog]") {
   actor_env env;
-  fake_peer_server me{my_id}; // a peer_server that turns out to be ours
+  fake_seeder me{my_id}; // a peer_server that turns out to be ours
   me.set_files({{test::fake_id(1), 100, "mine"}});
   auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
   SECTION("announces carrying our id are ignored") {
@@ -174,7 +174,7 @@ TEST_CASE("catalog drops itself", "[catalog]") {
 
 TEST_CASE("catalog polls static peers and keeps them when they fail", "[catalog]") {
   actor_env env;
-  fake_peer_server s{0x5};
+  fake_seeder s{0x5};
   s.set_files({{test::fake_id(1), 100, "static.bin"}});
   auto cfg = test_config();
   cfg.peer_expiry_ms = 300; // static peers never expire
@@ -188,25 +188,25 @@ TEST_CASE("catalog polls static peers and keeps them when they fail", "[catalog]
   // Polled every announce interval.
   CHECK(eventually([&] { return s.connections() >= 3; }));
   // Failing: entry kept, files withdrawn.
-  s.set_mode(fake_peer_server::mode::close_at_once);
+  s.set_mode(fake_seeder::mode::close_at_once);
   CHECK(eventually([&] { return list(*env.sys, cat).empty(); }));
   ps = peers(*env.sys, cat);
   REQUIRE(ps.size() == 1);
   CHECK(ps[0].files == 0);
   // Back: files return.
-  s.set_mode(fake_peer_server::mode::normal);
+  s.set_mode(fake_seeder::mode::normal);
   CHECK(eventually([&] { return list(*env.sys, cat).size() == 1; }));
 }
 
 TEST_CASE("catalog withdraws a multicast peer's files when its fetch fails",
           "[catalog]") {
   actor_env env;
-  fake_peer_server a{0xa};
+  fake_seeder a{0xa};
   a.set_files({{test::fake_id(1), 100, "x"}});
   auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
   caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
   REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
-  a.set_mode(fake_peer_server::mode::close_at_once);
+  a.set_mode(fake_seeder::mode::close_at_once);
   caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 2));
   CHECK(eventually([&] { return list(*env.sys, cat).empty(); }));
   CHECK(peers(*env.sys, cat).size() == 1);

@@ -9,7 +9,7 @@
 
 using namespace p2p;
 using p2p::test::actor_env;
-using p2p::test::fake_peer_server;
+using p2p::test::fake_seeder;
 
 namespace {
 
@@ -46,7 +46,7 @@ std::pair<std::optional<T>, std::string> ask(caf::actor_system& sys,
 
 TEST_CASE("peer_query fetches a catalog after hello", "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
+  fake_seeder server{server_id};
   server.set_files({{test::fake_id(1), 1234, "a.bin"}, {test::fake_id(2), 99, "b.txt"}});
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
   auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
@@ -59,11 +59,12 @@ TEST_CASE("peer_query fetches a catalog after hello", "[peer_query]") {
   CHECK(cat->files[0].size == 1234);
   CHECK(cat->files[1].name == "b.txt");
   CHECK(server.last_hello_id() == my_id);
+  CHECK(server.last_hello_name() == local_host_name());
 }
 
 TEST_CASE("peer_query returns a manifest that matches its id", "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
+  fake_seeder server{server_id};
   auto [bytes, id] = sample_manifest();
   server.set_manifest(id, bytes);
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
@@ -76,7 +77,7 @@ TEST_CASE("peer_query returns a manifest that matches its id", "[peer_query]") {
 TEST_CASE("peer_query rejects a manifest that does not hash to its id",
           "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
+  fake_seeder server{server_id};
   auto [bytes, id] = sample_manifest();
   auto wrong = id;
   wrong[0] ^= 0xff;
@@ -91,7 +92,7 @@ TEST_CASE("peer_query rejects a manifest that does not hash to its id",
 
 TEST_CASE("peer_query reports the peer's error frame", "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
+  fake_seeder server{server_id};
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
   auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
                                            test::hex_of(test::fake_id(7)));
@@ -112,8 +113,8 @@ TEST_CASE("peer_query fails fast on an unreachable port", "[peer_query]") {
 
 TEST_CASE("peer_query fails when the peer closes the connection", "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
-  server.set_mode(fake_peer_server::mode::close_at_once);
+  fake_seeder server{server_id};
+  server.set_mode(fake_seeder::mode::close_at_once);
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 5000);
   auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
   CHECK_FALSE(cat);
@@ -122,8 +123,8 @@ TEST_CASE("peer_query fails when the peer closes the connection", "[peer_query]"
 
 TEST_CASE("peer_query times out on a silent peer", "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
-  server.set_mode(fake_peer_server::mode::silent);
+  fake_seeder server{server_id};
+  server.set_mode(fake_seeder::mode::mute);
   auto start = std::chrono::steady_clock::now();
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 300);
   auto [cat, err] = ask<remote_catalog>(*env.sys, q, catalog_atom::value);
@@ -136,7 +137,7 @@ TEST_CASE("peer_query times out on a silent peer", "[peer_query]") {
 
 TEST_CASE("peer_query rejects a malformed content id", "[peer_query]") {
   actor_env env;
-  fake_peer_server server{server_id};
+  fake_seeder server{server_id};
   auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
   auto [got, err] = ask<std::vector<char>>(*env.sys, q, manifest_atom::value,
                                            std::string{"xyz"});

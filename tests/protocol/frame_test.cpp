@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <random>
 
 #include "protocol/frame.hpp"
@@ -205,7 +206,7 @@ TEST_CASE("chunk frame carries raw data after the index", "[frame]") {
     data[i] = static_cast<char>(i * 7);
   std::vector<char> buf;
   encode_chunk_header(buf, 17, static_cast<uint32_t>(data.size()));
-  CHECK(buf.size() == frame_header_size + 4);
+  CHECK(buf.size() == frame_header_size + chunk_payload_offset);
   buf.insert(buf.end(), data.begin(), data.end());
   auto payload = payload_of(buf, frame_type::chunk);
   uint32_t index = 0;
@@ -384,4 +385,26 @@ TEST_CASE("frame_reader: bad headers are errors that stick", "[frame][reader]") 
     CHECK(r.payload().size() == 300);
     CHECK(r.want() == frame_header_size);
   }
+}
+
+TEST_CASE("content_id_from_hex takes exactly 64 hex digits", "[frame]") {
+  auto id = make_id(0x10);
+  std::string hex;
+  for (auto b : id) {
+    static const char* digits = "0123456789abcdef";
+    hex += digits[b >> 4];
+    hex += digits[b & 15];
+  }
+  auto back = content_id_from_hex(hex);
+  REQUIRE(back);
+  CHECK(*back == id);
+  std::string upper = hex;
+  for (auto& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(content_id_from_hex(upper) == id);
+  CHECK_FALSE(content_id_from_hex(""));
+  CHECK_FALSE(content_id_from_hex(hex.substr(0, 62)));      // 31 bytes
+  CHECK_FALSE(content_id_from_hex(hex + "00"));             // 33 bytes
+  CHECK_FALSE(content_id_from_hex(hex.substr(0, 63)));      // odd length
+  CHECK_FALSE(content_id_from_hex(hex.substr(0, 63) + "g")); // not hex
 }

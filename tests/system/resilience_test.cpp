@@ -1,15 +1,10 @@
 // Downloads that survive: real daemons on loopback killed, restarted,
 // starved, lied to and slowed down. Slow seeders are emulated with
 // --upload-rate-limit (per daemon), so a test can act at ~30 % or ~50 %.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +15,8 @@
 
 #include "protocol/frame.hpp"
 #include "tests/support/daemon.hpp"
+#include "tests/support/fake_seeder.hpp"
+#include "util/net.hpp"
 
 using namespace p2p::test;
 namespace fs = std::filesystem;
@@ -30,157 +27,6 @@ namespace {
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
-
-// A peer on loopback that accepts connections, answers hello and catalog
-// (listing `files`), and then never answers anything else: no manifest, no
-// chunk, no error. Counts what it was asked.
-class silent_seeder {
-public:
-  // A `mute` one answers nothing at all, not even hello.
-  explicit silent_seeder(std::vector<p2p::proto::catalog_entry> files, bool mute = false)
-    : files_(std::move(files)), mute_(mute) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0)
-      throw std::runtime_error("socket failed");
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0
-        || ::listen(fd_, 16) != 0
-        || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      ::close(fd_);
-      throw std::runtime_error("bind/listen failed");
-    }
-    port_ = ntohs(a.sin_port);
-    std::random_device rd;
-    peer_id_ = (uint64_t{rd()} << 32) | rd() | 1;
-    thread_ = std::thread([this] { loop(); });
-  }
-
-  ~silent_seeder() {
-    stop_ = true;
-    thread_.join();
-    for (auto& c : conns_)
-      ::close(c.fd);
-    ::close(fd_);
-  }
-
-  silent_seeder(const silent_seeder&) = delete;
-  silent_seeder& operator=(const silent_seeder&) = delete;
-
-  std::string addr() const {
-    return "127.0.0.1:" + std::to_string(port_);
-  }
-  size_t connections() const { return connections_; }
-  size_t frames() const { return frames_; }
-  size_t catalog_requests() const { return catalog_requests_; }
-  size_t manifest_requests() const { return manifest_requests_; }
-  size_t chunk_requests() const { return chunk_requests_; }
-
-private:
-  struct conn {
-    int fd = -1;
-    std::vector<char> in;
-  };
-
-  // Runs until the destructor sets stop_; each round waits at most 50 ms.
-  void loop() {
-    while (!stop_) {
-      std::vector<pollfd> fds{pollfd{fd_, POLLIN, 0}};
-      for (auto& c : conns_)
-        fds.push_back(pollfd{c.fd, POLLIN, 0});
-      if (::poll(fds.data(), fds.size(), 50) <= 0)
-        continue;
-      for (size_t i = 1; i < fds.size(); ++i) {
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
-          continue;
-        auto& c = conns_[i - 1];
-        char buf[65536];
-        auto n = ::recv(c.fd, buf, sizeof(buf), 0);
-        if (n <= 0) {
-          ::close(c.fd);
-          c.fd = -1;
-          continue;
-        }
-        c.in.insert(c.in.end(), buf, buf + n);
-        on_input(c);
-      }
-      conns_.erase(std::remove_if(conns_.begin(), conns_.end(),
-                                  [](const conn& c) { return c.fd < 0; }),
-                   conns_.end());
-      if (fds[0].revents & POLLIN) {
-        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c >= 0) {
-          conns_.push_back(conn{c, {}});
-          ++connections_;
-        }
-      }
-    }
-  }
-
-  void on_input(conn& c) {
-    namespace proto = p2p::proto;
-    while (c.fd >= 0 && c.in.size() >= proto::frame_header_size) {
-      proto::frame_header h;
-      if (proto::decode_header(c.in.data(), h) != proto::header_status::ok) {
-        ::close(c.fd);
-        c.fd = -1;
-        return;
-      }
-      if (c.in.size() < proto::frame_header_size + h.length)
-        return;
-      c.in.erase(c.in.begin(), c.in.begin() + proto::frame_header_size + h.length);
-      ++frames_;
-      if (mute_)
-        continue;
-      std::vector<char> out;
-      switch (h.type) {
-        case proto::frame_type::hello:
-          proto::encode(out, proto::hello_msg{peer_id_, port_, "silent-seeder"}, true);
-          break;
-        case proto::frame_type::catalog_req: {
-          ++catalog_requests_;
-          proto::catalog_msg m;
-          m.files = files_;
-          proto::encode(out, m);
-          break;
-        }
-        case proto::frame_type::manifest_req:
-          ++manifest_requests_;
-          break;
-        case proto::frame_type::chunk_req:
-          ++chunk_requests_;
-          break;
-        default:
-          break;
-      }
-      size_t off = 0;
-      while (off < out.size()) {
-        auto n = ::send(c.fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-        if (n <= 0)
-          break;
-        off += static_cast<size_t>(n);
-      }
-    }
-  }
-
-  std::vector<p2p::proto::catalog_entry> files_;
-  bool mute_ = false;
-  std::atomic<size_t> frames_{0};
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  uint64_t peer_id_ = 0;
-  std::vector<conn> conns_; // touched by the thread only (until the join)
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> connections_{0};
-  std::atomic<size_t> catalog_requests_{0};
-  std::atomic<size_t> manifest_requests_{0};
-  std::atomic<size_t> chunk_requests_{0};
-  std::thread thread_;
-};
 
 p2p::proto::catalog_entry catalog_entry_of(const std::string& id_hex, uint64_t size,
                                            const std::string& name) {
@@ -595,7 +441,7 @@ TEST_CASE("a seeder that accepts the connection and never answers does not stop 
     auto d = p2p::content_id_of(*m);
     return p2p::to_hex(d.data(), d.size());
   }();
-  silent_seeder fake({catalog_entry_of(id, size, name)});
+  fake_seeder fake({catalog_entry_of(id, size, name)});
   cluster c(2, {}, nullptr,
             {{0, rate(2 * MiB)}, {1, {"--peer", fake.addr(), "--stall-timeout-ms", "1500"}}});
   REQUIRE(c.share_id(0, dir + "/" + name) == id);
@@ -623,6 +469,8 @@ TEST_CASE("a seeder that accepts the connection and never answers does not stop 
   // fake's manifest.
   CHECK(fake.chunk_requests() > 0);
   CHECK(contains(silent.value("error", ""), "stalled"));
+  // Every hello names this host, the fetcher's too (it said "p2p-daemon").
+  CHECK(fake.last_hello_name() == p2p::local_host_name());
   CHECK(took < 12);
   CHECK(cluster::peer_entry(d, c.node(0).peer_addr()).value("bytes", 0ULL) == size);
 }
@@ -783,7 +631,7 @@ TEST_CASE("a seeder whose file changed on disk stops offering the old content an
 TEST_CASE("SIGTERM exits within 2 s while a mute seeder holds a manifest request",
           "[system][resilience][shutdown]") {
   const std::string id(64, 'a'); // nobody has it: the fake only lists it
-  silent_seeder fake({catalog_entry_of(id, 1 * MiB, "ghost.bin")});
+  fake_seeder fake({catalog_entry_of(id, 1 * MiB, "ghost.bin")});
   cluster c(1, {}, nullptr, {{0, {"--peer", fake.addr()}}});
   REQUIRE_FALSE(c.wait_for_file(0, "ghost.bin", 1).is_null());
   auto r = c.cli(0, {"download", "-f", "ghost.bin", "-o", c.root() + "/out"});
@@ -796,7 +644,7 @@ TEST_CASE("SIGTERM exits within 2 s while a mute seeder holds a manifest request
 
 TEST_CASE("SIGTERM exits within 2 s while a static peer never answers hello",
           "[system][resilience][shutdown]") {
-  silent_seeder mute({}, true);
+  fake_seeder mute(0, fake_seeder::mode::mute);
   cluster c(1, {}, nullptr, {{0, {"--peer", mute.addr()}}});
   // The catalog's query has sent its hello and waits for an answer.
   REQUIRE(wait_until([&] { return mute.frames() > 0; }, 10s));
