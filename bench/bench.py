@@ -505,7 +505,7 @@ http {{
         out = self.h(0, "out", "p2p")
         shutil.rmtree(out, ignore_errors=True)
         d0 = self.p2p.pid(0)
-        perf = self.start_perf(d0)
+        perf = self.start_perf({"downloader": d0, "seeder1": self.p2p.pid(1)})
         reset_peak_rss(d0)
         cpu0 = cpu_seconds(d0)
         seed0 = [cpu_seconds(self.p2p.pid(i)) for i in self.seeders]
@@ -525,32 +525,35 @@ http {{
         return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": proc_status_kib(d0, "VmHWM") / 1024,
                 "seeder_cpu_s": seed, "seeder_bytes": served}
 
-    def start_perf(self, pid):
-        """With --perf DIR: `perf record` of the downloader during the first
-        warm p2p download (DIR/perf.data, summary in DIR/perf.txt)."""
+    def start_perf(self, pids):
+        """With --perf DIR: `perf record` of the downloader and of seeder 1
+        during the first warm p2p download (DIR/<role>.data, a summary by DSO
+        and symbol in DIR/<role>.txt). pids: {role: pid}."""
         if not self.o.perf or getattr(self, "perf_done", False):
             return None
         self.perf_done = True
         os.makedirs(self.o.perf, exist_ok=True)
-        p = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(pid), "-o",
-                              os.path.join(self.o.perf, "perf.data")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs.append(p)
+        recs = {}
+        for role, pid in pids.items():
+            p = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(pid), "-o",
+                                  os.path.join(self.o.perf, f"{role}.data")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.procs.append(p)
+            recs[role] = p
         time.sleep(0.5)  # perf attaches asynchronously; no event says it has
-        return p
+        return recs
 
-    def stop_perf(self, p):
-        if p is None:
-            return
-        p.send_signal(signal.SIGINT)
-        p.wait(60)
-        data = os.path.join(self.o.perf, "perf.data")
-        with open(os.path.join(self.o.perf, "perf.txt"), "w") as f:
-            for sort in ("dso", "dso,sym"):
-                subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
-                                "--sort", sort, "-g", "none", "--percent-limit", "0.5"],
-                               stdout=f, stderr=subprocess.DEVNULL)
-        say(f"perf: {self.o.perf}/perf.txt")
+    def stop_perf(self, recs):
+        for role, p in (recs or {}).items():
+            p.send_signal(signal.SIGINT)
+            p.wait(60)
+            data = os.path.join(self.o.perf, f"{role}.data")
+            with open(os.path.join(self.o.perf, f"{role}.txt"), "w") as f:
+                for sort in ("dso", "dso,sym"):
+                    subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                                    "--sort", sort, "-g", "none", "--percent-limit", "0.5"],
+                                   stdout=f, stderr=subprocess.DEVNULL)
+            say(f"perf: {self.o.perf}/{role}.txt")
 
     def raw_big(self):
         out = self.h(0, "out", "raw.bin")
@@ -877,7 +880,7 @@ def options(argv):
     ap.add_argument("--skip", default="", type=lambda t: [x for x in t.split(",") if x],
                     help="baselines to leave out: nginx,aria2c,libtorrent,openssl,tc (comma list)")
     ap.add_argument("--perf", default=None, metavar="DIR",
-                    help="perf record the downloader in the first warm p2p download into DIR")
+                    help="perf record the downloader and seeder 1 in the first warm p2p download into DIR")
     ap.add_argument("--smoke", action="store_true",
                     help="CI size: 32 MiB, 100 small files, 1 run, no cold run, 2 s idle (< 60 s)")
     o = ap.parse_args(argv)
