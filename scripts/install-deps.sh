@@ -2,11 +2,11 @@
 # Installs what p2p needs to build and test on Debian 12 (run as root).
 # --bench: also the baselines of bench/run.sh (aria2, nginx-light,
 # python3-libtorrent, openssl). The CI smoke of the benchmark does not need
-# them (it skips a baseline that is not installed).
+# them (it skips a baseline that is not installed); it needs python3 (base list).
 set -euo pipefail
 pkgs=(build-essential binutils cmake pkg-config
       libcaf-dev libcli11-dev nlohmann-json3-dev catch2 libspdlog-dev libssl-dev
-      iproute2 procps clang-14 libfuzzer-14-dev)
+      iproute2 procps clang-14 libfuzzer-14-dev python3)
 if [[ "${1:-}" == --bench ]]; then
   pkgs+=(aria2 nginx-light python3-libtorrent openssl)
 fi
