@@ -127,7 +127,9 @@ using peer_server_actor = caf::typed_actor<
   // Upload totals for `status`.
   caf::replies_to<uploads_atom>::with<upload_stats>,
   // Timer: refills the upload rate limiter.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // Timer: closes the connection if it has not sent hello by now.
+  caf::reacts_to<timeout_atom, caf::io::connection_handle>>;
 
 // -- peer_query (one short exchange with a remote peer_server) -----------------
 

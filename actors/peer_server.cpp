@@ -84,6 +84,8 @@ struct connection {
   uint64_t written = 0;             // bytes the socket took, total
   std::unordered_map<std::string, file_handle> files; // by content id
   uint64_t remote_peer = 0;         // from its hello
+  bool greeted = false;             // hello received
+  std::string addr;                 // remote IP address (connection limits)
   std::string remote;               // "addr:port" for logs
 
   bool busy() const { return !queue.empty() || !chunk_ends.empty(); }
@@ -144,6 +146,53 @@ void send_error(broker_ptr self, connection_handle hdl, connection& c,
 void drop(broker_ptr self, connection_handle hdl) {
   self->state.conns.erase(hdl);
   self->close(hdl);
+}
+
+// -- limits (docs/protocol.md, "Limits") ----------------------------------------
+
+// Chunk requests queued on all connections.
+size_t queued_total(const peer_server_state& st) {
+  size_t n = 0;
+  for (auto& [hdl, c] : st.conns)
+    n += c.queue.size();
+  return n;
+}
+
+// Why a new connection from `addr` must be refused, or "" when it may stay.
+std::string connection_refusal(const peer_server_state& st, const std::string& addr) {
+  if (st.conns.size() >= st.cfg.max_connections)
+    return "too many connections (" + std::to_string(st.cfg.max_connections) + ")";
+  auto from_addr = std::count_if(st.conns.begin(), st.conns.end(),
+                                 [&](auto& kv) { return kv.second.addr == addr; });
+  if (static_cast<uint64_t>(from_addr) >= st.cfg.max_connections_per_addr)
+    return "too many connections from " + addr + " ("
+           + std::to_string(st.cfg.max_connections_per_addr) + ")";
+  return "";
+}
+
+// Answers error(busy) on a connection that gets no state and closes it.
+void refuse(broker_ptr self, connection_handle hdl, const std::string& why) {
+  spdlog::debug("peer_server: refused a connection: {}", why);
+  proto::encode(self->wr_buf(hdl), proto::error_msg{proto::error_code::busy, 0, why});
+  self->flush(hdl);
+  self->close(hdl);
+}
+
+void on_new_connection(broker_ptr self, connection_handle hdl) {
+  auto& st = self->state;
+  auto addr = self->remote_addr(hdl);
+  if (auto why = connection_refusal(st, addr); !why.empty()) {
+    refuse(self, hdl, why);
+    return;
+  }
+  auto& c = st.conns[hdl];
+  c.addr = addr;
+  c.remote = addr + ":" + std::to_string(self->remote_port(hdl));
+  spdlog::debug("peer_server: connection from {}", c.remote);
+  self->ack_writes(hdl, true);
+  self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+  self->delayed_send(self, std::chrono::milliseconds(st.cfg.hello_timeout_ms),
+                     timeout_atom::value, hdl);
 }
 
 // -- serving chunks ------------------------------------------------------------
@@ -255,6 +304,7 @@ void on_hello(broker_ptr self, connection_handle hdl, connection& c,
               const proto::hello_msg& m) {
   auto& st = self->state;
   c.remote_peer = m.peer_id;
+  c.greeted = true;
   spdlog::debug("peer_server: hello from {:016x} ({}) at {}", m.peer_id, m.name,
                 c.remote);
   proto::hello_msg ack{st.peer_id, st.port, st.host_name};
@@ -322,6 +372,11 @@ void on_chunk_req(broker_ptr self, connection_handle hdl, connection& c,
   if (c.queue.size() >= defaults::server_requests_per_conn) {
     send_error(self, hdl, c, proto::error_code::busy, m.index,
                "too many requests in flight");
+    return;
+  }
+  if (queued_total(st) >= defaults::server_requests_total) {
+    send_error(self, hdl, c, proto::error_code::busy, m.index,
+               "too many requests in flight on this server");
     return;
   }
   c.queue.push_back(chunk_request{std::move(id), m.index});
@@ -463,14 +518,7 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
     self->delayed_send(self, rate_tick, tick_atom::value);
   spdlog::info("peer_server listening on port {}", port);
   return {
-    [=](caf::io::new_connection_msg& msg) {
-      auto hdl = msg.handle;
-      auto& c = self->state.conns[hdl];
-      c.remote = self->remote_addr(hdl) + ":" + std::to_string(self->remote_port(hdl));
-      spdlog::debug("peer_server: connection from {}", c.remote);
-      self->ack_writes(hdl, true);
-      self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
-    },
+    [=](caf::io::new_connection_msg& msg) { on_new_connection(self, msg.handle); },
     [=](caf::io::new_data_msg& msg) { on_data(self, msg); },
     [=](caf::io::connection_closed_msg& msg) {
       auto i = self->state.conns.find(msg.handle);
@@ -494,6 +542,17 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
     },
     [=](shares_atom, std::vector<share_info>& shares, uint32_t) {
       on_shares(self, shares);
+    },
+    [=](timeout_atom, connection_handle hdl) {
+      auto i = self->state.conns.find(hdl);
+      if (i == self->state.conns.end() || i->second.greeted)
+        return;
+      auto ms = std::to_string(self->state.cfg.hello_timeout_ms);
+      spdlog::debug("peer_server: no hello from {} within {} ms; closing",
+                    i->second.remote, ms);
+      send_error(self, hdl, i->second, proto::error_code::bad_request, 0,
+                 "no hello within " + ms + " ms");
+      drop(self, hdl);
     },
     [=](uploads_atom) {
       upload_stats out;

@@ -226,6 +226,13 @@ void apply(config& cfg, const std::string& key, const json& v, const source& src
     cfg.stall_timeout_ms = static_cast<uint32_t>(get_unsigned(key, v, 1, 86400000, src));
   } else if (key == "retry_max_ms") {
     cfg.retry_max_ms = static_cast<uint32_t>(get_unsigned(key, v, 1, 86400000, src));
+  } else if (key == "max_connections") {
+    cfg.max_connections = static_cast<uint32_t>(get_unsigned(key, v, 1, 65536, src));
+  } else if (key == "max_connections_per_addr") {
+    cfg.max_connections_per_addr =
+      static_cast<uint32_t>(get_unsigned(key, v, 1, 65536, src));
+  } else if (key == "hello_timeout_ms") {
+    cfg.hello_timeout_ms = static_cast<uint32_t>(get_unsigned(key, v, 1, 86400000, src));
   } else if (key == "upload_rate_limit") {
     cfg.upload_rate_limit =
       get_unsigned(key, v, 0, std::numeric_limits<uint64_t>::max(), src);
@@ -251,6 +258,9 @@ config defaults_config() {
   cfg.stall_timeout_ms = defaults::stall_timeout_ms;
   cfg.retry_max_ms = defaults::retry_max_ms;
   cfg.upload_rate_limit = 0;
+  cfg.max_connections = defaults::max_connections;
+  cfg.max_connections_per_addr = defaults::max_connections_per_addr;
+  cfg.hello_timeout_ms = defaults::hello_timeout_ms;
   return cfg;
 }
 
@@ -259,7 +269,7 @@ struct env_key {
   const char* key;
   const char* var;
 };
-constexpr std::array<env_key, 18> env_keys = {{
+constexpr std::array<env_key, 21> env_keys = {{
   {"state_dir", "P2P_STATE_DIR"},
   {"control_addr", "P2P_CONTROL_ADDR"},
   {"peer_port", "P2P_PEER_PORT"},
@@ -277,6 +287,9 @@ constexpr std::array<env_key, 18> env_keys = {{
   {"stall_timeout_ms", "P2P_STALL_TIMEOUT_MS"},
   {"retry_max_ms", "P2P_RETRY_MAX_MS"},
   {"upload_rate_limit", "P2P_UPLOAD_RATE_LIMIT"},
+  {"max_connections", "P2P_MAX_CONNECTIONS"},
+  {"max_connections_per_addr", "P2P_MAX_CONNECTIONS_PER_ADDR"},
+  {"hello_timeout_ms", "P2P_HELLO_TIMEOUT_MS"},
   {"multicast", "P2P_NO_MULTICAST"}, // inverted below
 }};
 

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "config/defaults.hpp"
+
 namespace p2p {
 
 struct config {
@@ -30,6 +32,12 @@ struct config {
   uint32_t stall_timeout_ms = 0;
   uint32_t retry_max_ms = 0;        // cap of the reconnect backoff
   uint64_t upload_rate_limit = 0;   // bytes/s per daemon, 0 = unlimited (tests)
+  // Peer connections open at once, total and per remote IP; a connection
+  // without hello is closed after hello_timeout_ms. Defaulted here too, so a
+  // config built field by field (the actor tests) still serves.
+  uint32_t max_connections = defaults::max_connections;
+  uint32_t max_connections_per_addr = defaults::max_connections_per_addr;
+  uint32_t hello_timeout_ms = defaults::hello_timeout_ms;
 };
 
 // Keys, in the config file (JSON object) and the flags' JSON:
@@ -37,7 +45,8 @@ struct config {
 //   multicast_group, multicast_port, peers (array of "HOST:PORT"), chunk_size,
 //   log_level, multicast (bool), announce_interval_ms, peer_expiry_ms,
 //   scan_window_ms, requests_in_flight, stall_timeout_ms, retry_max_ms,
-//   upload_rate_limit.
+//   upload_rate_limit, max_connections, max_connections_per_addr,
+//   hello_timeout_ms.
 // Env: P2P_STATE_DIR, P2P_CONTROL_ADDR, P2P_PEER_PORT, P2P_ADVERTISE_ADDR,
 //   P2P_INTERFACE, P2P_MULTICAST_GROUP, P2P_MULTICAST_PORT, P2P_PEERS
 //   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true), and

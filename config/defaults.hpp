@@ -21,7 +21,20 @@ constexpr uint32_t scan_reply_jitter_ms = 200;   // answers to a scan spread ove
 
 // Transfers.
 constexpr uint32_t requests_in_flight = 16;      // per range_fetcher
-constexpr uint32_t server_requests_per_conn = 32; // peer_server bound per connection
+
+// Limits of the peer_server against peers it does not trust (docs/protocol.md,
+// "Limits"). Chunk requests queued: per connection and over all connections;
+// beyond either the request is answered with error(busy).
+constexpr uint32_t server_requests_per_conn = 32;
+constexpr uint32_t server_requests_total = 1024;
+// Peer connections open at once, in total and per remote IP address; beyond
+// either a new connection gets error(busy) and is closed (--max-connections,
+// --max-connections-per-addr).
+constexpr uint32_t max_connections = 256;
+constexpr uint32_t max_connections_per_addr = 32;
+// A connection that has not sent hello this long after it was accepted is
+// closed (--hello-timeout-ms).
+constexpr uint32_t hello_timeout_ms = 10000;
 constexpr uint32_t stall_timeout_ms = 10000;     // no data from a seeder for this long
 constexpr uint32_t connect_timeout_ms = 5000;
 constexpr uint32_t max_bad_chunks = 3;           // a seeder is dropped after

@@ -55,6 +55,11 @@ void add_flags(CLI::App& app, nlohmann::json& flags, std::optional<std::string>&
       "cap of the reconnect backoff; an unreachable seeder that was dropped is "
       "tried again after this");
   num("--upload-rate-limit", "upload_rate_limit", "upload bytes/s, 0 = unlimited (testing)");
+  num("--max-connections", "max_connections", "peer connections open at once (default 256)");
+  num("--max-connections-per-addr", "max_connections_per_addr",
+      "peer connections open at once from one IP address (default 32)");
+  num("--hello-timeout-ms", "hello_timeout_ms",
+      "a peer connection that sent no hello this long is closed (default 10000)");
 }
 
 std::string make_cookie() {

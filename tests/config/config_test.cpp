@@ -64,6 +64,9 @@ TEST_CASE("defaults", "[config]") {
   CHECK(c.stall_timeout_ms == defaults::stall_timeout_ms);
   CHECK(c.retry_max_ms == defaults::retry_max_ms);
   CHECK(c.upload_rate_limit == 0);
+  CHECK(c.max_connections == defaults::max_connections);
+  CHECK(c.max_connections_per_addr == defaults::max_connections_per_addr);
+  CHECK(c.hello_timeout_ms == defaults::hello_timeout_ms);
 }
 
 TEST_CASE("state dir default chain", "[config]") {
@@ -137,7 +140,10 @@ TEST_CASE("every key from the file", "[config]") {
                {"requests_in_flight", 4},
                {"stall_timeout_ms", 1500},
                {"retry_max_ms", 2500},
-               {"upload_rate_limit", 1000000}};
+               {"upload_rate_limit", 1000000},
+               {"max_connections", 20},
+               {"max_connections_per_addr", 3},
+               {"hello_timeout_ms", 700}};
   auto c = resolve_ok(file, {}, nullptr);
   CHECK(c.control_host == "::1");
   CHECK(c.control_port == 9000);
@@ -157,6 +163,9 @@ TEST_CASE("every key from the file", "[config]") {
   CHECK(c.stall_timeout_ms == 1500);
   CHECK(c.retry_max_ms == 2500);
   CHECK(c.upload_rate_limit == 1000000);
+  CHECK(c.max_connections == 20);
+  CHECK(c.max_connections_per_addr == 3);
+  CHECK(c.hello_timeout_ms == 700);
 }
 
 TEST_CASE("P2P_PEERS and P2P_NO_MULTICAST", "[config]") {
@@ -223,6 +232,20 @@ TEST_CASE("errors name the key", "[config]") {
   CHECK(resolve_ok(nullptr, {{"HOME", "/h"}, {"P2P_RETRY_MAX_MS", "700"}}, nullptr)
           .retry_max_ms
         == 700);
+  CHECK_THAT(resolve_err({{"max_connections", 0}}, home_only, nullptr),
+             Catch::StartsWith("max_connections: 0 is out of range"));
+  CHECK_THAT(resolve_err(nullptr, {{"HOME", "/h"}, {"P2P_MAX_CONNECTIONS_PER_ADDR", "0"}},
+                         nullptr),
+             Catch::StartsWith("max_connections_per_addr: 0 is out of range"));
+  auto limits = resolve_ok(nullptr,
+                           {{"HOME", "/h"},
+                            {"P2P_MAX_CONNECTIONS", "9"},
+                            {"P2P_MAX_CONNECTIONS_PER_ADDR", "2"},
+                            {"P2P_HELLO_TIMEOUT_MS", "250"}},
+                           nullptr);
+  CHECK(limits.max_connections == 9);
+  CHECK(limits.max_connections_per_addr == 2);
+  CHECK(limits.hello_timeout_ms == 250);
   CHECK_THAT(resolve_err({{"control_addr", "localhost"}}, home_only, nullptr),
              Catch::StartsWith("control_addr: 'localhost'"));
   CHECK_THAT(resolve_err({{"control_addr", "127.0.0.1:99999"}}, home_only, nullptr),

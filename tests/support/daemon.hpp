@@ -55,7 +55,8 @@ inline std::vector<std::string> p2p_env_names() {
   return {"P2P_CONTROL",        "P2P_STATE_DIR",   "P2P_CONTROL_ADDR", "P2P_PEER_PORT",
           "P2P_ADVERTISE_ADDR", "P2P_INTERFACE",   "P2P_MULTICAST_GROUP",
           "P2P_MULTICAST_PORT", "P2P_PEERS",       "P2P_CHUNK_SIZE",   "P2P_LOG",
-          "P2P_NO_MULTICAST",   "XDG_STATE_HOME"};
+          "P2P_NO_MULTICAST",   "XDG_STATE_HOME",  "P2P_MAX_CONNECTIONS",
+          "P2P_MAX_CONNECTIONS_PER_ADDR", "P2P_HELLO_TIMEOUT_MS"};
 }
 
 constexpr uint64_t KiB = 1024;

@@ -19,9 +19,25 @@
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "protocol/frame.hpp"
+#include "util/hex.hpp"
 
 namespace p2p::test {
+
+// A catalog entry for the hex content id `id_hex` (64 hex digits).
+inline proto::catalog_entry catalog_entry_of(const std::string& id_hex, uint64_t size,
+                                             const std::string& name) {
+  proto::catalog_entry e;
+  auto raw = from_hex(id_hex);
+  REQUIRE(raw);
+  REQUIRE(raw->size() == e.id.size());
+  std::copy(raw->begin(), raw->end(), e.id.begin());
+  e.size = size;
+  e.name = name;
+  return e;
+}
 
 class fake_seeder {
 public:

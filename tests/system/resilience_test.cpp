@@ -28,18 +28,6 @@ double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
 
-p2p::proto::catalog_entry catalog_entry_of(const std::string& id_hex, uint64_t size,
-                                           const std::string& name) {
-  p2p::proto::catalog_entry e;
-  auto raw = p2p::from_hex(id_hex);
-  REQUIRE(raw);
-  REQUIRE(raw->size() == e.id.size());
-  std::copy(raw->begin(), raw->end(), e.id.begin());
-  e.size = size;
-  e.name = name;
-  return e;
-}
-
 bool is_state(const nlohmann::json& d, const std::string& state) {
   return d.value("state", "") == state;
 }
