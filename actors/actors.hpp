@@ -46,6 +46,7 @@ using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using clear_atom = caf::atom_constant<caf::atom("clear")>;
 
 // Index of a seeder within one download (range_fetcher <-> download).
 using seeder_key = uint32_t;
@@ -186,6 +187,9 @@ using download_manager_actor = caf::typed_actor<
   caf::replies_to<status_atom>::with<std::vector<download_info>>,
   // Cancels the downloads whose name or content id is the argument.
   caf::replies_to<cancel_atom, std::string>::with<std::vector<download_info>>,
+  // Forgets every finished download (complete, failed, cancelled) so `status`
+  // no longer lists it; replies with the ones forgotten. Files stay on disk.
+  caf::replies_to<clear_atom>::with<std::vector<download_info>>,
   // From a download: its latest state (progress, or final).
   caf::reacts_to<progress_atom, download_info>,
   // Daemon shutdown: stops every download (records saved); replies when done.

@@ -112,9 +112,10 @@ void poll_waiters(self_ptr self) {
             send_line(self, w.hdl, control::ok_reply(w.id, {{"download", to_json(d)}}));
           else
             send_line(self, w.hdl,
+                      // "failed: no seeder left" or "cancelled": the CLI
+                      // names the download itself.
                       control::error_reply(w.id, "failed",
-                                           d.name + ": " + d.state
-                                             + (d.error.empty() ? "" : ": " + d.error)));
+                                           d.state + (d.error.empty() ? "" : ": " + d.error)));
         },
         [=](const caf::error& err) {
           auto i = self->state.waiters.find(s);
@@ -215,6 +216,10 @@ void dispatch(self_ptr self, connection_handle hdl, const control::request& r) {
       .then(
         [=](const std::vector<download_info>& d) { ok({{"cancelled", to_json(d)}}); },
         fail);
+  } else if (r.cmd == "clear") {
+    self->request(st.downloads, ask_timeout, clear_atom::value)
+      .then([=](const std::vector<download_info>& d) { ok({{"cleared", to_json(d)}}); },
+            fail);
   } else if (r.cmd == "status") {
     handle_status(self, hdl, id);
   } else {

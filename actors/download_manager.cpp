@@ -252,6 +252,19 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) 
             });
       return rp;
     },
+    [=](clear_atom) {
+      std::vector<download_info> out;
+      auto& dls = self->state.downloads;
+      for (auto it = dls.begin(); it != dls.end();) {
+        if (!it->second.actor && is_final(it->second.info)) {
+          out.push_back(it->second.info);
+          it = dls.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      return out;
+    },
     [=](progress_atom, const download_info& d) {
       auto i = self->state.downloads.find(d.key);
       if (i == self->state.downloads.end())

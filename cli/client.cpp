@@ -1,6 +1,7 @@
 #include "cli/client.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +64,12 @@ void send_all(int fd, const std::string& data, const std::string& where) {
   }
 }
 
+volatile std::sig_atomic_t got_sigint = 0;
+
+void on_sigint(int) {
+  got_sigint = 1;
+}
+
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
     deadline - std::chrono::steady_clock::now());
@@ -70,6 +77,23 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 }
 
 } // namespace
+
+void catch_interrupt() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; // no SA_RESTART: poll() returns EINTR
+  ::sigaction(SIGINT, &sa, nullptr);
+}
+
+bool interrupted() {
+  return got_sigint != 0;
+}
+
+void reset_interrupt() {
+  std::signal(SIGINT, SIG_DFL);
+  got_sigint = 0;
+}
 
 std::string resolve_state_dir(const global_options& g) {
   if (!g.state_dir.empty())
@@ -112,8 +136,19 @@ control_client::control_client(const global_options& g) {
   if (!hp)
     throw failure(exit_code::usage, "usage",
                   "bad control address '" + address_ + "' (want HOST:PORT)");
+  cookie_path_ = join_path(state_dir, "control.cookie");
+  auto cookie = read_file(cookie_path_);
+  // A daemon writes control.addr and the cookie at start: with neither, and
+  // no --control, no daemon has ever run with this state dir.
+  bool never_ran = g.control.empty() && !cookie
+                   && !read_file(join_path(state_dir, "control.addr"));
   std::string err;
   fd_ = connect_with_timeout(hp->host, hp->port, connect_timeout_ms, err);
+  if (fd_ < 0 && never_ran)
+    throw failure(exit_code::unreachable, "no_daemon",
+                  "no daemon: start p2p-daemon (nothing answers on " + address_
+                    + ", and no daemon has run with the state dir " + state_dir
+                    + "; one started with another --state-dir needs it here too)");
   if (fd_ < 0) {
     // err reads "cannot connect to HOST:PORT: reason"; keep only the reason.
     auto reason = err;
@@ -124,8 +159,6 @@ control_client::control_client(const global_options& g) {
                   "cannot reach daemon at " + address_ + ": " + reason
                     + " (is p2p-daemon running?)");
   }
-  cookie_path_ = join_path(state_dir, "control.cookie");
-  auto cookie = read_file(cookie_path_);
   if (!cookie)
     throw failure(exit_code::unreachable, "no_cookie",
                   "cannot read the control cookie " + cookie_path_
@@ -154,7 +187,9 @@ bool control_client::read_line(std::string& line, int timeout_ms, std::string& w
     pollfd pfd{};
     pfd.fd = fd_;
     pfd.events = POLLIN;
-    int rc = ::poll(&pfd, 1, remaining_ms(deadline));
+    int rc = interrupted() ? -1 : ::poll(&pfd, 1, remaining_ms(deadline));
+    if (interrupted())
+      throw failure(exit_code::interrupted, "interrupted", "interrupted");
     if (rc < 0 && errno == EINTR)
       continue;
     if (rc < 0) {

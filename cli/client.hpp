@@ -15,7 +15,18 @@ constexpr int ok = 0;
 constexpr int failed = 1;      // the daemon said no (ok:false), or a local step failed
 constexpr int usage = 2;       // bad command line
 constexpr int unreachable = 3; // no daemon, no cookie, or the token was refused
+constexpr int interrupted = 130; // Ctrl-C (128 + SIGINT, as shells report it)
 } // namespace exit_code
+
+// From now on SIGINT (Ctrl-C) does not kill the CLI: it sets a flag, and a
+// control_client::call() waiting for the daemon throws failure{exit 130,
+// "interrupted"} so the command can say what happens next.
+void catch_interrupt();
+// True once SIGINT arrived after catch_interrupt().
+bool interrupted();
+// Forgets a SIGINT that arrived and gives Ctrl-C its default effect again
+// (a second one ends the CLI), so the command can still talk to the daemon.
+void reset_interrupt();
 
 // Options every subcommand sees (given before or after the subcommand).
 struct global_options {
@@ -59,7 +70,7 @@ public:
   // Sends one request and returns the reply's "result". `idle_timeout_ms` is
   // the longest silence tolerated from the daemon (progress events restart
   // it). Throws `failure`: exit 1 for ok:false (3 for "unauthorized"), exit 3
-  // when the daemon hangs up or stays silent.
+  // when the daemon hangs up or stays silent, 130 on Ctrl-C (catch_interrupt).
   nlohmann::json call(const std::string& cmd, nlohmann::json args, int idle_timeout_ms,
                       const event_handler& on_event = {});
 

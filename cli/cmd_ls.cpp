@@ -9,6 +9,7 @@ namespace p2p::cli {
 
 void add_ls_command(CLI::App& app, context& ctx) {
   auto sub = app.add_subcommand("ls", "List files available: name, size, seeders, short id");
+  sub->footer("Example:\n  p2p-cli scan && p2p-cli ls");
   on_run(sub, ctx, [&ctx] {
     control_client client(ctx.global);
     auto result = client.call("ls", nlohmann::json::object(), request_timeout_ms);

@@ -27,6 +27,7 @@ std::string seen_ago(uint64_t last_seen_ms) {
 
 void add_peers_command(CLI::App& app, context& ctx) {
   auto sub = app.add_subcommand("peers", "List the peers this daemon knows");
+  sub->footer("Example:\n  p2p-cli peers");
   on_run(sub, ctx, [&ctx] {
     control_client client(ctx.global);
     auto result = client.call("peers", nlohmann::json::object(), request_timeout_ms);

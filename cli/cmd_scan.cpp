@@ -9,6 +9,7 @@ namespace p2p::cli {
 
 void add_scan_command(CLI::App& app, context& ctx) {
   auto sub = app.add_subcommand("scan", "Ask the LAN now; prints how many peers and files answered");
+  sub->footer("Example:\n  p2p-cli scan --timeout-ms 2000");
   auto window_ms = std::make_shared<uint32_t>(0);
   sub->add_option("--timeout-ms", *window_ms, "how long to wait for answers (default 1000)")
     ->check(CLI::Range(100, 10000));

@@ -10,6 +10,7 @@ namespace p2p::cli {
 void add_share_command(CLI::App& app, context& ctx) {
   auto path = std::make_shared<std::string>();
   auto sub = app.add_subcommand("share", "Share a file (a directory: each file under it)");
+  sub->footer("Example:\n  p2p-cli share ~/Videos      (a folder: every file under it)");
   sub->add_option("PATH", *path, "file or directory")->required();
   on_run(sub, ctx, [&ctx, path] {
     control_client client(ctx.global);

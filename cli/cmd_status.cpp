@@ -1,5 +1,10 @@
 // p2p-cli status: shares, downloads (state, bytes, rate, per-peer bytes), uploads.
+#include <chrono>
 #include <iostream>
+#include <memory>
+#include <thread>
+
+#include <unistd.h>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -55,12 +60,29 @@ void print_status(const nlohmann::json& r) {
 
 void add_status_command(CLI::App& app, context& ctx) {
   auto sub = app.add_subcommand("status", "Shares, downloads (state, bytes, rate, peers), uploads");
-  on_run(sub, ctx, [&ctx] {
-    control_client client(ctx.global);
-    auto result = client.call("status", nlohmann::json::object(), request_timeout_ms);
-    if (ctx.global.json)
-      return print_json(result);
-    print_status(result);
+  sub->footer("Example:\n  p2p-cli status --watch");
+  auto watch = std::make_shared<bool>(false);
+  sub->add_flag("-w,--watch", *watch,
+                "redraw every second until Ctrl-C (with --json: one document a line)");
+  on_run(sub, ctx, [&ctx, watch] {
+    bool tty = isatty(STDOUT_FILENO) != 0;
+    for (;;) {
+      control_client client(ctx.global); // one request per connection
+      auto result = client.call("status", nlohmann::json::object(), request_timeout_ms);
+      if (*watch && tty && !ctx.global.json)
+        std::cout << "\x1b[H\x1b[2J"; // home, clear screen
+      if (ctx.global.json) {
+        print_json(result);
+      } else {
+        print_status(result);
+        if (*watch)
+          std::cout << (tty ? "(every 1 s; Ctrl-C stops)\n" : "\n");
+      }
+      if (!*watch)
+        return;
+      std::cout << std::flush;
+      std::this_thread::sleep_for(std::chrono::seconds(1)); // the redraw period
+    }
   });
 }
 

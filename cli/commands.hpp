@@ -29,5 +29,6 @@ void add_peers_command(CLI::App& app, context& ctx);
 void add_download_command(CLI::App& app, context& ctx);
 void add_cancel_command(CLI::App& app, context& ctx);
 void add_status_command(CLI::App& app, context& ctx);
+void add_clear_command(CLI::App& app, context& ctx);
 
 } // namespace p2p::cli

@@ -1,6 +1,7 @@
 #include "cli/output.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -171,8 +172,12 @@ std::string progress_text(const nlohmann::json& d) {
                          : 100.0 * static_cast<double>(done) / static_cast<double>(size);
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%5.1f%%", pct);
-  return std::string(buf) + "  " + format_size(done) + " / " + format_size(size) + "  "
-         + format_rate(json_double(d, "rate_bps", 0)) + "  ETA "
+  auto text = std::string(buf) + "  " + format_size(done) + " / " + format_size(size) + "  ";
+  auto state = json_str(d, "state");
+  // An ended download has no rate or ETA worth showing (both read 0 / -).
+  if (state == "complete" || state == "failed" || state == "cancelled")
+    return text + state;
+  return text + format_rate(json_double(d, "rate_bps", 0)) + "  ETA "
          + format_eta(json_double(d, "eta_s", -1));
 }
 
@@ -201,13 +206,100 @@ void progress_bar::finish() {
   drawn_ = false;
 }
 
+namespace {
+
+// Optimal string alignment distance (Damerau-Levenshtein without repeated
+// edits of one substring).
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i)
+    d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j)
+    d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+} // namespace
+
+std::string closest_word(const std::string& typed, const std::vector<std::string>& candidates) {
+  size_t limit = typed.size() <= 3 ? 1 : 2;
+  std::string best;
+  size_t best_d = limit + 1;
+  for (const auto& c : candidates) {
+    auto dist = edit_distance(typed, c);
+    if (dist < best_d) {
+      best_d = dist;
+      best = c;
+    }
+  }
+  return best;
+}
+
+std::string shorten_ids(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && std::isxdigit(static_cast<unsigned char>(text[j])))
+      ++j;
+    if (j - i == 64)
+      out += short_id(text.substr(i, 64));
+    else
+      out.append(text, i, j - i);
+    if (j < text.size())
+      out += text[j];
+    i = j + 1;
+  }
+  return out;
+}
+
+std::vector<nlohmann::json> match_by_name_or_id(const nlohmann::json& items,
+                                                const std::string& target) {
+  bool hex = target.size() >= 4 && target.size() <= 64
+             && std::all_of(target.begin(), target.end(),
+                            [](unsigned char c) { return std::isxdigit(c) != 0; });
+  std::vector<nlohmann::json> out;
+  if (!items.is_array())
+    return out;
+  for (const auto& it : items) {
+    auto id = json_str(it, "id");
+    bool hit = json_str(it, "name") == target || (hex && id.compare(0, target.size(), target) == 0);
+    bool seen = std::any_of(out.begin(), out.end(),
+                            [&](const nlohmann::json& o) { return json_str(o, "id") == id; });
+    if (hit && !seen)
+      out.push_back(it);
+  }
+  return out;
+}
+
+std::string ambiguous_text(const std::string& target, const std::vector<nlohmann::json>& matches,
+                           const char* where_key) {
+  std::string text = "'" + target + "' matches " + std::to_string(matches.size()) + ":";
+  bool first = true;
+  for (const auto& m : matches) {
+    text += first ? " " : ", ";
+    first = false;
+    text += short_id(json_str(m, "id")) + " (" + format_size(json_u64(m, "size"));
+    auto where = where_key != nullptr ? json_str(m, where_key) : std::string();
+    text += (where.empty() ? "" : ", " + where) + ")";
+  }
+  return text + "; name one by its short id";
+}
+
 void print_json(const nlohmann::json& doc) {
   std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n'
             << std::flush;
 }
 
 void print_error(bool json, const std::string& code, const std::string& message) {
-  std::cerr << "p2p-cli: " << printable_name(message) << '\n' << std::flush;
+  std::cerr << "p2p-cli: " << printable_name(shorten_ids(message)) << '\n' << std::flush;
   if (json)
     print_json({{"error", {{"code", code}, {"message", name_to_json(message)}}}});
 }

@@ -65,8 +65,30 @@ private:
   bool drawn_ = false;
 };
 
-// One line describing a download D's progress: "45.2%  9.0 MiB / 20.0 MiB  3.2 MiB/s  ETA 0:03".
+// One line describing a download D's progress: "45.2%  9.0 MiB / 20.0 MiB  3.2 MiB/s  ETA 0:03";
+// an ended one shows its state instead of rate and ETA ("... 20.0 MiB  complete").
 std::string progress_text(const nlohmann::json& download);
+
+// The one of `candidates` closest to `typed` by edit distance (insertions,
+// deletions, substitutions and swaps of neighbours each count 1), when it is
+// at most 2 edits away (1 for words of up to 3 letters); "" otherwise.
+// "sttaus" -> "status", "dl" -> "".
+std::string closest_word(const std::string& typed, const std::vector<std::string>& candidates);
+
+// `text` with every run of exactly 64 hex digits (a full content id) cut to
+// its short_id(), for messages meant for people.
+std::string shorten_ids(const std::string& text);
+
+// The entries of `items` (shares, downloads or LAN files: objects with "name"
+// and "id") that `target` names: by name, or by a prefix of at least 4 hex
+// digits of the content id. Several entries with one id count once.
+std::vector<nlohmann::json> match_by_name_or_id(const nlohmann::json& items,
+                                                const std::string& target);
+
+// "'movie.mkv' matches 2: 3f2a9c01aabb (20.0 MiB, /a/movie.mkv), ..." for
+// the `matches` (objects with "id", "size" and optionally `where_key`).
+std::string ambiguous_text(const std::string& target, const std::vector<nlohmann::json>& matches,
+                           const char* where_key);
 
 // The single JSON document of --json mode, on stdout.
 void print_json(const nlohmann::json& doc);

@@ -1,7 +1,10 @@
 // p2p-daemon: shares files on the LAN and downloads them from every seeder.
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -10,11 +13,15 @@
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "actors/system.hpp"
 #include "config/config.hpp"
+#include "p2p/version.hpp"
 #include "storage/fs.hpp"
 #include "util/hex.hpp"
 #include "util/net.hpp"
@@ -69,11 +76,52 @@ std::string make_cookie() {
   return p2p::to_hex(buf, sizeof(buf));
 }
 
+// True when stderr is the journal stream systemd gave us: JOURNAL_STREAM
+// holds "DEVICE:INODE" of that stream (systemd.exec(5)); a child that merely
+// inherited the variable has another stderr and logs as on a terminal.
+bool stderr_is_journal() {
+  const char* js = std::getenv("JOURNAL_STREAM");
+  struct stat st {};
+  if (js == nullptr || ::fstat(STDERR_FILENO, &st) != 0)
+    return false;
+  return std::string(js)
+         == std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":"
+              + std::to_string(static_cast<unsigned long long>(st.st_ino));
+}
+
+// "%*": the sd-daemon(3) priority prefix ("<6>" for info) that journald
+// reads off the start of a stderr line.
+class journal_priority_flag : public spdlog::custom_flag_formatter {
+public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    // trace, debug, info, warn, err, critical (syslog 7, 7, 6, 4, 3, 2).
+    static constexpr const char* prefix[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>"};
+    auto i = static_cast<size_t>(msg.level);
+    if (i < std::size(prefix))
+      dest.append(prefix[i], prefix[i] + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<journal_priority_flag>();
+  }
+};
+
+// Logs to stderr: "2026-11-30T09:41:00.123 info message", coloured on a
+// terminal; under systemd's journal "<6>info message" (journald stamps the
+// time itself and takes the priority from the prefix).
 void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("p2p");
-  spdlog::set_default_logger(logger);
+  if (stderr_is_journal()) {
+    auto logger = spdlog::stderr_logger_mt("p2p");
+    auto fmt = std::make_unique<spdlog::pattern_formatter>();
+    fmt->add_flag<journal_priority_flag>('*').set_pattern("%*%l %v");
+    logger->set_formatter(std::move(fmt));
+    spdlog::set_default_logger(logger);
+  } else {
+    auto logger = spdlog::stderr_color_mt("p2p");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
   spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 }
 
 // Writes the cookie (0600) and the control address where p2p-cli finds them.
@@ -95,6 +143,7 @@ int main(int argc, char** argv) {
   nlohmann::json flags = nlohmann::json::object();
   std::optional<std::string> config_file;
   add_flags(app, flags, config_file);
+  app.set_version_flag("--version", p2p::version_line("p2p-daemon"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

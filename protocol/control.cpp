@@ -10,8 +10,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<const char*, 8> commands = {
-  "share", "unshare", "scan", "ls", "peers", "download", "cancel", "status",
+constexpr std::array<const char*, 9> commands = {
+  "share", "unshare", "scan", "ls", "peers", "download", "cancel", "status", "clear",
 };
 
 bool known_command(const std::string& cmd) {

@@ -86,7 +86,54 @@ TEST_CASE("progress_text for running, finished-empty and garbage downloads",
                   {"state", "running"}};
   CHECK(progress_text(running) == " 50.0%  10.0 MiB / 20.0 MiB  1.0 MiB/s  ETA 0:10");
   json empty_done = {{"size", 0}, {"bytes_done", 0}, {"state", "complete"}};
-  CHECK(progress_text(empty_done) == "100.0%  0 B / 0 B  0 B/s  ETA -");
+  CHECK(progress_text(empty_done) == "100.0%  0 B / 0 B  complete");
+  json failed = {{"size", 2048}, {"bytes_done", 1024}, {"rate_bps", 0}, {"state", "failed"}};
+  CHECK(progress_text(failed) == " 50.0%  1.0 KiB / 2.0 KiB  failed");
   json garbage = {{"size", "x"}, {"bytes_done", -4}, {"eta_s", "soon"}};
   CHECK(progress_text(garbage) == "  0.0%  0 B / 0 B  0 B/s  ETA -");
+}
+
+TEST_CASE("closest_word suggests a command within two edits, nothing farther",
+          "[cli][output]") {
+  std::vector<std::string> cmds{"share", "unshare", "scan", "ls", "peers", "download",
+                                "cancel", "status", "clear"};
+  CHECK(closest_word("sttaus", cmds) == "status");   // one swap
+  CHECK(closest_word("stauts", cmds) == "status");   // one swap
+  CHECK(closest_word("dowload", cmds) == "download"); // one deletion
+  CHECK(closest_word("sl", cmds) == "ls");            // a swap in a short word
+  CHECK(closest_word("xyzzy", cmds).empty());
+  CHECK(closest_word("dl", cmds).empty());             // short words: one edit at most
+  CHECK(closest_word("", cmds).empty());
+  CHECK(closest_word("status", {}).empty());
+}
+
+TEST_CASE("shorten_ids cuts 64-hex runs only", "[cli][output]") {
+  std::string id(64, 'a');
+  CHECK(shorten_ids("no file with id " + id + " on the LAN")
+        == "no file with id aaaaaaaaaaaa on the LAN");
+  CHECK(shorten_ids(id) == "aaaaaaaaaaaa");
+  CHECK(shorten_ids(id + "a") == id + "a"); // 65 digits: not an id
+  CHECK(shorten_ids("deadbeef, cafe") == "deadbeef, cafe");
+  CHECK(shorten_ids("") == "");
+}
+
+TEST_CASE("match_by_name_or_id: by name, by a 4+ digit id prefix, one per content id",
+          "[cli][output]") {
+  std::string a = "aaaa" + std::string(60, '1');
+  std::string b = "aaab" + std::string(60, '2');
+  json items = json::array({{{"name", "x.bin"}, {"id", a}, {"size", 3 * 1024 * 1024}},
+                            {{"name", "x.bin"}, {"id", b}, {"size", 2048}},
+                            {{"name", "x.bin"}, {"id", a}, {"size", 3 * 1024 * 1024}},
+                            {{"name", "y.bin"}, {"id", b}}});
+  CHECK(match_by_name_or_id(items, "x.bin").size() == 2);
+  CHECK(match_by_name_or_id(items, "aaaa").size() == 1);
+  CHECK(match_by_name_or_id(items, "aaa").empty());  // too short for an id prefix
+  CHECK(match_by_name_or_id(items, "aaa").empty());
+  CHECK(match_by_name_or_id(items, "aaab").size() == 1);
+  CHECK(match_by_name_or_id(items, "zzzz").empty());
+  CHECK(match_by_name_or_id(json("garbage"), "x.bin").empty());
+  auto hits = match_by_name_or_id(items, "x.bin");
+  CHECK(ambiguous_text("x.bin", hits, "path")
+        == "'x.bin' matches 2: aaaa11111111 (3.0 MiB), aaab22222222 (2.0 KiB); "
+           "name one by its short id");
 }

@@ -34,7 +34,7 @@ TEST_CASE("valid requests parse", "[control]") {
   CHECK(r.cmd == "share");
   CHECK(r.args["path"] == "/x/y");
 
-  for (auto cmd : {"ls", "peers", "status", "scan"}) {
+  for (auto cmd : {"ls", "peers", "status", "scan", "clear"}) {
     auto q = parse_ok(json{{"id", "s"}, {"cmd", cmd}}.dump());
     CHECK(q.cmd == cmd);
     CHECK(q.args.is_object());

@@ -321,13 +321,14 @@ public:
   }
 
   // p2p-cli on daemon i left running in the background; its output goes to
-  // <root>/<label>.out and .err.
+  // <root>/<label>.out and .err; with `stderr_tty` its stderr is a terminal.
   std::unique_ptr<process> spawn_cli(size_t i, std::vector<std::string> args,
-                                     const std::string& label) {
+                                     const std::string& label, bool stderr_tty = false) {
     args.insert(args.begin(), {"--state-dir", node(i).state_dir});
     auto o = cli_options(std::move(args), {});
     o.stdout_path = root_ + "/" + label + ".out";
     o.stderr_path = root_ + "/" + label + ".err";
+    o.stderr_tty = stderr_tty;
     return std::make_unique<process>(o);
   }
 

@@ -245,9 +245,12 @@ TEST_CASE("the same download twice into one place is refused and cancel removes 
   auto doc = nlohmann::json::parse(again.out, nullptr, false);
   REQUIRE(doc.is_object());
   CHECK(doc["error"].value("code", "") == "exists");
-  auto plain = c.cli(1, {"download", "-f", "twice.bin", "-o", out, "-w"});
-  CHECK(plain.exit_code == 1);
-  CHECK(contains(plain.err, "already downloading"));
+  // With -w the second one follows the first instead (until it is cancelled).
+  auto follower = c.spawn_cli(1, {"download", "-f", "twice.bin", "-o", out, "-w"}, "follower");
+  CHECK(wait_until(
+    [&] { return contains(follower->stderr_text(), "already downloading there; following it"); },
+    20s));
+  CHECK(follower->running());
 
   auto cancel_and_check = [&](const std::string& target) {
     auto r = c.cli(1, {"cancel", target});
@@ -261,11 +264,20 @@ TEST_CASE("the same download twice into one place is refused and cancel removes 
     CHECK_FALSE(fs::exists(out + "/twice.bin"));
     CHECK(download_state_files(c.node(1)).empty());
   };
+  auto follower_ends_cancelled = [&] {
+    auto st = follower->wait_for(10s);
+    INFO("follower stderr: " << follower->stderr_text());
+    REQUIRE(st.has_value());
+    CHECK(*st == 1);
+    CHECK(contains(follower->stderr_text(), "download of twice.bin cancelled"));
+  };
   SECTION("by id") {
     cancel_and_check(id.substr(0, 12));
+    follower_ends_cancelled();
   }
   SECTION("by name, then again after a fresh start") {
     cancel_and_check("twice.bin");
+    follower_ends_cancelled();
     CHECK(c.cli(1, {"cancel", "twice.bin"}).exit_code == 1); // nothing left to cancel
     started(); // no longer refused: nothing runs there now
     cancel_and_check("twice.bin");
