@@ -459,7 +459,15 @@ void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
                     ? "unsupported protocol version"
                     : "unknown frame type";
       spdlog::debug("peer_server: {} from {}; closing", what, c.remote);
-      send_error(self, hdl, c, proto::error_code::bad_request, 0, what);
+      if (c.reader.error() == proto::header_status::bad_version) {
+        // In the peer's own layout where we can, so an old peer logs why.
+        auto v = c.reader.peer_version();
+        auto msg = "unsupported protocol version " + std::to_string(v) + "; this peer speaks "
+                   + std::to_string(proto::protocol_version);
+        emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode_refusal(buf, v, msg); });
+      } else {
+        send_error(self, hdl, c, proto::error_code::bad_request, 0, what);
+      }
       drop(self, hdl);
       return;
     }

@@ -45,6 +45,15 @@ void decode_payload(frame_type t, const char* p, size_t n) {
     case frame_type::error:
       round_trip<error_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
       break;
+    case frame_type::interested:
+      round_trip<interested_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
+    case frame_type::bitfield:
+      round_trip<bitfield_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
+    case frame_type::have:
+      round_trip<have_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
     case frame_type::chunk: {
       uint32_t index = 0;
       const char* data = nullptr;

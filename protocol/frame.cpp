@@ -8,8 +8,8 @@ namespace p2p::proto {
 namespace {
 
 constexpr uint8_t min_type = static_cast<uint8_t>(frame_type::hello);
-constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::cancel);
-constexpr uint16_t max_error_code = static_cast<uint16_t>(error_code::bad_request);
+constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::have);
+constexpr uint16_t max_error_code = static_cast<uint16_t>(error_code::not_have);
 
 // Writes a header with a zero length, returns its offset for patch_length.
 size_t begin_frame(std::vector<char>& out, frame_type t) {
@@ -96,6 +96,41 @@ void encode(std::vector<char>& out, const error_msg& m) {
   patch_length(out, at);
 }
 
+void encode(std::vector<char>& out, const interested_msg& m) {
+  encode_header(out, frame_type::interested, static_cast<uint32_t>(m.id.size()));
+  bytes::put_raw(out, m.id.data(), m.id.size());
+}
+
+void encode(std::vector<char>& out, const bitfield_msg& m) {
+  auto at = begin_frame(out, frame_type::bitfield);
+  bytes::put_raw(out, m.id.data(), m.id.size());
+  auto count = static_cast<uint32_t>(m.bits.size());
+  bytes::put_u32(out, count);
+  for (uint32_t base = 0; base < count; base += 8) {
+    uint8_t byte = 0;
+    for (uint32_t b = 0; b < 8 && base + b < count; ++b)
+      if (m.bits[base + b])
+        byte |= static_cast<uint8_t>(0x80u >> b);
+    bytes::put_u8(out, byte);
+  }
+  patch_length(out, at);
+}
+
+void encode(std::vector<char>& out, const have_msg& m) {
+  encode_header(out, frame_type::have, static_cast<uint32_t>(m.id.size() + 4));
+  bytes::put_raw(out, m.id.data(), m.id.size());
+  bytes::put_u32(out, m.index);
+}
+
+void encode_refusal(std::vector<char>& out, uint8_t peer_version,
+                    const std::string& message) {
+  auto at = out.size();
+  encode(out, error_msg{error_code::bad_request, 0, message});
+  // Version 1 has the same error frame and knows codes up to bad_request.
+  if (peer_version == 1)
+    out[at + 4] = static_cast<char>(peer_version);
+}
+
 void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_len) {
   encode_header(out, frame_type::chunk,
                 data_len + static_cast<uint32_t>(chunk_payload_offset));
@@ -161,6 +196,42 @@ bool decode(const char* p, size_t n, error_msg& out) {
   return true;
 }
 
+bool decode(const char* p, size_t n, interested_msg& out) {
+  bytes::reader r(p, n);
+  interested_msg m;
+  if (!r.get_raw(m.id.data(), m.id.size()) || !r.at_end())
+    return false;
+  out = m;
+  return true;
+}
+
+bool decode(const char* p, size_t n, bitfield_msg& out) {
+  bytes::reader r(p, n);
+  bitfield_msg m;
+  uint32_t count;
+  if (!r.get_raw(m.id.data(), m.id.size()) || !r.get_u32(count)
+      || r.remaining() != (uint64_t{count} + 7) / 8)
+    return false;
+  m.bits.assign(count, false);
+  auto bits = reinterpret_cast<const uint8_t*>(r.cursor());
+  for (uint32_t i = 0; i < count; ++i)
+    m.bits[i] = (bits[i / 8] & (0x80u >> (i % 8))) != 0;
+  // Spare bits must be zero (as in BitTorrent): a set one is garbage.
+  if (count % 8 != 0 && (bits[count / 8] & (0xffu >> (count % 8))) != 0)
+    return false;
+  out = std::move(m);
+  return true;
+}
+
+bool decode(const char* p, size_t n, have_msg& out) {
+  bytes::reader r(p, n);
+  have_msg m;
+  if (!r.get_raw(m.id.data(), m.id.size()) || !r.get_u32(m.index) || !r.at_end())
+    return false;
+  out = m;
+  return true;
+}
+
 bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
                   size_t& data_len) {
   if (n < chunk_payload_offset)
@@ -188,6 +259,7 @@ const char* to_string(error_code c) {
     case error_code::io: return "io";
     case error_code::changed: return "changed";
     case error_code::bad_request: return "bad_request";
+    case error_code::not_have: return "not_have";
   }
   return "error";
 }
@@ -214,6 +286,12 @@ std::string to_string(frame_type t) {
       return "error";
     case frame_type::cancel:
       return "cancel";
+    case frame_type::interested:
+      return "interested";
+    case frame_type::bitfield:
+      return "bitfield";
+    case frame_type::have:
+      return "have";
   }
   return "unknown(" + std::to_string(static_cast<int>(t)) + ")";
 }
@@ -249,6 +327,7 @@ frame_reader::step frame_reader::feed(std::vector<char>& buf) {
 
 frame_reader::step frame_reader::consume(std::vector<char>& piece) {
   if (!in_payload_) {
+    peer_version_ = static_cast<uint8_t>(piece[4]);
     auto st = decode_header(piece.data(), hdr_, max_payload_);
     if (st != header_status::ok) {
       err_ = st;

@@ -13,7 +13,9 @@
 
 namespace p2p::proto {
 
-constexpr uint8_t protocol_version = 1;
+// 2: swarming (interested, bitfield, have; error not_have). A daemon speaks
+// only this version: a frame with another one is refused (docs/protocol.md).
+constexpr uint8_t protocol_version = 2;
 constexpr size_t frame_header_size = 6;
 // Largest payload accepted: the largest chunk (16 MiB) plus room for headers.
 constexpr uint32_t max_frame_payload = (16u << 20) + 4096;
@@ -38,6 +40,10 @@ enum class frame_type : uint8_t {
   chunk = 8,        // u32 index | raw data
   error = 9,        // error_msg
   cancel = 10,      // chunk_req_msg: drop a queued request if not sent yet
+  interested = 11,  // client -> server, interested_msg: send me your bitfield
+                    // for this content id, then a have per chunk you verify
+  bitfield = 12,    // server -> client: bitfield_msg
+  have = 13,        // server -> client: have_msg (one newly verified chunk)
 };
 
 struct frame_header {
@@ -80,6 +86,26 @@ struct chunk_req_msg {
   uint32_t index = 0;
 };
 
+// Asks a peer which chunks of a content id it has (full or partial seeder).
+struct interested_msg {
+  content_id id{};
+};
+
+// The chunks of a content id a peer has verified and can serve: bits[i] is
+// chunk i; bits.size() is the manifest's chunk count. On the wire: id (32),
+// chunk count u32, then ceil(count / 8) bytes, chunk 0 in the high bit of the
+// first byte (BitTorrent's order); spare bits in the last byte are zero.
+struct bitfield_msg {
+  content_id id{};
+  std::vector<bool> bits;
+};
+
+// One chunk a partial seeder has verified since its bitfield.
+struct have_msg {
+  content_id id{};
+  uint32_t index = 0;
+};
+
 enum class error_code : uint16_t {
   unknown_file = 1,  // content id not shared here
   bad_index = 2,     // chunk index out of range
@@ -87,6 +113,8 @@ enum class error_code : uint16_t {
   io = 4,            // the seeder could not read its file
   changed = 5,       // the shared file changed on disk; content id withdrawn
   bad_request = 6,   // malformed frame
+  not_have = 7,      // a partial seeder does not have this chunk (yet): the
+                     // requester tries it elsewhere; it is not bad data
 };
 
 struct error_msg {
@@ -103,6 +131,15 @@ void encode(std::vector<char>& out, const manifest_req_msg& m);
 void encode_manifest(std::vector<char>& out, const std::vector<char>& manifest_bytes);
 void encode(std::vector<char>& out, const chunk_req_msg& m, bool cancel = false);
 void encode(std::vector<char>& out, const error_msg& m);
+void encode(std::vector<char>& out, const interested_msg& m);
+void encode(std::vector<char>& out, const bitfield_msg& m);
+void encode(std::vector<char>& out, const have_msg& m);
+// An error(bad_request) frame carrying `message` in the frame layout of
+// `peer_version` when that is an older version this one can still write
+// (error frames are unchanged since version 1), else in the current one: so
+// a peer speaking another version reads why it is refused before the close.
+void encode_refusal(std::vector<char>& out, uint8_t peer_version,
+                    const std::string& message);
 // Appends the header and the 4-byte index of a chunk frame carrying `data_len`
 // bytes; the caller appends the data itself.
 void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_len);
@@ -114,6 +151,10 @@ bool decode(const char* p, size_t n, catalog_msg& out);
 bool decode(const char* p, size_t n, manifest_req_msg& out);
 bool decode(const char* p, size_t n, chunk_req_msg& out);
 bool decode(const char* p, size_t n, error_msg& out);
+bool decode(const char* p, size_t n, interested_msg& out);
+// Also false when spare bits are set or the byte count does not match.
+bool decode(const char* p, size_t n, bitfield_msg& out);
+bool decode(const char* p, size_t n, have_msg& out);
 // Chunk payload: sets `index` and the data span (from chunk_payload_offset
 // on); false when the payload is shorter than the index.
 bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
@@ -150,6 +191,9 @@ public:
   const frame_header& header() const { return hdr_; }
   std::vector<char>& payload() { return payload_; }
   header_status error() const { return err_; }
+  // The version byte of the last header read (the peer's version after a
+  // bad_version error); 0 before any header.
+  uint8_t peer_version() const { return peer_version_; }
 
 private:
   uint32_t max_payload_;
@@ -157,6 +201,7 @@ private:
   frame_header hdr_;
   std::vector<char> payload_;
   header_status err_ = header_status::ok;
+  uint8_t peer_version_ = 0;
   std::vector<char> pending_; // bytes received beyond what want() asked for
 
   // Takes exactly want() bytes in `piece`.

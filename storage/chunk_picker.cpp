@@ -1,10 +1,32 @@
 #include "storage/chunk_picker.hpp"
 
+#include <algorithm>
 #include <limits>
+#include <numeric>
+#include <random>
 
 namespace p2p {
 
-chunk_picker::chunk_picker(uint32_t chunk_count) : have_(chunk_count, false) {
+chunk_picker::chunk_picker(uint32_t chunk_count)
+  : have_(chunk_count, false), avail_(chunk_count, 0), tie_(chunk_count),
+    by_tie_(chunk_count), fresh_bits_((uint64_t{chunk_count} + 63) / 64, 0) {
+  std::iota(tie_.begin(), tie_.end(), 0u);
+  std::iota(by_tie_.begin(), by_tie_.end(), 0u);
+  for (uint32_t i = 0; i < chunk_count; ++i) {
+    fresh_.insert(fresh_.end(), fresh_key(i));
+    put(fresh_bits_, i, true);
+  }
+}
+
+chunk_picker::chunk_picker(uint32_t chunk_count, uint64_t tie_seed)
+  : chunk_picker(chunk_count) {
+  std::mt19937_64 rng(tie_seed);
+  std::shuffle(by_tie_.begin(), by_tie_.end(), rng);
+  fresh_.clear();
+  for (uint32_t place = 0; place < chunk_count; ++place) {
+    tie_[by_tie_[place]] = place;
+    fresh_.insert(fresh_.end(), fresh_key(by_tie_[place]));
+  }
 }
 
 bool chunk_picker::failed_by(uint32_t i, peer_key peer) const {
@@ -15,9 +37,10 @@ std::vector<peer_key> chunk_picker::mark_have(uint32_t i) {
   std::vector<peer_key> fetching;
   if (i >= chunk_count() || have_[i])
     return fetching;
+  if (is_fresh(i))
+    fresh_erase(i);
   have_[i] = true;
   ++have_count_;
-  returned_.erase(i);
   if (auto it = inflight_.find(i); it != inflight_.end()) {
     for (auto peer : it->second) {
       fetching.push_back(peer);
@@ -44,18 +67,46 @@ std::vector<peer_key> chunk_picker::mark_have(uint32_t i, peer_key from) {
   return others;
 }
 
-std::optional<uint32_t> chunk_picker::pick_fresh(peer_key peer) {
-  for (auto i : returned_) {
-    if (!failed_by(i, peer)) {
-      returned_.erase(i);
-      return i;
+bool chunk_picker::source_has_chunk(peer_key peer, uint32_t i) const {
+  auto s = sources_.find(peer);
+  return s == sources_.end() || test(s->second, i);
+}
+
+std::optional<uint32_t> chunk_picker::least_fresh_of(peer_key peer,
+                                                     const words& bits) const {
+  std::optional<uint32_t> best;
+  uint64_t best_key = 0;
+  for (size_t w = 0; w < bits.size(); ++w) {
+    for (auto m = bits[w] & fresh_bits_[w]; m != 0; m &= m - 1) {
+      auto i = static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(m)));
+      if ((!best || fresh_key(i) < best_key) && !failed_by(i, peer)) {
+        best = i;
+        best_key = fresh_key(i);
+      }
     }
   }
-  while (next_fresh_ < chunk_count() && have_[next_fresh_])
-    ++next_fresh_;
-  if (next_fresh_ < chunk_count())
-    return next_fresh_++;
-  return std::nullopt;
+  return best;
+}
+
+std::optional<uint32_t> chunk_picker::pick_fresh(peer_key peer) {
+  auto s = sources_.find(peer);
+  const words* bits = s == sources_.end() ? nullptr : &s->second;
+  int scanned = 0;
+  for (auto key : fresh_) {
+    if (bits && ++scanned > scan_limit)
+      break;
+    auto i = by_tie_[static_cast<uint32_t>(key)];
+    if ((bits && !test(*bits, i)) || failed_by(i, peer))
+      continue;
+    fresh_erase(i);
+    return i;
+  }
+  if (!bits || scanned <= scan_limit)
+    return std::nullopt;
+  auto i = least_fresh_of(peer, *bits);
+  if (i)
+    fresh_erase(*i);
+  return i;
 }
 
 std::optional<uint32_t> chunk_picker::pick_endgame(peer_key peer) const {
@@ -64,7 +115,8 @@ std::optional<uint32_t> chunk_picker::pick_endgame(peer_key peer) const {
   std::optional<uint32_t> best;
   size_t best_fetchers = std::numeric_limits<size_t>::max();
   for (auto& [i, peers] : inflight_) {
-    if (peers.size() >= best_fetchers || peers.count(peer) > 0 || failed_by(i, peer))
+    if (peers.size() >= best_fetchers || peers.count(peer) > 0 || failed_by(i, peer)
+        || !source_has_chunk(peer, i))
       continue;
     best = i;
     best_fetchers = peers.size();
@@ -85,6 +137,66 @@ std::optional<uint32_t> chunk_picker::pick(peer_key peer, bool endgame) {
   return chosen;
 }
 
+void chunk_picker::bump(uint32_t i, int delta) {
+  bool fresh = is_fresh(i);
+  if (fresh)
+    fresh_erase(i);
+  avail_[i] = static_cast<uint32_t>(static_cast<int64_t>(avail_[i]) + delta);
+  if (fresh)
+    fresh_insert(i);
+}
+
+void chunk_picker::remove_source(peer_key peer) {
+  auto s = sources_.find(peer);
+  if (s == sources_.end())
+    return;
+  for (uint32_t i = 0; i < chunk_count(); ++i)
+    if (test(s->second, i))
+      bump(i, -1);
+  sources_.erase(s);
+}
+
+void chunk_picker::add_source(peer_key peer, const std::vector<bool>& bits) {
+  remove_source(peer);
+  auto& mine = sources_[peer];
+  mine.assign(fresh_bits_.size(), 0);
+  auto n = std::min<size_t>(bits.size(), chunk_count());
+  for (uint32_t i = 0; i < n; ++i)
+    if (bits[i]) {
+      put(mine, i, true);
+      bump(i, +1);
+    }
+}
+
+void chunk_picker::source_has(peer_key peer, uint32_t i) {
+  auto s = sources_.find(peer);
+  if (i >= chunk_count() || s == sources_.end() || test(s->second, i))
+    return;
+  put(s->second, i, true);
+  bump(i, +1);
+}
+
+void chunk_picker::not_have(uint32_t i, peer_key peer) {
+  if (i >= chunk_count())
+    return;
+  if (sources_.count(peer) == 0)
+    add_source(peer, std::vector<bool>(chunk_count(), true));
+  auto& bits = sources_[peer];
+  drop_request(i, peer);
+  if (test(bits, i)) {
+    put(bits, i, false);
+    bump(i, -1);
+  }
+}
+
+bool chunk_picker::wants_from(peer_key peer) const {
+  auto s = sources_.find(peer);
+  for (uint32_t i = 0; i < chunk_count(); ++i)
+    if (!have_[i] && (s == sources_.end() || test(s->second, i)))
+      return true;
+  return false;
+}
+
 bool chunk_picker::drop_request(uint32_t i, peer_key peer) {
   auto it = inflight_.find(i);
   if (it == inflight_.end() || it->second.erase(peer) == 0)
@@ -92,7 +204,7 @@ bool chunk_picker::drop_request(uint32_t i, peer_key peer) {
   if (it->second.empty()) {
     inflight_.erase(it);
     if (!have_[i])
-      returned_.insert(i);
+      fresh_insert(i);
   }
   if (auto bp = by_peer_.find(peer); bp != by_peer_.end()) {
     bp->second.erase(i);
@@ -117,12 +229,12 @@ void chunk_picker::released(uint32_t i, peer_key peer) {
 
 std::vector<uint32_t> chunk_picker::peer_lost(peer_key peer) {
   std::vector<uint32_t> chunks;
-  auto bp = by_peer_.find(peer);
-  if (bp == by_peer_.end())
-    return chunks;
-  chunks.assign(bp->second.begin(), bp->second.end());
-  for (auto i : chunks)
-    drop_request(i, peer);
+  if (auto bp = by_peer_.find(peer); bp != by_peer_.end()) {
+    chunks.assign(bp->second.begin(), bp->second.end());
+    for (auto i : chunks)
+      drop_request(i, peer);
+  }
+  remove_source(peer);
   return chunks;
 }
 
@@ -132,7 +244,7 @@ size_t chunk_picker::in_flight(peer_key peer) const {
 }
 
 uint32_t chunk_picker::fresh_count() const {
-  return chunk_count() - have_count_ - static_cast<uint32_t>(inflight_.size());
+  return static_cast<uint32_t>(fresh_.size());
 }
 
 } // namespace p2p

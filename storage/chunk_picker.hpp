@@ -1,11 +1,18 @@
 #pragma once
-// Decides which chunk each seeder fetches next. Pure logic, no I/O.
+// Decides which chunk each source fetches next. Pure logic, no I/O.
 //
-// Seeders pull work: when a fetcher has room for another request the download
-// asks pick(peer). Fresh chunks go out lowest index first, so every seeder keeps
-// busy and faster seeders take more. When no fresh chunk is left (endgame),
-// pick() hands out a chunk already in flight on another peer, so a slow peer
-// never holds the file at 99%; the first copy to arrive wins.
+// Sources pull work: when a fetcher has room for another request the download
+// asks pick(peer). Fresh chunks go out rarest first: the chunk the fewest
+// sources have (by their bitfields, see add_source), so downloaders of one
+// swarm fetch different chunks and trade them (BitTorrent's rarest-first;
+// libtorrent's piece_picker). Ties go by a tie order: the chunk index (lowest
+// first) by default, a random permutation when a seed is given, so that
+// downloaders diverge. When no fresh chunk is left (endgame), pick() hands out
+// a chunk already in flight on another source, so a slow source never holds
+// the file at 99%; the first copy to arrive wins.
+//
+// A source that never sent a bitfield counts as having every chunk (a full
+// seeder of protocol 1 / before its bitfield); it adds nothing to availability.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -18,7 +25,10 @@ using peer_key = uint32_t;
 
 class chunk_picker {
 public:
+  // Ties between equally rare chunks go lowest index first.
   explicit chunk_picker(uint32_t chunk_count);
+  // Ties go by a random permutation drawn from `tie_seed` (mt19937_64).
+  chunk_picker(uint32_t chunk_count, uint64_t tie_seed);
 
   uint32_t chunk_count() const { return static_cast<uint32_t>(have_.size()); }
   bool have(uint32_t i) const { return have_[i]; }
@@ -34,9 +44,28 @@ public:
   std::vector<peer_key> mark_have(uint32_t i, peer_key from);
 
   // The next chunk for `peer`, or nullopt if nothing is left for it. Never a
-  // chunk the peer already has in flight, or one it failed before.
+  // chunk the peer lacks, already has in flight, or failed before.
   // With `endgame` false, only chunks nobody is fetching are returned.
   std::optional<uint32_t> pick(peer_key peer, bool endgame = true);
+
+  // -- sources' bitfields (swarming) --------------------------------------------
+
+  // `peer` has the chunks set in `bits` (its bitfield, chunk_count() entries;
+  // a longer one is cut, a shorter one padded with "lacks"). Replaces what
+  // was known about it.
+  void add_source(peer_key peer, const std::vector<bool>& bits);
+  // `peer` announced chunk i (a have frame); out of range is ignored.
+  void source_has(peer_key peer, uint32_t i);
+  // `peer` answered "don't have (yet)" for chunk i: it lacks i until a have
+  // says otherwise, and the request ends without blame.
+  void not_have(uint32_t i, peer_key peer);
+  // Whether `peer` has chunk i as far as known (true for a peer without a
+  // bitfield).
+  bool source_has_chunk(peer_key peer, uint32_t i) const;
+  // How many sources with a bitfield have chunk i.
+  uint32_t availability(uint32_t i) const { return avail_[i]; }
+  // Whether `peer` has a chunk this download still needs.
+  bool wants_from(peer_key peer) const;
 
   // A request failed (bad hash, error reply): the chunk returns to the pool and
   // this peer will not be asked for it again.
@@ -45,8 +74,9 @@ public:
   // A request was given up without blame (cancelled, shutdown).
   void released(uint32_t i, peer_key peer);
 
-  // The peer is gone: all its chunks in flight return to the pool.
-  // Returns them.
+  // The peer is gone: all its chunks in flight return to the pool and its
+  // bitfield is forgotten (a source that comes back sends a new one).
+  // Returns the chunks it had in flight.
   std::vector<uint32_t> peer_lost(peer_key peer);
 
   size_t in_flight(peer_key peer) const;
@@ -54,10 +84,38 @@ public:
   uint32_t fresh_count() const;
 
 private:
-  // Fresh chunks are those at or above next_fresh_ that are not verified
-  // (never handed out yet) plus the ones in returned_ (handed out once, then
-  // given back). pick() takes returned_ first (all below next_fresh_), then
-  // advances the cursor: O(log n) per call.
+  // Fresh chunks (neither verified nor in flight) sit in fresh_ ordered by
+  // (availability, tie order): pick() takes the first one the peer has. For a
+  // source with a bitfield it looks at the first scan_limit entries only, then
+  // takes the least key over (fresh AND the source's bits) word by word, so
+  // a pick costs O(scan_limit log n + n / 64 + candidates), never O(n log n).
+  static constexpr int scan_limit = 64;
+  using words = std::vector<uint64_t>; // bit i of word i / 64 is chunk i
+  static bool test(const words& w, uint32_t i) { return (w[i / 64] >> (i % 64)) & 1u; }
+  static void put(words& w, uint32_t i, bool v) {
+    if (v)
+      w[i / 64] |= uint64_t{1} << (i % 64);
+    else
+      w[i / 64] &= ~(uint64_t{1} << (i % 64));
+  }
+  void fresh_insert(uint32_t i) {
+    fresh_.insert(fresh_key(i));
+    put(fresh_bits_, i, true);
+  }
+  void fresh_erase(uint32_t i) {
+    fresh_.erase(fresh_key(i));
+    put(fresh_bits_, i, false);
+  }
+  std::optional<uint32_t> least_fresh_of(peer_key peer, const words& bits) const;
+  uint64_t fresh_key(uint32_t i) const {
+    return (uint64_t{avail_[i]} << 32) | tie_[i];
+  }
+  bool is_fresh(uint32_t i) const {
+    return !have_[i] && inflight_.count(i) == 0;
+  }
+  // Changes chunk i's availability by +1/-1, keeping fresh_ ordered.
+  void bump(uint32_t i, int delta);
+  void remove_source(peer_key peer);
   bool failed_by(uint32_t i, peer_key peer) const;
   std::optional<uint32_t> pick_fresh(peer_key peer);
   std::optional<uint32_t> pick_endgame(peer_key peer) const;
@@ -66,8 +124,12 @@ private:
 
   std::vector<bool> have_;
   uint32_t have_count_ = 0;
-  uint32_t next_fresh_ = 0;                        // lowest never-picked index
-  std::set<uint32_t> returned_;                    // fresh chunks below next_fresh_
+  std::vector<uint32_t> avail_;   // chunk -> sources with a bitfield having it
+  std::vector<uint32_t> tie_;     // chunk -> its place among equally rare ones
+  std::vector<uint32_t> by_tie_;  // tie place -> chunk
+  std::set<uint64_t> fresh_;      // fresh_key of every fresh chunk
+  words fresh_bits_;              // the same chunks as bits
+  std::map<peer_key, words> sources_;               // peer -> its bitfield
   std::map<uint32_t, std::set<peer_key>> inflight_; // chunk -> peers fetching it
   std::map<peer_key, std::set<uint32_t>> by_peer_;  // peer -> chunks in flight
   std::set<std::pair<uint32_t, peer_key>> failed_;  // (chunk, peer) never again

@@ -315,7 +315,7 @@ TEST_CASE("peer_server closes on garbage", "[peer_server]") {
     refused({0, 0, 0, 0, 7, 1});
   }
   SECTION("oversize frame") {
-    refused({'\x7f', 0, 0, 0, 1, 7});
+    refused({'\x7f', 0, 0, 0, static_cast<char>(proto::protocol_version), 7});
   }
   SECTION("malformed chunk request") {
     std::vector<char> out;
@@ -332,6 +332,28 @@ TEST_CASE("peer_server closes on garbage", "[peer_server]") {
   client c2{fx.port};
   c2.send(chunk_req(fx.share.id_hex, 0));
   expect_chunk(c2, fx.content, test_chunk, 0);
+}
+
+TEST_CASE("peer_server refuses a version 1 peer in version 1's frame layout",
+          "[peer_server][swarm]") {
+  server_fixture fx;
+  client c{fx.port};
+  std::vector<char> old_hello;
+  proto::encode(old_hello, proto::hello_msg{7, 0, "old"}, false);
+  old_hello[4] = 1;
+  c.send(old_hello);
+  char hdr[proto::frame_header_size];
+  REQUIRE(c.read_exact(hdr, sizeof(hdr)));
+  CHECK(hdr[4] == 1); // what a version 1 reader accepts
+  CHECK(hdr[5] == static_cast<char>(proto::frame_type::error));
+  auto len = (uint32_t{static_cast<uint8_t>(hdr[2])} << 8) | static_cast<uint8_t>(hdr[3]);
+  std::vector<char> payload(len);
+  REQUIRE(c.read_exact(payload.data(), len));
+  proto::error_msg e;
+  REQUIRE(proto::decode(payload.data(), payload.size(), e));
+  CHECK(e.code == proto::error_code::bad_request);
+  CHECK(e.message.find("version 1") != std::string::npos);
+  CHECK(c.closed());
 }
 
 TEST_CASE("peer_server refuses a file that changed on disk", "[peer_server]") {

@@ -52,7 +52,9 @@ TEST_CASE("frame header round trip and rejection", "[frame]") {
   CHECK(h.type == frame_type::chunk);
 
   SECTION("bad version") {
-    buf[4] = 2;
+    buf[4] = 1; // before swarming: refused, not half-understood
+    CHECK(decode_header(buf.data(), h) == header_status::bad_version);
+    buf[4] = 3;
     CHECK(decode_header(buf.data(), h) == header_status::bad_version);
     buf[4] = 0;
     CHECK(decode_header(buf.data(), h) == header_status::bad_version);
@@ -60,7 +62,7 @@ TEST_CASE("frame header round trip and rejection", "[frame]") {
   SECTION("bad type") {
     buf[5] = 0;
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
-    buf[5] = 11;
+    buf[5] = 14;
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
     buf[5] = static_cast<char>(255);
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
@@ -197,7 +199,122 @@ TEST_CASE("error frame round trip", "[frame]") {
     CHECK_FALSE(decode(p.data(), p.size(), out));
     p[1] = 99;
     CHECK_FALSE(decode(p.data(), p.size(), out));
+    p[1] = 8;
+    CHECK_FALSE(decode(p.data(), p.size(), out));
   }
+  SECTION("not_have is a known code") {
+    std::vector<char> b;
+    encode(b, error_msg{error_code::not_have, 7, "not yet"});
+    auto p = payload_of(b, frame_type::error);
+    REQUIRE(decode(p.data(), p.size(), out));
+    CHECK(out.code == error_code::not_have);
+    CHECK(out.index == 7);
+  }
+}
+
+TEST_CASE("interested and have round trip", "[frame][swarm]") {
+  SECTION("interested") {
+    interested_msg m{make_id(5)};
+    std::vector<char> buf;
+    encode(buf, m);
+    auto payload = payload_of(buf, frame_type::interested);
+    CHECK(payload.size() == 32);
+    interested_msg out;
+    REQUIRE(decode(payload.data(), payload.size(), out));
+    CHECK(out.id == m.id);
+    check_truncation_and_trailing<interested_msg>(payload);
+  }
+  SECTION("have") {
+    have_msg m{make_id(6), 0x01020304};
+    std::vector<char> buf;
+    encode(buf, m);
+    auto payload = payload_of(buf, frame_type::have);
+    CHECK(payload.size() == 36);
+    CHECK(payload[32] == 1); // index big endian after the id
+    CHECK(payload[35] == 4);
+    have_msg out;
+    REQUIRE(decode(payload.data(), payload.size(), out));
+    CHECK(out.id == m.id);
+    CHECK(out.index == m.index);
+    check_truncation_and_trailing<have_msg>(payload);
+  }
+}
+
+TEST_CASE("bitfield round trip, bit order and hostile input", "[frame][swarm]") {
+  for (uint32_t count : {0u, 1u, 7u, 8u, 9u, 16u, 100u, 65536u}) {
+    INFO(count << " chunks");
+    bitfield_msg m{make_id(2), std::vector<bool>(count)};
+    for (uint32_t i = 0; i < count; ++i)
+      m.bits[i] = (i * 2654435761u) % 3 == 0;
+    std::vector<char> buf;
+    encode(buf, m);
+    auto payload = payload_of(buf, frame_type::bitfield);
+    CHECK(payload.size() == 32 + 4 + (count + 7) / 8);
+    bitfield_msg out;
+    REQUIRE(decode(payload.data(), payload.size(), out));
+    CHECK(out.id == m.id);
+    CHECK(out.bits == m.bits);
+    if (count <= 100)
+      check_truncation_and_trailing<bitfield_msg>(payload);
+  }
+  SECTION("chunk 0 is the high bit of the first byte") {
+    bitfield_msg m{make_id(1), {true, false, false, false, false, false, false, false, true}};
+    std::vector<char> buf;
+    encode(buf, m);
+    auto payload = payload_of(buf, frame_type::bitfield);
+    REQUIRE(payload.size() == 32 + 4 + 2);
+    CHECK(static_cast<uint8_t>(payload[36]) == 0x80);
+    CHECK(static_cast<uint8_t>(payload[37]) == 0x80);
+  }
+  SECTION("a set spare bit is garbage") {
+    bitfield_msg m{make_id(1), std::vector<bool>(9, true)};
+    std::vector<char> buf;
+    encode(buf, m);
+    auto payload = payload_of(buf, frame_type::bitfield);
+    REQUIRE(static_cast<uint8_t>(payload.back()) == 0x80);
+    payload.back() = static_cast<char>(0x81);
+    bitfield_msg out;
+    CHECK_FALSE(decode(payload.data(), payload.size(), out));
+  }
+  SECTION("a hostile count does not allocate or crash") {
+    std::vector<char> p(36, '\0');
+    p[32] = p[33] = p[34] = p[35] = '\xff'; // 2^32-1 chunks, no bytes
+    bitfield_msg out;
+    CHECK_FALSE(decode(p.data(), p.size(), out));
+    p.resize(36 + 1000);
+    CHECK_FALSE(decode(p.data(), p.size(), out));
+  }
+}
+
+TEST_CASE("a refusal reaches a version 1 peer in its own frame layout", "[frame][swarm]") {
+  std::vector<char> v1;
+  encode_refusal(v1, 1, "protocol version 2 required");
+  REQUIRE(v1.size() > frame_header_size);
+  CHECK(v1[4] == 1);
+  CHECK(v1[5] == static_cast<char>(frame_type::error));
+  // What a version 1 peer decodes: the payload is a v1 error(bad_request).
+  error_msg e;
+  REQUIRE(decode(v1.data() + frame_header_size, v1.size() - frame_header_size, e));
+  CHECK(e.code == error_code::bad_request);
+  CHECK(e.message == "protocol version 2 required");
+  // Any other version gets the current layout.
+  std::vector<char> v9;
+  encode_refusal(v9, 9, "x");
+  frame_header h;
+  CHECK(decode_header(v9.data(), h) == header_status::ok);
+  CHECK(h.type == frame_type::error);
+}
+
+TEST_CASE("frame_reader reports the version a refused peer speaks", "[frame][reader][swarm]") {
+  frame_reader r;
+  CHECK(r.peer_version() == 0);
+  std::vector<char> old_hello;
+  encode(old_hello, hello_msg{1, 2, "old"}, false);
+  old_hello[4] = 1;
+  std::vector<char> head(old_hello.begin(), old_hello.begin() + frame_header_size);
+  CHECK(r.feed(head) == frame_reader::step::error);
+  CHECK(r.error() == header_status::bad_version);
+  CHECK(r.peer_version() == 1);
 }
 
 TEST_CASE("chunk frame carries raw data after the index", "[frame]") {
@@ -247,6 +364,13 @@ TEST_CASE("random bytes never crash the decoders", "[frame][fuzz]") {
     manifest_req_msg mr;
     chunk_req_msg cr;
     error_msg e;
+    interested_msg im;
+    bitfield_msg bf;
+    have_msg hv;
+    (void) decode(b.data(), b.size(), im);
+    (void) decode(b.data(), b.size(), hv);
+    if (decode(b.data(), b.size(), bf))
+      CHECK(b.size() == 36 + (bf.bits.size() + 7) / 8);
     (void) decode(b.data(), b.size(), h);
     (void) decode(b.data(), b.size(), c);
     (void) decode(b.data(), b.size(), mr);
@@ -370,7 +494,7 @@ TEST_CASE("frame_reader: bad headers are errors that stick", "[frame][reader]") 
   }
   SECTION("bad type") {
     frame_reader r;
-    std::vector<char> buf = {0, 0, 0, 0, 1, 0};
+    std::vector<char> buf = {0, 0, 0, 0, static_cast<char>(protocol_version), 0};
     CHECK(r.feed(buf) == frame_reader::step::error);
     CHECK(r.error() == header_status::bad_type);
   }

@@ -230,3 +230,272 @@ TEST_CASE("large picker stays fast", "[chunk_picker]") {
   }
   CHECK(done == n);
 }
+
+// -- swarming: bitfields, rarest first ------------------------------------------
+
+namespace {
+
+std::vector<bool> bits_of(uint32_t n, std::initializer_list<uint32_t> set) {
+  std::vector<bool> b(n, false);
+  for (auto i : set)
+    b[i] = true;
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("rarest first: the chunk the fewest sources have goes first",
+          "[chunk_picker][swarm]") {
+  chunk_picker p(4);
+  p.add_source(1, bits_of(4, {0, 1, 2, 3})); // full seeder
+  p.add_source(2, bits_of(4, {0, 1, 3}));
+  p.add_source(3, bits_of(4, {0, 3}));
+  CHECK(p.availability(0) == 3);
+  CHECK(p.availability(1) == 2);
+  CHECK(p.availability(2) == 1);
+  CHECK(p.availability(3) == 3);
+  // Peer 1 has all: the rarest (2), then 1, then 0 and 3 (tie: lowest index).
+  CHECK(p.pick(1, false) == 2u);
+  CHECK(p.pick(1, false) == 1u);
+  CHECK(p.pick(1, false) == 0u);
+  CHECK(p.pick(1, false) == 3u);
+  CHECK_FALSE(p.pick(1, false));
+}
+
+TEST_CASE("a source is never asked for a chunk it lacks, not even in endgame",
+          "[chunk_picker][swarm]") {
+  chunk_picker p(4);
+  p.add_source(1, bits_of(4, {0, 1}));
+  p.add_source(2, bits_of(4, {}));
+  CHECK_FALSE(p.pick(2)); // lacks everything
+  CHECK_FALSE(p.wants_from(2));
+  CHECK(p.wants_from(1));
+  CHECK(p.pick(1) == 0u);
+  CHECK(p.pick(1) == 1u);
+  CHECK_FALSE(p.pick(1)); // 2 and 3 are fresh but 1 lacks them
+  CHECK(p.fresh_count() == 2);
+  p.source_has(2, 0);     // a have: 2 now has chunk 0 (in flight on 1)
+  CHECK(p.pick(2) == 0u); // endgame duplicate of what it has
+  CHECK_FALSE(p.pick(2));
+  p.mark_have(0, 1);
+  p.mark_have(1, 1);
+  CHECK_FALSE(p.wants_from(1)); // everything it has is here already
+  CHECK_FALSE(p.wants_from(2));
+}
+
+TEST_CASE("have updates make a chunk available and less rare", "[chunk_picker][swarm]") {
+  chunk_picker p(3);
+  p.add_source(1, bits_of(3, {}));
+  p.add_source(2, bits_of(3, {0, 1, 2}));
+  CHECK_FALSE(p.pick(1));
+  p.source_has(1, 2);
+  CHECK(p.availability(2) == 2);
+  p.source_has(1, 2); // a repeated have changes nothing
+  CHECK(p.availability(2) == 2);
+  p.source_has(1, 99); // out of range: ignored
+  CHECK(p.pick(1) == 2u);
+  // For 2, chunks 0 and 1 are rarer (1 source) than 2 was: lowest first.
+  CHECK(p.pick(2) == 0u);
+  CHECK(p.pick(2) == 1u);
+  CHECK(p.pick(2) == 2u); // endgame: duplicates 1's request
+}
+
+TEST_CASE("a source without a bitfield has everything and adds no availability",
+          "[chunk_picker][swarm]") {
+  chunk_picker p(3);
+  p.add_source(2, bits_of(3, {1}));
+  CHECK(p.source_has_chunk(7, 0));
+  CHECK(p.availability(0) == 0);
+  // Chunks 0 and 2 (no bitfield has them) are rarer than 1.
+  CHECK(p.pick(7, false) == 0u);
+  CHECK(p.pick(7, false) == 2u);
+  CHECK(p.pick(7, false) == 1u);
+}
+
+TEST_CASE("not_have: the source lacks the chunk, the request ends without blame",
+          "[chunk_picker][swarm]") {
+  chunk_picker p(2);
+  p.add_source(1, bits_of(2, {0, 1}));
+  p.add_source(2, bits_of(2, {0, 1}));
+  CHECK(p.pick(1) == 0u);
+  p.not_have(0, 1);
+  CHECK(p.in_flight(1) == 0);
+  CHECK_FALSE(p.source_has_chunk(1, 0));
+  CHECK(p.availability(0) == 1);
+  CHECK(p.pick(1) == 1u); // not 0: it said it lacks it
+  CHECK(p.pick(2) == 0u); // not blamed: another source gets it
+  p.source_has(1, 0);     // a later have: it may be asked again
+  CHECK(p.pick(1) == 0u); // endgame duplicate now allowed
+  SECTION("from a source without a bitfield") {
+    chunk_picker q(2);
+    CHECK(q.pick(5) == 0u);
+    q.not_have(0, 5);
+    CHECK_FALSE(q.source_has_chunk(5, 0));
+    CHECK(q.source_has_chunk(5, 1));
+    CHECK(q.pick(5) == 1u);
+    CHECK_FALSE(q.pick(5));
+    q.not_have(9, 5); // out of range: ignored
+  }
+}
+
+TEST_CASE("a source that disappears takes its availability along",
+          "[chunk_picker][swarm]") {
+  chunk_picker p(3);
+  p.add_source(1, bits_of(3, {0, 1, 2}));
+  p.add_source(2, bits_of(3, {0, 1}));
+  p.add_source(3, bits_of(3, {0}));
+  CHECK(p.pick(2) == 1u); // 1 (2 sources) is rarer than 0 (3)
+  auto lost = p.peer_lost(2);
+  CHECK(lost == std::vector<uint32_t>{1});
+  CHECK(p.availability(0) == 2);
+  CHECK(p.availability(1) == 1);
+  CHECK(p.availability(2) == 1);
+  CHECK(p.in_flight(2) == 0);
+  // Back with a new bitfield: counted once, not twice.
+  p.add_source(2, bits_of(3, {2}));
+  CHECK(p.availability(2) == 2);
+  CHECK(p.availability(1) == 1);
+  CHECK(p.pick(1) == 1u);
+  // Replacing a bitfield also replaces its availability.
+  p.add_source(3, bits_of(3, {}));
+  CHECK(p.availability(0) == 1);
+  CHECK(p.pick(1) == 0u); // 0 (1 source) before 2 (2 sources)
+}
+
+TEST_CASE("random tie order: downloaders seeded differently diverge",
+          "[chunk_picker][swarm]") {
+  const uint32_t n = 64;
+  auto first_picks = [&](uint64_t seed) {
+    chunk_picker p(n, seed);
+    p.add_source(1, std::vector<bool>(n, true));
+    std::vector<uint32_t> order;
+    while (auto c = p.pick(1, false))
+      order.push_back(*c);
+    return order;
+  };
+  auto a = first_picks(1);
+  auto b = first_picks(2);
+  REQUIRE(a.size() == n);
+  REQUIRE(b.size() == n);
+  CHECK(first_picks(1) == a); // deterministic per seed
+  CHECK(a != b);
+  auto sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (uint32_t i = 0; i < n; ++i)
+    CHECK(sorted[i] == i); // a permutation: each chunk exactly once
+  // Rarity still comes before the tie order.
+  chunk_picker p(n, 3);
+  auto bits = std::vector<bool>(n, true);
+  p.add_source(1, bits);
+  bits[40] = false;
+  p.add_source(2, bits);
+  CHECK(p.pick(1) == 40u);
+}
+
+TEST_CASE("swarm simulation: partial sources trade until all are complete",
+          "[chunk_picker][swarm]") {
+  // Peer 0 is the seeder; peers 1..4 download from every other peer and
+  // announce each chunk they verify (have). Per round every peer uploads at
+  // most one chunk and receives at most one (equal uplinks and downlinks):
+  // the seeder alone would need 4 * n rounds, a perfect swarm n. The seeder
+  // leaves after n uploads: rarest first has then sent each chunk once, so
+  // the swarm completes without it (lowest-index or random picks would have
+  // sent some chunks twice and lost others).
+  const uint32_t n = 200;
+  const int downloaders = 4;
+  const int peers = downloaders + 1;
+  std::vector<chunk_picker> pickers;
+  for (int d = 0; d < downloaders; ++d)
+    pickers.emplace_back(n, 100 + d);
+  std::vector<std::vector<bool>> has(peers, std::vector<bool>(n, false));
+  has[0].assign(n, true);
+  for (int d = 0; d < downloaders; ++d)
+    for (int s = 0; s < peers; ++s)
+      if (s != d + 1)
+        pickers[d].add_source(static_cast<peer_key>(s), has[s]);
+  std::vector<uint32_t> uploads(peers, 0);
+  uint32_t rounds = 0;
+  auto all_complete = [&] {
+    return std::all_of(pickers.begin(), pickers.end(),
+                       [](const chunk_picker& p) { return p.complete(); });
+  };
+  for (; !all_complete(); ++rounds) {
+    REQUIRE(rounds < 4 * n);
+    std::vector<bool> busy(peers, false);
+    std::vector<std::pair<int, uint32_t>> arrivals;
+    for (int k = 0; k < downloaders; ++k) {
+      int d = static_cast<int>((rounds + k) % downloaders);
+      for (int j = 0; j < peers && !pickers[d].complete(); ++j) {
+        int s = static_cast<int>((rounds + d + j) % peers);
+        bool gone = s == 0 && !has[0][0];
+        if (s == d + 1 || busy[s] || gone)
+          continue;
+        auto c = pickers[d].pick(static_cast<peer_key>(s), false);
+        if (!c)
+          continue;
+        REQUIRE(has[s][*c]); // never asked for a chunk it lacks
+        busy[s] = true;
+        ++uploads[s];
+        arrivals.push_back({d, *c});
+        pickers[d].mark_have(*c, static_cast<peer_key>(s));
+        break;
+      }
+    }
+    for (auto [d, c] : arrivals) {
+      has[d + 1][c] = true;
+      for (int o = 0; o < downloaders; ++o)
+        if (o != d)
+          pickers[o].source_has(static_cast<peer_key>(d + 1), c);
+    }
+    if (uploads[0] == n && has[0][0]) {
+      has[0].assign(n, false);
+      for (auto& p : pickers)
+        p.peer_lost(0);
+    }
+  }
+  UNSCOPED_INFO("rounds " << rounds << ", seeder uploads " << uploads[0]);
+  CHECK(rounds <= n + n / 4);
+  CHECK(uploads[0] == n);
+  for (int d = 1; d < peers; ++d)
+    CHECK(uploads[d] > n / 2);
+}
+
+TEST_CASE("large picker with partial sources stays fast", "[chunk_picker][swarm]") {
+  const uint32_t n = 65536;
+  chunk_picker p(n, 42);
+  // Four sources with every 2nd, 3rd, 5th, 7th chunk; one full seeder.
+  for (peer_key s : {2u, 3u, 5u, 7u}) {
+    std::vector<bool> b(n, false);
+    for (uint32_t i = 0; i < n; i += s)
+      b[i] = true;
+    p.add_source(s, b);
+  }
+  p.add_source(1, std::vector<bool>(n, true));
+  std::vector<peer_key> peers = {1, 2, 3, 5, 7};
+  for (uint64_t step = 0; !p.complete(); ++step) {
+    REQUIRE(step < 4ull * n);
+    auto peer = peers[step % peers.size()];
+    if (auto c = p.pick(peer)) {
+      REQUIRE(p.source_has_chunk(peer, *c));
+      p.mark_have(*c, peer);
+    }
+  }
+  CHECK(p.have_count() == n);
+}
+
+TEST_CASE("a source whose chunks sit far back in the order still gets the rarest",
+          "[chunk_picker][swarm]") {
+  // More than the picker's scan limit of commoner-for-others chunks come
+  // first; source 2's own chunks are found by its bitfield instead.
+  const uint32_t n = 200;
+  chunk_picker p(n, 9);
+  p.add_source(1, std::vector<bool>(n, true));
+  p.add_source(2, bits_of(n, {150, 199, 7}));
+  p.add_source(3, bits_of(n, {150, 7}));
+  p.add_source(4, bits_of(n, {150}));
+  p.failed(7, 2); // never picked again from 2, even by the bitfield path
+  CHECK(p.pick(2, false) == 199u); // 2 sources
+  CHECK(p.pick(2, false) == 150u); // 4 sources
+  CHECK_FALSE(p.pick(2, false));
+  CHECK(p.pick(3, false) == 7u);
+}
