@@ -460,8 +460,9 @@ void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
                     : "unknown frame type";
       spdlog::debug("peer_server: {} from {}; closing", what, c.remote);
       if (c.reader.error() == proto::header_status::bad_version) {
-        // In the peer's own layout where we can, so an old peer logs why.
-        auto v = c.reader.peer_version();
+        // An old peer's first frame: refused in its own layout where we can,
+        // so it logs why (a peer that said hello in ours gets ours).
+        auto v = c.remote_peer == 0 ? c.reader.peer_version() : proto::protocol_version;
         auto msg = "unsupported protocol version " + std::to_string(v) + "; this peer speaks "
                    + std::to_string(proto::protocol_version);
         emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode_refusal(buf, v, msg); });

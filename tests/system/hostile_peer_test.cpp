@@ -257,14 +257,16 @@ TEST_CASE("oversize frames, other versions and unknown types get bad_request and
   cluster c(1);
   auto f = share_file(c, "good.bin", 300 * KiB);
   auto port = c.node(0).peer_port;
+  const uint8_t v = proto::protocol_version;
   const std::vector<std::vector<char>> bad_headers = {
-    header_bytes(0xffffffffu, 1, 7),         // a 4 GiB chunk_req
-    header_bytes(128 * 1024 + 1, 1, 1),      // one byte over the request limit
-    header_bytes(0, 2, 3),                   // version 2
+    header_bytes(0xffffffffu, v, 7),         // a 4 GiB chunk_req
+    header_bytes(128 * 1024 + 1, v, 1),      // one byte over the request limit
+    header_bytes(0, v + 1, 3),               // the next version
+    header_bytes(0, 1, 3),                   // version 1 after a version 2 hello
     header_bytes(0, 0, 3),                   // version 0
-    header_bytes(0, 1, 0),                   // type 0
-    header_bytes(0, 1, 11),                  // the type after cancel
-    header_bytes(0, 1, 255),
+    header_bytes(0, v, 0),                   // type 0
+    header_bytes(0, v, 14),                  // the type after have
+    header_bytes(0, v, 255),
   };
   for (auto& h : bad_headers) {
     INFO("header " << p2p::to_hex(h.data(), h.size()));
@@ -284,7 +286,7 @@ TEST_CASE("malformed payloads and frames only a server sends get bad_request and
   auto port = c.node(0).peer_port;
   std::vector<std::vector<char>> bad_frames;
   // A hello whose name claims 100 bytes and has 3.
-  auto hello = header_bytes(8 + 2 + 3, 1, 1);
+  auto hello = header_bytes(8 + 2 + 3, proto::protocol_version, 1);
   for (int i = 0; i < 8; ++i)
     hello.push_back(1);
   hello.insert(hello.end(), {0, 100, 'a', 'b', 'c'});
@@ -298,7 +300,7 @@ TEST_CASE("malformed payloads and frames only a server sends get bad_request and
   long_req.push_back(0);
   long_req[3] = static_cast<char>(long_req[3] + 1);
   bad_frames.push_back(long_req);
-  auto cat_req = header_bytes(1, 1, 3);
+  auto cat_req = header_bytes(1, proto::protocol_version, 3);
   cat_req.push_back(0);
   bad_frames.push_back(cat_req);
   // Frames only a server sends.
@@ -370,7 +372,7 @@ TEST_CASE("a connection without hello is closed after the hello timeout, half a 
   auto t0 = steady::now();
   peer_client silent(port);
   peer_client half(port);
-  REQUIRE(half.send(header_bytes(42, 1, 1))); // a hello header, no payload...
+  REQUIRE(half.send(header_bytes(42, proto::protocol_version, 1))); // a hello header, no payload...
   REQUIRE(half.send({0, 0, 0}));              // ...and 3 of its 42 bytes
   peer_client greeted(port);
   greeted.hello();
