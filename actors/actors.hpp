@@ -93,6 +93,11 @@ using catalog_actor = caf::typed_actor<
   caf::replies_to<scan_atom, uint32_t>::with<scan_result>,
   // Files on the LAN, merged by content id (for `ls`).
   caf::replies_to<list_atom>::with<std::vector<file_offer>>,
+  // The entries of `list_atom` whose name is `name` and whose id starts with
+  // `id_prefix` (an empty one matches all): what a download request needs,
+  // without building and copying every offer (with 1,000 files shared, the
+  // whole list per request made 1,000 downloads quadratic).
+  caf::replies_to<list_atom, std::string, std::string>::with<std::vector<file_offer>>,
   // Known peers (for `peers`).
   caf::replies_to<peers_atom>::with<std::vector<peer_info>>,
   // Peer_server endpoints ("host:port") currently offering a content id.

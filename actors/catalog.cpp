@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -218,13 +219,18 @@ void on_tick(catalog_ptr self) {
   }
 }
 
-// Distinct content ids offered; seeders deduplicated by peer id so a daemon
-// reachable under two endpoints (static + multicast) counts once.
-std::vector<file_offer> merged_offers(const catalog_state& st) {
+// Distinct content ids offered (only those `keep` accepts, when given);
+// seeders deduplicated by peer id so a daemon reachable under two endpoints
+// (static + multicast) counts once.
+template <class Keep = std::nullptr_t>
+std::vector<file_offer> merged_offers(const catalog_state& st, Keep keep = nullptr) {
   std::map<std::string, file_offer> by_id;
   std::map<std::string, std::set<uint64_t>> ids_seen;
   for (auto& [endpoint, p] : st.peers) {
     for (auto& f : p.files) {
+      if constexpr (!std::is_same_v<Keep, std::nullptr_t>)
+        if (!keep(f.id_hex))
+          continue;
       auto& offer = by_id[f.id_hex];
       if (offer.id_hex.empty()) {
         offer.id_hex = f.id_hex;
@@ -250,6 +256,27 @@ std::vector<file_offer> merged_offers(const catalog_state& st) {
     return a.name != b.name ? a.name < b.name : a.id_hex < b.id_hex;
   });
   return result;
+}
+
+// merged_offers(st) entries named `name` whose id starts with `id_prefix`
+// (empty: any). Merges only the ids some peer lists under that name and
+// prefix; the merged name (the least of the peers' names) is checked after.
+std::vector<file_offer> matching_offers(const catalog_state& st, const std::string& name,
+                                        const std::string& id_prefix) {
+  std::set<std::string> ids;
+  for (auto& [endpoint, p] : st.peers)
+    for (auto& f : p.files)
+      if ((name.empty() || f.name == name)
+          && f.id_hex.compare(0, id_prefix.size(), id_prefix) == 0)
+        ids.insert(f.id_hex);
+  if (ids.empty())
+    return {};
+  auto offers = merged_offers(st, [&ids](const std::string& id) { return ids.count(id) > 0; });
+  if (!name.empty())
+    offers.erase(std::remove_if(offers.begin(), offers.end(),
+                                [&name](const file_offer& o) { return o.name != name; }),
+                 offers.end());
+  return offers;
 }
 
 std::vector<peer_info> peer_list(const catalog_state& st) {
@@ -324,13 +351,14 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) 
       return rp;
     },
     [=](list_atom) { return merged_offers(self->state); },
+    [=](list_atom, const std::string& name, const std::string& id_prefix) {
+      return matching_offers(self->state, name, id_prefix);
+    },
     [=](peers_atom) { return peer_list(self->state); },
     [=](seeders_atom, const std::string& id_hex) {
-      std::vector<std::string> result;
-      for (auto& offer : merged_offers(self->state))
-        if (offer.id_hex == id_hex)
-          result = offer.seeders;
-      return result;
+      auto offers = merged_offers(self->state,
+                                  [&id_hex](const std::string& id) { return id == id_hex; });
+      return offers.empty() ? std::vector<std::string>{} : std::move(offers.front().seeders);
     },
     [=](tick_atom) {
       on_tick(self);

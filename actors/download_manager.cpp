@@ -193,7 +193,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) 
   return {
     [=](download_atom, const download_request& req) -> caf::result<download_info> {
       auto rp = self->make_response_promise<download_info>();
-      self->request(self->state.catalog, ask_timeout, list_atom::value)
+      self->request(self->state.catalog, ask_timeout, list_atom::value, req.name, req.id_hex)
         .then(
           [=](const std::vector<file_offer>& files) mutable {
             auto f = choose(req, files);

@@ -133,6 +133,53 @@ TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
   }
 }
 
+TEST_CASE("catalog answers a download's query with the matching offers only", "[catalog]") {
+  actor_env env;
+  fake_seeder a{0xa}, b{0xb};
+  // Content 5 is listed under two names: its merged name is the lesser one.
+  a.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(2), 5, "only-a.txt"},
+               {test::fake_id(5), 9, "z.bin"}});
+  b.set_files({{test::fake_id(1), 100, "shared.bin"}, {test::fake_id(3), 7, "b.txt"},
+               {test::fake_id(5), 9, "a-name.bin"}});
+  auto cat = env.own(spawn_catalog(*env.sys, test_config(), my_identity()));
+  caf::anon_send(cat, sighting_atom::value, sighting(0xa, a.port(), 1));
+  caf::anon_send(cat, sighting_atom::value, sighting(0xb, b.port(), 1));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 4; }));
+  auto all = list(*env.sys, cat);
+  auto query = [&](const std::string& name, const std::string& id_prefix) {
+    return ask_catalog<std::vector<file_offer>>(*env.sys, cat, "list query", list_atom::value,
+                                                name, id_prefix);
+  };
+  auto entry = [&](const std::string& name) {
+    for (auto& f : all)
+      if (f.name == name)
+        return f;
+    FAIL("no " << name << " in the list");
+    return file_offer{};
+  };
+  auto same = [](const std::vector<file_offer>& x, const std::vector<file_offer>& y) {
+    if (x.size() != y.size())
+      return false;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (x[i].id_hex != y[i].id_hex || x[i].name != y[i].name || x[i].size != y[i].size
+          || x[i].seeders != y[i].seeders)
+        return false;
+    return true;
+  };
+  CHECK(same(query("", ""), all));
+  CHECK(same(query("shared.bin", ""), {entry("shared.bin")}));
+  CHECK(query("shared.bin", "")[0].seeders.size() == 2);
+  CHECK(same(query("", test::hex_of(test::fake_id(2))), {entry("only-a.txt")}));
+  CHECK(same(query("shared.bin", test::hex_of(test::fake_id(1)).substr(0, 8)),
+             {entry("shared.bin")}));
+  CHECK(query("shared.bin", test::hex_of(test::fake_id(2))).empty());
+  CHECK(same(query("a-name.bin", ""), {entry("a-name.bin")}));
+  CHECK(query("a-name.bin", "")[0].seeders.size() == 2);
+  CHECK(query("z.bin", "").empty()); // not a name the list shows
+  CHECK(query("nope", "").empty());
+  CHECK(query("", "ffff").empty());
+}
+
 TEST_CASE("catalog expires silent multicast peers", "[catalog]") {
   actor_env env;
   fake_seeder a{0xa};
