@@ -93,7 +93,7 @@ TEST_CASE("--version, a mistyped command, help with an example, no daemon ever s
   remove_tree(dir);
 }
 
-TEST_CASE("unshare and cancel refuse a name with several matches; short ids, unshare DIR, "
+TEST_CASE("unshare and cancel refuse a name with several matches, short ids, unshare DIR, "
           "clear, a refused download leaves no -o behind",
           "[system][cli][ux]") {
   cluster c(2, {}, nullptr, {{0, rate(1 * MiB)}});

@@ -392,7 +392,7 @@ TEST_CASE("a connection without hello is closed after the hello timeout, half a 
   check_serves_good_client(port, f);
 }
 
-TEST_CASE("connections per remote address and in total are bounded; thousands are refused",
+TEST_CASE("connections per remote address and in total are bounded, thousands are refused",
           "[system][hostile][limits]") {
   constexpr size_t per_addr = 8, total = 24;
   cluster c(1, {"--max-connections", std::to_string(total), "--max-connections-per-addr",

@@ -69,7 +69,7 @@ TEST_CASE("a Latin-1 name in a shared directory is shared, listed and downloaded
   }
 }
 
-TEST_CASE("names with escape sequences and newlines print escaped, one row per file; "
+TEST_CASE("names with escape sequences and newlines print escaped, one row per file, "
           "--json stays exact",
           "[system][names]") {
   cluster c(2);
