@@ -51,7 +51,7 @@ TEST_CASE("--version, a mistyped command, help with an example, no daemon ever s
     INFO(exe << " --version: exit " << v.exit_code << "\n" << v.out << v.err);
     CHECK(v.exit_code == 0);
     CHECK(contains(v.out, " 0."));
-    CHECK(contains(v.out, "peer protocol 1"));
+    CHECK(contains(v.out, "peer protocol 2"));
   }
 
   auto typo = run_exe(cli_exe(), {"sttaus"});
