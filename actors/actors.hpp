@@ -9,6 +9,7 @@
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/io/fwd.hpp>
 #include <caf/io/system_messages.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -264,11 +265,18 @@ range_fetcher_actor spawn_range_fetcher(caf::actor_system& sys, const config& cf
                                         seeder_key key, std::string endpoint,
                                         std::string id_hex);
 
-// Binds cfg.control_host:cfg.control_port; `bound_port` gets the port.
-caf::expected<control_server_actor>
+// Binds cfg.control_host:cfg.control_port (0: any) for spawn_control_server;
+// its port() is the bound one. Errors: ec::io_error naming the address. Kept
+// apart from the spawn so start_daemon can fail on a taken control port
+// before discovery announces anything.
+caf::expected<caf::io::doorman_ptr> listen_control(caf::actor_system& sys,
+                                                   const config& cfg);
+
+// Serves the control channel on `doorman` (from listen_control).
+control_server_actor
 spawn_control_server(caf::actor_system& sys, const config& cfg, std::string cookie,
                      share_registry_actor registry, catalog_actor catalog,
                      discovery_actor discovery, peer_server_actor peer_server,
-                     download_manager_actor downloads, uint16_t& bound_port);
+                     download_manager_actor downloads, caf::io::doorman_ptr doorman);
 
 } // namespace p2p

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/crash_hook.hpp"
 #include "config/defaults.hpp"
 #include "util/net.hpp"
 
@@ -312,6 +313,7 @@ caf::behavior scan_timer(caf::event_based_actor* self, uint32_t ms) {
 }
 
 catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) {
+  arm_crash_hook(self);
   auto& st = self->state;
   st.me = me;
   st.announce_interval_ms = or_default(cfg.announce_interval_ms,

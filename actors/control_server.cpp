@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/crash_hook.hpp"
 #include "config/defaults.hpp"
 #include "actors/json.hpp"
 #include "protocol/control.hpp"
@@ -305,6 +306,7 @@ control_server(self_ptr self, config cfg, std::string cookie,
                share_registry_actor registry, catalog_actor catalog,
                discovery_actor discovery, peer_server_actor peer_server,
                download_manager_actor downloads, caf::io::doorman_ptr doorman) {
+  arm_crash_hook(self);
   self->add_doorman(std::move(doorman));
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -340,11 +342,8 @@ control_server(self_ptr self, config cfg, std::string cookie,
 
 } // namespace
 
-caf::expected<control_server_actor>
-spawn_control_server(caf::actor_system& sys, const config& cfg, std::string cookie,
-                     share_registry_actor registry, catalog_actor catalog,
-                     discovery_actor discovery, peer_server_actor peer_server,
-                     download_manager_actor downloads, uint16_t& bound_port) {
+caf::expected<caf::io::doorman_ptr> listen_control(caf::actor_system& sys,
+                                                   const config& cfg) {
   auto doorman = sys.middleman().backend().new_tcp_doorman(
     cfg.control_port, cfg.control_host.c_str(), true);
   if (!doorman)
@@ -352,11 +351,18 @@ spawn_control_server(caf::actor_system& sys, const config& cfg, std::string cook
                       "cannot listen on control address " + cfg.control_host + ":"
                         + std::to_string(cfg.control_port) + ": "
                         + sys.render(doorman.error()));
-  bound_port = (*doorman)->port();
+  return std::move(*doorman);
+}
+
+control_server_actor
+spawn_control_server(caf::actor_system& sys, const config& cfg, std::string cookie,
+                     share_registry_actor registry, catalog_actor catalog,
+                     discovery_actor discovery, peer_server_actor peer_server,
+                     download_manager_actor downloads, caf::io::doorman_ptr doorman) {
   // The broker adopts the listening socket in its own context.
   return sys.middleman().spawn_broker(control_server, cfg, std::move(cookie), registry,
                                       catalog, discovery, peer_server, downloads,
-                                      std::move(*doorman));
+                                      std::move(doorman));
 }
 
 } // namespace p2p

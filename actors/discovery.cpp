@@ -35,6 +35,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/crash_hook.hpp"
 #include "config/defaults.hpp"
 #include "protocol/datagram.hpp"
 #include "storage/fs.hpp"
@@ -207,6 +208,7 @@ discovery_actor::behavior_type discovery(discovery_ptr self, int recv_fd,
                                          std::string group_endpoint,
                                          uint32_t announce_interval_ms, identity me,
                                          catalog_actor catalog) {
+  arm_crash_hook(self);
   auto& st = self->state;
   st.me = me;
   st.catalog = catalog;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/crash_hook.hpp"
 #include "config/defaults.hpp"
 #include "actors/download_files.hpp"
 #include "storage/fs.hpp"
@@ -168,6 +169,7 @@ void resume_all(self_ptr self) {
 
 download_manager_actor::behavior_type
 download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) {
+  arm_crash_hook(self);
   self->state.cfg = std::move(cfg);
   self->state.self_id = std::move(id);
   self->state.catalog = catalog;

@@ -8,6 +8,7 @@
 // (tracked with data_transferred_msg), so memory is bounded by requests in
 // flight, never by file size.
 #include "actors/actors.hpp"
+#include "actors/crash_hook.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -513,6 +514,7 @@ void on_shares(broker_ptr self, std::vector<share_info>& shares) {
 peer_server_actor::behavior_type
 peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
             share_registry_actor registry, uint64_t peer_id, uint16_t port) {
+  arm_crash_hook(self);
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.registry = registry;

@@ -5,6 +5,7 @@
 // The table is persisted in <state_dir>/shares.json plus one
 // <state_dir>/manifests/<id>.manifest per share.
 #include "actors/actors.hpp"
+#include "actors/crash_hook.hpp"
 
 #include <sys/stat.h>
 
@@ -613,6 +614,7 @@ void handle_tick(registry_ptr self) {
 }
 
 share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
+  arm_crash_hook(self);
   self->state.cfg = std::move(cfg);
   self->state.max_hashers
     = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);

@@ -11,6 +11,24 @@
 
 namespace p2p {
 
+void configure_actor_system(caf::actor_system_config& caf_cfg) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  caf_cfg.load<caf::io::middleman>();
+  caf_cfg.set("scheduler.policy", caf::atom("stealing"));
+  // After a job a worker polls: 100 tries without sleeping (CAF's default),
+  // then 20 tries 250 us apart (default: 500 tries 50 us apart, 25 ms of
+  // clock_nanosleep after every timer tick or datagram), then it sleeps on
+  // its condition variable, which an enqueue from outside (sockets, timers)
+  // wakes. The relaxed timeout only paces stealing from a busy worker's
+  // queue: 1 s instead of 10 ms, which woke 4 idle workers 400 times a second.
+  caf_cfg.set("work-stealing.aggressive-poll-attempts", size_t{100});
+  caf_cfg.set("work-stealing.moderate-poll-attempts", size_t{20});
+  caf_cfg.set("work-stealing.moderate-sleep-duration",
+              caf::timespan{microseconds(250)});
+  caf_cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{milliseconds(1000)});
+}
+
 std::string pick_advertise_addr(const config& cfg) {
   if (!cfg.advertise_addr.empty())
     return cfg.advertise_addr;
@@ -32,9 +50,37 @@ uint64_t random_peer_id() {
 
 } // namespace
 
-caf::expected<daemon_handles> start_daemon(caf::actor_system& sys, const config& cfg,
-                                           const std::string& cookie) {
-  daemon_handles h;
+std::vector<std::pair<std::string, caf::actor>> core_actors(const daemon_handles& h) {
+  std::vector<std::pair<std::string, caf::actor>> out;
+  auto add = [&](const char* name, const auto& hdl) {
+    if (hdl)
+      out.emplace_back(name, caf::actor_cast<caf::actor>(hdl));
+  };
+  add("share_registry", h.registry);
+  add("peer_server", h.peer_server);
+  add("catalog", h.catalog);
+  add("discovery", h.discovery);
+  add("download_manager", h.downloads);
+  add("control_server", h.control);
+  return out;
+}
+
+namespace {
+
+// Control server first (no new requests), share registry last.
+void stop_actors(daemon_handles& h) {
+  auto actors = core_actors(h);
+  for (auto i = actors.rbegin(); i != actors.rend(); ++i)
+    caf::anon_send_exit(i->second, caf::exit_reason::user_shutdown);
+}
+
+// Spawns in an order that puts every step that can fail before discovery's
+// first announce; see start_daemon.
+caf::error spawn_all(caf::actor_system& sys, const config& cfg, const std::string& cookie,
+                     daemon_handles& h) {
+  if (!cfg.interface.empty() && !interface_ipv4(cfg.interface))
+    return make_error(ec::bad_request,
+                      "no IPv4 address on interface '" + cfg.interface + "'");
   h.self.peer_id = random_peer_id();
   h.self.advertise_addr = pick_advertise_addr(cfg);
   h.registry = spawn_share_registry(sys, cfg);
@@ -42,6 +88,10 @@ caf::expected<daemon_handles> start_daemon(caf::actor_system& sys, const config&
   if (!ps)
     return ps.error();
   h.peer_server = *ps;
+  auto control_door = listen_control(sys, cfg);
+  if (!control_door)
+    return control_door.error();
+  h.control_port = (*control_door)->port();
   h.catalog = spawn_catalog(sys, cfg, h.self);
   if (cfg.multicast) {
     auto d = spawn_discovery(sys, cfg, h.self, h.catalog);
@@ -52,11 +102,20 @@ caf::expected<daemon_handles> start_daemon(caf::actor_system& sys, const config&
                    caf::actor_cast<shares_listener_actor>(h.discovery));
   }
   h.downloads = spawn_download_manager(sys, cfg, h.self, h.catalog);
-  auto cs = spawn_control_server(sys, cfg, cookie, h.registry, h.catalog, h.discovery,
-                                 h.peer_server, h.downloads, h.control_port);
-  if (!cs)
-    return cs.error();
-  h.control = *cs;
+  h.control = spawn_control_server(sys, cfg, cookie, h.registry, h.catalog, h.discovery,
+                                   h.peer_server, h.downloads, std::move(*control_door));
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<daemon_handles> start_daemon(caf::actor_system& sys, const config& cfg,
+                                           const std::string& cookie) {
+  daemon_handles h;
+  if (auto err = spawn_all(sys, cfg, cookie, h)) {
+    stop_actors(h);
+    return err;
+  }
   return h;
 }
 
@@ -71,16 +130,7 @@ void stop_daemon(caf::actor_system& sys, daemon_handles& h) {
                [](const caf::error& err) {
                  spdlog::warn("downloads did not stop in time: {}", caf::to_string(err));
                });
-  auto stop = [&](auto& hdl) {
-    if (hdl)
-      self->send_exit(hdl, caf::exit_reason::user_shutdown);
-  };
-  stop(h.control);
-  stop(h.downloads);
-  stop(h.discovery);
-  stop(h.catalog);
-  stop(h.peer_server);
-  stop(h.registry);
+  stop_actors(h);
 }
 
 } // namespace p2p

@@ -1,12 +1,15 @@
 // p2p-daemon: shares files on the LAN and downloads them from every seeder.
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
@@ -19,6 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include "actors/crash_hook.hpp"
 #include "actors/system.hpp"
 #include "config/config.hpp"
 #include "p2p/version.hpp"
@@ -136,6 +140,58 @@ std::string write_control_files(const p2p::config& cfg, const std::string& cooki
     p2p::format_host_port(cfg.control_host, control_port) + "\n", 0644);
 }
 
+// Ends the process with `code` if it is still running after `delay`: a
+// daemon that failed must not hang in shutdown (actor_system's destructor
+// waits for every actor).
+void exit_anyway_after(std::chrono::milliseconds delay, int code) {
+  std::thread([delay, code] {
+    std::this_thread::sleep_for(delay);
+    std::fflush(nullptr);
+    std::_Exit(code);
+  }).detach();
+}
+
+// Waits for a stop signal or for a core actor to stop. Returns 0 after a
+// signal; logs which actor stopped and returns 1 when one did (none stops on
+// its own: an exception, or a closed listening socket, ends it). `signals`
+// is blocked in every thread. With P2P_TEST_CRASH set (tests only), SIGUSR1
+// makes the named actor throw (actors/crash_hook.hpp).
+int wait_for_stop(caf::actor_system& sys, const p2p::daemon_handles& h, sigset_t signals) {
+  caf::scoped_actor self{sys};
+  auto actors = p2p::core_actors(h);
+  for (auto& a : actors)
+    self->monitor(a.second);
+  const char* crash_target = std::getenv(p2p::crash_hook_env);
+  auto me = caf::actor_cast<caf::actor>(self);
+  std::thread waiter([&] {
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGUSR1) {
+        caf::anon_send(me, p2p::stop_atom::value, sig);
+        return;
+      }
+      for (auto& [name, hdl] : actors)
+        if (crash_target != nullptr && name == crash_target)
+          caf::anon_send(hdl, p2p::crash_atom::value);
+    }
+  });
+  int code = 0;
+  self->receive(
+    [&](p2p::stop_atom, int sig) { spdlog::info("signal {}: stopping", sig); },
+    [&](caf::down_msg& dm) {
+      std::string name = "an actor";
+      for (auto& a : actors)
+        if (a.second.address() == dm.source)
+          name = a.first;
+      spdlog::error("{} stopped ({}); exiting", name, caf::to_string(dm.reason));
+      code = 1;
+      pthread_kill(waiter.native_handle(), SIGTERM); // ends its sigwait
+    });
+  waiter.join();
+  return code;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -160,28 +216,32 @@ int main(int argc, char** argv) {
     spdlog::error("cannot create state dir {}: {}", cfg.state_dir, err);
     return 1;
   }
-  // Block the stop signals in every thread; main waits for them below.
+  // Block the stop signals in every thread; wait_for_stop waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  if (std::getenv(p2p::crash_hook_env) != nullptr)
+    sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   caf::actor_system_config caf_cfg;
-  caf_cfg.load<caf::io::middleman>();
+  p2p::configure_actor_system(caf_cfg);
   caf::actor_system sys{caf_cfg};
   auto cookie = make_cookie();
   auto started = p2p::start_daemon(sys, cfg, cookie);
   if (!started) {
     auto [code, msg] = p2p::describe(started.error());
     spdlog::error("cannot start: {}", msg.empty() ? code : msg);
+    exit_anyway_after(std::chrono::seconds(2), 1);
     return 1;
   }
   auto& h = *started;
   if (auto err = write_control_files(cfg, cookie, h.control_port); !err.empty()) {
     spdlog::error("cannot write control files in {}: {}", cfg.state_dir, err);
     p2p::stop_daemon(sys, h);
+    exit_anyway_after(std::chrono::seconds(2), 1);
     return 1;
   }
   spdlog::info("p2p-daemon ready: control {}, peers {}:{}, multicast {}, state {}",
@@ -191,9 +251,9 @@ int main(int argc, char** argv) {
                                                      cfg.multicast_port)
                              : std::string{"off"},
                cfg.state_dir);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("signal {}: stopping", sig);
+  int code = wait_for_stop(sys, h, stop_signals);
   p2p::stop_daemon(sys, h);
-  return 0;
+  if (code != 0)
+    exit_anyway_after(std::chrono::seconds(2), code);
+  return code;
 }

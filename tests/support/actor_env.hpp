@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/messages.hpp"
+#include "actors/system.hpp"
 #include "config/config.hpp"
 #include "tests/support/bytes.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -37,7 +38,7 @@ struct actor_env {
   actor_env() {
     if (std::getenv("P2P_TEST_DEBUG") != nullptr)
       spdlog::set_level(spdlog::level::debug);
-    acfg.load<caf::io::middleman>();
+    configure_actor_system(acfg);
     sys = std::make_unique<caf::actor_system>(acfg);
   }
   ~actor_env() {

@@ -92,6 +92,7 @@ struct daemon_node {
   uint16_t control_port = 0;
   uint16_t peer_port = 0;
   std::vector<std::string> args;
+  std::map<std::string, std::string> env; // extra environment for its next start
   std::unique_ptr<process> proc;
 
   std::string control_addr() const {
@@ -225,6 +226,7 @@ public:
     o.exe = daemon_exe();
     o.args = n.args;
     o.env = base_env();
+    o.env.insert(n.env.begin(), n.env.end());
     o.unset_env = p2p_env_names();
     o.stderr_path = n.log_path;
     o.stdout_path = n.log_path;
