@@ -1,5 +1,7 @@
 // A waiting `download -w` while things go wrong: the download is cancelled,
 // or the daemon dies under it.
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 
 #include "tests/support/daemon.hpp"
@@ -66,14 +68,36 @@ TEST_CASE("cancel stops a running download and the waiting CLI exits 1",
   CHECK(s.c.cli(1, {"cancel", "big.bin"}).exit_code == 1);
 }
 
-TEST_CASE("download -w exits 3 when its daemon dies", "[system][download]") {
+TEST_CASE("download -w exits 3 at once when its daemon stops or dies, and the download "
+          "resumes by itself when the daemon is back",
+          "[system][download]") {
+  int sig = GENERATE(SIGTERM, SIGKILL);
   slow_download s;
-  REQUIRE(s.c.stop(1, SIGKILL, 5s).has_value());
+  REQUIRE(s.c.stop(1, sig, 5s).has_value());
+  auto t0 = std::chrono::steady_clock::now();
   auto st = s.waiter->wait_for(10s);
-  INFO("waiter stderr: " << s.waiter->stderr_text());
+  auto ms = std::chrono::duration_cast<millis>(std::chrono::steady_clock::now() - t0).count();
+  INFO("signal " << sig << "; waiter exit after " << ms
+                 << " ms, stderr: " << s.waiter->stderr_text());
   REQUIRE(st.has_value());
   CHECK(*st == 3);
+  CHECK(ms < 1000);
   CHECK(s.waiter->stderr_text().find("p2p-cli: ") != std::string::npos);
+
+  // Nobody asks again: the restarted daemon resumes the download from its record.
+  s.c.start(1);
+  bool ok = false;
+  auto d = s.c.wait_download(
+    1, "big.bin",
+    [](const nlohmann::json& d) {
+      auto state = d.value("state", "");
+      return state == "complete" || state == "failed" || state == "cancelled";
+    },
+    60s, ok, 200ms);
+  INFO("download after the restart: " << d.dump());
+  REQUIRE(ok);
+  CHECK(d.value("state", "") == "complete");
+  CHECK(file_sha256(s.out + "/big.bin") == sha256_hex(random_bytes(file_size, 99)));
 }
 
 TEST_CASE("download -w draws a progress bar when stderr is a terminal",
