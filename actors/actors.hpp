@@ -73,6 +73,9 @@ using share_registry_actor = caf::typed_actor<
   caf::replies_to<unshare_atom, std::string>::with<std::vector<share_info>>,
   // All current shares.
   caf::replies_to<list_atom>::with<std::vector<share_info>>,
+  // Hashing still to do: files queued or being hashed, and their bytes not
+  // hashed yet (what `share` shows while it waits).
+  caf::replies_to<hash_atom>::with<uint64_t, uint64_t>,
   // The serialized manifest of a shared content id (hex), or not_found.
   caf::replies_to<manifest_atom, std::string>::with<std::vector<char>>,
   // Adds a listener; it gets the current table at once and every change.

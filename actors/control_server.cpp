@@ -39,6 +39,13 @@ struct waiter {
   bool polling = false;
 };
 
+// A `share` request with "progress": it gets the hashing still to do on
+// every tick until its reply.
+struct share_waiter {
+  connection_handle hdl;
+  json id;
+};
+
 struct control_state {
   static inline const char* name = "control_server";
   config cfg;
@@ -51,6 +58,7 @@ struct control_state {
   std::unordered_map<connection_handle, connection> conns;
   std::map<uint64_t, waiter> waiters; // by a local sequence number
   uint64_t next_waiter = 0;
+  std::map<uint64_t, share_waiter> share_waiters; // by the same sequence numbers
   bool ticking = false;
 };
 
@@ -84,7 +92,7 @@ auto reply_error(self_ptr self, connection_handle hdl, json id) {
 }
 
 void schedule_tick(self_ptr self) {
-  if (self->state.ticking || self->state.waiters.empty())
+  if (self->state.ticking || (self->state.waiters.empty() && self->state.share_waiters.empty()))
     return;
   self->state.ticking = true;
   self->delayed_send(self, progress_interval, tick_atom::value);
@@ -127,6 +135,20 @@ void poll_waiters(self_ptr self) {
           reply_error(self, w.hdl, w.id)(err);
         });
   }
+}
+
+// Sends each waiting `share` {"event":"progress","hashing":{"files","bytes_left"}}.
+void poll_share_waiters(self_ptr self) {
+  if (self->state.share_waiters.empty())
+    return;
+  self->request(self->state.registry, ask_timeout, hash_atom::value)
+    .then([=](uint64_t files, uint64_t left) {
+      for (auto& [seq, w] : self->state.share_waiters)
+        send_line(self, w.hdl,
+                  {{"id", w.id},
+                   {"event", "progress"},
+                   {"hashing", {{"files", files}, {"bytes_left", left}}}});
+    });
 }
 
 void handle_status(self_ptr self, connection_handle hdl, json id) {
@@ -185,10 +207,24 @@ void dispatch(self_ptr self, connection_handle hdl, const control::request& r) {
     send_line(self, hdl, control::ok_reply(id, std::move(result)));
   };
   if (r.cmd == "share") {
+    auto seq = st.next_waiter++;
+    bool progress = r.args.value("progress", false);
     self->request(st.registry, share_timeout, share_atom::value,
                   r.args["path"].get<std::string>())
-      .then([=](const std::vector<share_info>& s) { ok({{"shares", to_json(s)}}); },
-            fail);
+      .then(
+        [=](const std::vector<share_info>& s) {
+          self->state.share_waiters.erase(seq);
+          ok({{"shares", to_json(s)}});
+        },
+        [=](const caf::error& err) {
+          self->state.share_waiters.erase(seq);
+          fail(err);
+        });
+    if (progress) {
+      st.share_waiters.emplace(seq, share_waiter{hdl, id});
+      poll_share_waiters(self); // at once: the registry has queued the hashing by then
+      schedule_tick(self);
+    }
   } else if (r.cmd == "unshare") {
     self->request(st.registry, ask_timeout, unshare_atom::value,
                   r.args["target"].get<std::string>())
@@ -327,6 +363,8 @@ control_server(self_ptr self, config cfg, std::string cookie,
       st.conns.erase(msg.handle);
       for (auto i = st.waiters.begin(); i != st.waiters.end();)
         i = i->second.hdl == msg.handle ? st.waiters.erase(i) : std::next(i);
+      for (auto i = st.share_waiters.begin(); i != st.share_waiters.end();)
+        i = i->second.hdl == msg.handle ? st.share_waiters.erase(i) : std::next(i);
     },
     [=](const caf::io::acceptor_closed_msg&) {
       spdlog::error("control port closed");
@@ -335,6 +373,7 @@ control_server(self_ptr self, config cfg, std::string cookie,
     [=](tick_atom) {
       self->state.ticking = false;
       poll_waiters(self);
+      poll_share_waiters(self);
       schedule_tick(self);
     },
   };

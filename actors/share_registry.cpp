@@ -104,13 +104,14 @@ caf::expected<std::vector<std::string>> files_under(const std::string& dir) {
 // `cancel` is set when the registry terminates, so a daemon asked to stop does
 // not wait for the hash of a large file to finish.
 hasher_actor::behavior_type hasher(hasher_actor::pointer self, uint64_t job,
-                                   std::shared_ptr<std::atomic<bool>> cancel) {
+                                   std::shared_ptr<std::atomic<bool>> cancel,
+                                   std::shared_ptr<std::atomic<uint64_t>> progress) {
   return {
     [=](hash_atom, const std::string& path,
         uint32_t chunk) -> caf::result<std::vector<char>> {
       spdlog::debug("hasher {}: {}", job, path);
       std::string err;
-      auto m = build_manifest(path, chunk, err, cancel.get());
+      auto m = build_manifest(path, chunk, err, cancel.get(), progress.get());
       self->quit();
       if (!m)
         return make_error(ec::io_error, err.empty() ? path + ": cannot hash" : err);
@@ -140,6 +141,13 @@ struct hash_job {
   std::string path;
   uint64_t gen = 0;
   hash_done done;
+  uint64_t size = 0; // at enqueue time, for the hashing progress
+};
+
+// A file being hashed: its size and the bytes its hasher has read.
+struct running_hash {
+  uint64_t size = 0;
+  std::shared_ptr<std::atomic<uint64_t>> read;
 };
 
 struct registry_state {
@@ -154,6 +162,7 @@ struct registry_state {
   std::map<std::string, uint64_t> hash_gen;
   uint64_t next_gen = 0;
   std::deque<hash_job> hash_queue; // waiting for a hasher
+  std::map<uint64_t, running_hash> hashing; // by job generation
   size_t hashers_running = 0;
   size_t max_hashers = 1;
   // Set when the registry terminates: running hashers stop reading.
@@ -337,7 +346,8 @@ void hash_file(registry_ptr self, const std::string& path, hash_done done) {
   auto& st = self->state;
   auto gen = ++st.next_gen;
   st.hash_gen[path] = gen;
-  st.hash_queue.push_back(hash_job{path, gen, std::move(done)});
+  auto fst = stat_regular(path);
+  st.hash_queue.push_back(hash_job{path, gen, std::move(done), fst ? fst->size : 0});
   start_hashers(self);
 }
 
@@ -379,19 +389,23 @@ void start_hashers(registry_ptr self) {
     }
     ++st.hashers_running;
     auto chunk = st.cfg.chunk_size != 0 ? st.cfg.chunk_size : defaults::chunk_size;
-    auto h = self->spawn<caf::detached>(hasher, job.gen, st.stop_hashing);
+    auto read = std::make_shared<std::atomic<uint64_t>>(0);
+    st.hashing[job.gen] = running_hash{fst->size, read};
+    auto h = self->spawn<caf::detached>(hasher, job.gen, st.stop_hashing, read);
     auto shared_job = std::make_shared<hash_job>(std::move(job));
     auto f = *fst;
     self->request(h, caf::infinite, hash_atom::value, shared_job->path, chunk)
       .then(
         [=](std::vector<char>& bytes) {
           --self->state.hashers_running;
+          self->state.hashing.erase(shared_job->gen);
           finish_hash(self, *shared_job, f, bytes);
           start_hashers(self);
         },
         [=](caf::error& err) {
           auto& st = self->state;
           --st.hashers_running;
+          st.hashing.erase(shared_job->gen);
           auto i = st.hash_gen.find(shared_job->path);
           if (i != st.hash_gen.end() && i->second == shared_job->gen)
             st.hash_gen.erase(i);
@@ -635,6 +649,16 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
   self->delayed_send(self, tick_interval, tick_atom::value);
   return {
     [=](share_atom, const std::string& path) { return handle_share(self, path); },
+    [=](hash_atom) {
+      auto& st = self->state;
+      uint64_t files = st.hash_queue.size() + st.hashing.size();
+      uint64_t left = 0;
+      for (const auto& job : st.hash_queue)
+        left += job.size;
+      for (const auto& [gen, h] : st.hashing)
+        left += h.size - std::min(h.size, h.read->load(std::memory_order_relaxed));
+      return std::make_tuple(files, left);
+    },
     [=](unshare_atom, const std::string& arg) { return handle_unshare(self, arg); },
     [=](list_atom) { return self->state.table(); },
     [=](manifest_atom, const std::string& id) -> caf::result<std::vector<char>> {

@@ -98,5 +98,7 @@ int run_command(const global_options& g, const std::function<void()>& body);
 constexpr int request_timeout_ms = 60'000;  // scan waits ~1 s; share hashes first
 constexpr int share_timeout_ms = 600'000;   // hashing a large directory takes a while
 constexpr int progress_timeout_ms = 30'000; // download -w gets ~4 events a second
+// `share` on a terminal draws the hashing progress once this much is left.
+constexpr uint64_t share_progress_min_bytes = 64ull << 20;
 
 } // namespace p2p::cli

@@ -1,6 +1,11 @@
 // p2p-cli share <PATH>: share a file, or each file under a directory.
+#include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
+
+#include <unistd.h>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
@@ -15,7 +20,44 @@ void add_share_command(CLI::App& app, context& ctx) {
   on_run(sub, ctx, [&ctx, path] {
     control_client client(ctx.global);
     auto abs = absolute_path(*path);
-    auto result = client.call("share", {{"path", abs}}, share_timeout_ms);
+    // On a terminal the daemon reports the hashing still to do about four
+    // times a second; shown as a bar once there is a lot of it.
+    bool tty = isatty(STDERR_FILENO) != 0 && !ctx.global.json;
+    std::optional<progress_bar> bar;
+    uint64_t most_left = 0;
+    auto start = std::chrono::steady_clock::now();
+    event_handler on_event = [&](const nlohmann::json& ev) {
+      auto h = ev.value("hashing", nlohmann::json::object());
+      auto left = json_u64(h, "bytes_left");
+      most_left = std::max(most_left, left);
+      if (!bar && most_left < share_progress_min_bytes)
+        return;
+      if (!bar) {
+        std::cerr << "p2p-cli: hashing " << json_u64(h, "files") << " file"
+                  << (json_u64(h, "files") == 1 ? "" : "s") << " before sharing\n";
+        bar.emplace();
+      }
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double rate = s > 0 ? static_cast<double>(most_left - left) / s : 0;
+      bar->update({{"size", most_left},
+                   {"bytes_done", most_left - left},
+                   {"rate_bps", rate},
+                   {"eta_s", rate > 0 ? static_cast<double>(left) / rate : -1.0},
+                   {"state", "running"}});
+    };
+    nlohmann::json result;
+    try {
+      result = client.call("share", {{"path", abs}, {"progress", tty}}, share_timeout_ms,
+                           on_event);
+    } catch (const failure&) {
+      if (bar)
+        bar->finish();
+      throw;
+    }
+    if (bar) {
+      bar->update({{"size", most_left}, {"bytes_done", most_left}, {"state", "complete"}});
+      bar->finish();
+    }
     if (ctx.global.json)
       return print_json(result);
     auto shares = result.value("shares", nlohmann::json::array());

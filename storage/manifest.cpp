@@ -131,7 +131,8 @@ digest content_id_of(const manifest& m) {
 
 std::optional<manifest> build_manifest(const std::string& path,
                                        uint32_t preferred_chunk, std::string& err,
-                                       const std::atomic<bool>* cancel) {
+                                       const std::atomic<bool>* cancel,
+                                       std::atomic<uint64_t>* progress) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err = "cannot open " + path + ": " + std::strerror(errno);
@@ -181,6 +182,8 @@ std::optional<manifest> build_manifest(const std::string& path,
       err = "cannot read " + path + ": file shrank while hashing";
       return std::nullopt;
     }
+    if (progress != nullptr)
+      progress->fetch_add(static_cast<uint64_t>(got), std::memory_order_relaxed);
     const char* p = buf.get();
     auto left = static_cast<size_t>(got);
     while (left > 0) {

@@ -63,8 +63,11 @@ digest content_id_of(const manifest& m);
 // effective_chunk_size(size, preferred_chunk). On error returns nullopt and
 // sets `err` ("cannot open ...: No such file or directory"). When `cancel`
 // becomes true it stops after the current read and sets err to "cancelled".
+// `progress`, when given, grows by the bytes read as hashing goes (for the
+// hashing progress of `share`).
 std::optional<manifest> build_manifest(const std::string& path,
                                        uint32_t preferred_chunk, std::string& err,
-                                       const std::atomic<bool>* cancel = nullptr);
+                                       const std::atomic<bool>* cancel = nullptr,
+                                       std::atomic<uint64_t>* progress = nullptr);
 
 } // namespace p2p

@@ -138,6 +138,13 @@ TEST_CASE("build_manifest over file shapes", "[manifest]") {
     CHECK_FALSE(build_manifest(dir.path(), cs, err));
     CHECK_THAT(err, Catch::Contains("not a regular file"));
   }
+  SECTION("progress counts every byte read, on top of what it held") {
+    auto path = dir.write("progress.bin", random_bytes(3 * cs + 5, 8));
+    std::atomic<uint64_t> progress{100};
+    std::string err;
+    REQUIRE(build_manifest(path, cs, err, nullptr, &progress));
+    CHECK(progress == 100 + 3 * cs + 5);
+  }
   SECTION("a cancel flag stops the hash; a clear one changes nothing") {
     auto path = dir.write("cancel.bin", random_bytes(3 * cs + 5, 9));
     std::atomic<bool> cancel{true};

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "protocol/frame.hpp"
 #include "tests/support/daemon.hpp"
 
 using namespace p2p::test;
@@ -51,7 +52,7 @@ TEST_CASE("--version, a mistyped command, help with an example, no daemon ever s
     INFO(exe << " --version: exit " << v.exit_code << "\n" << v.out << v.err);
     CHECK(v.exit_code == 0);
     CHECK(contains(v.out, " 0."));
-    CHECK(contains(v.out, "peer protocol 2"));
+    CHECK(contains(v.out, "peer protocol " + std::to_string(p2p::proto::protocol_version)));
   }
 
   auto typo = run_exe(cli_exe(), {"sttaus"});
@@ -244,4 +245,28 @@ TEST_CASE("download -w: Ctrl-C leaves the download to the daemon and says how to
     CHECK(quiet.err.empty());
     CHECK(contains(quiet.out, "downloaded big.bin"));
   }
+}
+
+TEST_CASE("share draws the hashing progress of a large file on a terminal, nothing off one",
+          "[system][cli][ux][share]") {
+  cluster c(1);
+  auto src = c.make_dir(c.root() + "/src");
+  auto big = src + "/sparse.img";
+  write_file(big, "");
+  fs::resize_file(big, 512 * MiB); // sparse: hashed, but takes no disk
+  auto w = c.spawn_cli(0, {"share", big}, "share-tty", true);
+  auto st = w->wait_for(180s);
+  auto err = w->stderr_text();
+  INFO("stderr (terminal): " << err << "\nstdout: " << w->stdout_text());
+  REQUIRE(st.has_value());
+  CHECK(*st == 0);
+  CHECK(contains(err, "p2p-cli: hashing 1 file before sharing"));
+  CHECK(contains(err, "100.0%  512.0 MiB / 512.0 MiB  complete"));
+  CHECK(err.find('\r') != std::string::npos);
+  CHECK(contains(w->stdout_text(), "shared sparse.img (512.0 MiB"));
+
+  write_file(src + "/small.txt", "hello");
+  auto plain = c.cli(0, {"share", src + "/small.txt"});
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.err.empty());
 }
