@@ -270,3 +270,22 @@ TEST_CASE("share draws the hashing progress of a large file on a terminal, nothi
   CHECK(plain.exit_code == 0);
   CHECK(plain.err.empty());
 }
+
+TEST_CASE("status -w redraws until interrupted", "[system][cli][ux]") {
+  cluster c(1);
+  auto w = c.spawn_cli(0, {"status", "-w"}, "watch");
+  auto frames = [&] {
+    auto out = w->stdout_text();
+    size_t n = 0;
+    for (auto p = out.find("Shares ("); p != std::string::npos; p = out.find("Shares (", p + 1))
+      ++n;
+    return n;
+  };
+  CHECK(wait_until([&] { return frames() >= 2; }, 10s));
+  CHECK(w->running());
+  w->signal(SIGINT);
+  auto st = w->wait_for(5s);
+  INFO("stdout: " << w->stdout_text());
+  REQUIRE(st.has_value());
+  CHECK(*st == 128 + SIGINT);
+}
