@@ -1,6 +1,7 @@
 // p2p-cli share <PATH>: share a file, or each file under a directory.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -26,10 +27,18 @@ void add_share_command(CLI::App& app, context& ctx) {
     std::optional<progress_bar> bar;
     uint64_t most_left = 0;
     auto start = std::chrono::steady_clock::now();
+    // One file: its size is the whole of the hashing (the first report may
+    // come after the hasher has read some of it).
+    std::error_code ec;
+    uint64_t one_file = std::filesystem::is_regular_file(abs, ec) ? std::filesystem::file_size(abs, ec) : 0;
+    if (ec)
+      one_file = 0;
     event_handler on_event = [&](const nlohmann::json& ev) {
       auto h = ev.value("hashing", nlohmann::json::object());
       auto left = json_u64(h, "bytes_left");
-      most_left = std::max(most_left, left);
+      if (left == 0 && !bar)
+        return; // nothing to hash (already shared)
+      most_left = std::max({most_left, left, left <= one_file ? one_file : 0});
       if (!bar && most_left < share_progress_min_bytes)
         return;
       if (!bar) {
