@@ -16,6 +16,7 @@
 
 #include "actors/messages.hpp"
 #include "config/config.hpp"
+#include "protocol/frame.hpp"
 
 namespace p2p {
 
@@ -162,8 +163,9 @@ using download_actor = caf::typed_actor<
   // From a range_fetcher: chunk `index`'s bytes, not yet verified. The buffer
   // holds the whole chunk frame payload (read it with proto::decode_chunk).
   caf::reacts_to<chunk_atom, seeder_key, uint32_t, std::vector<char>>,
-  // From a range_fetcher: the seeder answered an error for chunk `index`.
-  caf::reacts_to<failed_atom, seeder_key, uint32_t, std::string>,
+  // From a range_fetcher: the seeder answered error `code` (its message
+  // follows) for chunk `index`.
+  caf::reacts_to<failed_atom, seeder_key, uint32_t, proto::error_code, std::string>,
   // From a range_fetcher: connection refused, lost or stalled; it has quit.
   caf::reacts_to<lost_atom, seeder_key, std::string>,
   // Timer: save the resume record, report progress, look for new seeders.

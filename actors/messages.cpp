@@ -29,8 +29,7 @@ const char* ec_code(ec x) {
 }
 
 caf::error make_error(ec x, std::string message) {
-  return caf::error{static_cast<uint8_t>(x), p2p_category,
-                    caf::make_message(std::move(message))};
+  return caf::make_error(x, std::move(message));
 }
 
 std::pair<std::string, std::string> describe(const caf::error& err) {

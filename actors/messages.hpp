@@ -167,10 +167,16 @@ enum class ec : uint8_t {
 // "not_found", "ambiguous", ... (the control channel's error codes).
 const char* ec_code(ec x);
 
-// An error of category "p2p" whose context is `message`.
+// An error of category "p2p" whose context is `message` (caf::make_error
+// with the category CAF_ERROR_CODE_ENUM below registers).
 caf::error make_error(ec x, std::string message);
 
 // For any error: the control code and a one-line message.
 std::pair<std::string, std::string> describe(const caf::error& err);
 
 } // namespace p2p
+
+// The daemon's one error enum, registered with CAF as category "p2p"
+// (CAF 0.17.6 caf/error.hpp: CAF_ERROR_CODE_ENUM(enum, category)), so
+// caf::make_error(ec::x, ...) and caf::error{ec::x} need no casts.
+CAF_ERROR_CODE_ENUM(p2p::ec, "p2p")

@@ -99,12 +99,11 @@ void on_frame(self_ptr self) {
         lost(self, "malformed error frame");
         return;
       }
-      auto why = std::string{proto::to_string(e.code)} + ": " + e.message;
       if (st.pending.erase(e.index) == 0) {
-        lost(self, "seeder error: " + why);
+        lost(self, "seeder error: " + std::string{proto::to_string(e.code)} + ": " + e.message);
         return;
       }
-      self->send(st.owner, failed_atom::value, st.key, e.index, why);
+      self->send(st.owner, failed_atom::value, st.key, e.index, e.code, e.message);
       return;
     }
     default:

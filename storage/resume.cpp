@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/frame.hpp"
+#include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "storage/names.hpp"
 #include "util/hex.hpp"
@@ -118,6 +119,35 @@ std::optional<resume_record> resume_from_json(const std::string& text) {
     return std::nullopt;
   r.have = std::move(*bits);
   return r;
+}
+
+std::optional<resume_files> load_resume_files(const std::string& stem,
+                                               const std::string& id_hex, std::string& why) {
+  why.clear();
+  auto text = read_file(stem + ".json");
+  if (!text)
+    return std::nullopt;
+  auto rec = resume_from_json(*text);
+  if (!rec) {
+    why = "unreadable";
+    return std::nullopt;
+  }
+  auto mbytes = read_file(stem + ".manifest");
+  auto m = mbytes ? parse_manifest(mbytes->data(), mbytes->size()) : std::nullopt;
+  if (!m) {
+    why = "manifest missing or unreadable";
+    return std::nullopt;
+  }
+  auto cid = content_id_of(*m);
+  if (to_hex(cid.data(), cid.size()) != id_hex || rec->id_hex != id_hex) {
+    why = "content id does not match";
+    return std::nullopt;
+  }
+  if (rec->size != m->size || rec->have.size() != m->chunk_count()) {
+    why = "size does not match the manifest";
+    return std::nullopt;
+  }
+  return resume_files{std::move(*rec), std::move(*m)};
 }
 
 } // namespace p2p

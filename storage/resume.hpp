@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "storage/manifest.hpp"
+
 namespace p2p {
 
 struct resume_record {
@@ -23,6 +25,22 @@ struct resume_record {
 std::string to_json(const resume_record& r);
 // nullopt when malformed (bad JSON, missing fields, bitmap length mismatch).
 std::optional<resume_record> resume_from_json(const std::string& text);
+
+// A resume record with the manifest it vouches for, both read from
+// <stem>.json and <stem>.manifest.
+struct resume_files {
+  resume_record rec;
+  manifest man;
+};
+
+// Reads and checks a download's resume files: the record parses, the manifest
+// parses and hashes to `id_hex` (as does the record's id), sizes and chunk
+// counts agree. nullopt when there is no record at all (`why` empty) or when
+// it must be discarded (`why` says why: "unreadable", "manifest missing or
+// unreadable", "content id does not match", "size does not match the
+// manifest"). The part file is checked by its opener (storage/part_file.hpp).
+std::optional<resume_files> load_resume_files(const std::string& stem,
+                                               const std::string& id_hex, std::string& why);
 
 std::string bitmap_to_hex(const std::vector<bool>& bits);
 std::optional<std::vector<bool>> bitmap_from_hex(const std::string& hex, size_t nbits);

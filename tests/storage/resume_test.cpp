@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/resume.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/hex.hpp"
 
 using namespace p2p;
 using nlohmann::json;
@@ -106,4 +108,48 @@ TEST_CASE("malformed resume records", "[resume]") {
   CHECK_FALSE(with("size", 4096 * 5));             // bitmap length mismatch
   CHECK_FALSE(with("have", "00"));                 // bitmap too short
   CHECK_FALSE(with("have", "ffff"));               // padding bits set
+}
+
+TEST_CASE("load_resume_files checks record and manifest against the content id",
+          "[resume]") {
+  p2p::test::temp_dir dir;
+  auto src = dir.write("src.bin", std::string(100000, 'q'));
+  std::string err;
+  auto m = build_manifest(src, 16384, err);
+  REQUIRE(m);
+  auto cid = content_id_of(*m);
+  auto id = to_hex(cid.data(), cid.size());
+  auto stem = dir.file("rec");
+  std::string why = "x";
+  CHECK_FALSE(load_resume_files(stem, id, why));
+  CHECK(why.empty()); // no record: nothing to discard
+
+  resume_record r;
+  r.id_hex = id;
+  r.name = "src.bin";
+  r.out_dir = dir.path();
+  r.size = m->size;
+  r.chunk_size = m->chunk_size;
+  r.have.assign(m->chunk_count(), false);
+  r.have[2] = true;
+  p2p::test::write_file(stem + ".json", "{not json");
+  CHECK_FALSE(load_resume_files(stem, id, why));
+  CHECK(why == "unreadable");
+  p2p::test::write_file(stem + ".json", to_json(r));
+  CHECK_FALSE(load_resume_files(stem, id, why));
+  CHECK(why == "manifest missing or unreadable");
+  auto bytes = serialize(*m);
+  p2p::test::write_file(stem + ".manifest", std::string(bytes.begin(), bytes.end()));
+  CHECK_FALSE(load_resume_files(stem, std::string(64, 'b'), why));
+  CHECK(why == "content id does not match");
+  auto ok = load_resume_files(stem, id, why);
+  REQUIRE(ok);
+  CHECK(why.empty());
+  CHECK(ok->man.size == 100000);
+  CHECK(ok->rec.have[2]);
+  r.have.assign(m->chunk_count() + 1, false);
+  r.size = m->size + 16384;
+  p2p::test::write_file(stem + ".json", to_json(r));
+  CHECK_FALSE(load_resume_files(stem, id, why));
+  CHECK(why == "size does not match the manifest");
 }

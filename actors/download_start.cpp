@@ -1,0 +1,117 @@
+// download, start-up: from a resume record that matches its part file, or
+// from a manifest asked of the seeders in rounds (storage/manifest_rounds.hpp)
+// and saved with a fresh part file. Then begin_transfer (actors/download.cpp).
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/download_files.hpp"
+#include "actors/download_state.hpp"
+#include "storage/fs.hpp"
+#include "storage/resume.hpp"
+
+namespace p2p::download_detail {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+void on_manifest(self_ptr self, const std::vector<char>& bytes) {
+  auto& st = self->state;
+  auto m = parse_manifest(bytes.data(), bytes.size());
+  if (!m)
+    return fail(self, "received an unreadable manifest");
+  if (st.p.size != m->size) {
+    if (!st.resumed)
+      return fail(self, "the manifest says " + std::to_string(m->size) + " bytes, the catalog "
+                          + std::to_string(st.p.size));
+    // The size came from a discarded resume record; the manifest hashes to the
+    // content id, so its size is the file's.
+    spdlog::info("download {}: size {} from the manifest (the record said {})", st.p.name,
+                 m->size, st.p.size);
+    st.p.size = m->size;
+  }
+  st.man = std::move(*m);
+  if (auto err = make_dirs(downloads_dir(st.cfg)); !err.empty())
+    spdlog::warn("cannot create {}: {}", downloads_dir(st.cfg), err);
+  if (auto err = write_file_atomic(st.stem + ".manifest", std::string(bytes.begin(), bytes.end()),
+                                   0600);
+      !err.empty())
+    spdlog::warn("cannot save manifest of {}: {}", st.p.name, err);
+  if (auto err = st.part.create(st.man->size); !err.empty())
+    return fail(self, err);
+  st.picker.emplace(st.man->chunk_count());
+  st.dirty = true;
+  save_record(self);
+  begin_transfer(self);
+}
+
+// Carries out the manifest start-up's step: a peer_query to one seeder, or
+// the end of trying (storage/manifest_rounds.hpp says whom and when).
+void manifest_step(self_ptr self, manifest_rounds::step step) {
+  auto& st = self->state;
+  if (step.what == manifest_rounds::step::kind::give_up)
+    return fail(self, step.reason);
+  if (step.what != manifest_rounds::step::kind::ask || st.ended || st.man)
+    return;
+  auto q = spawn_peer_query(self->system(), step.to.host, step.to.port, st.self_id.peer_id,
+                            defaults::connect_timeout_ms);
+  self->request(q, std::chrono::milliseconds(defaults::connect_timeout_ms * 2), manifest_atom::value,
+                st.p.id_hex)
+    .then(
+      [=](const std::vector<char>& bytes) {
+        auto& st = self->state;
+        st.rounds.answered();
+        if (!st.ended && !st.man) // else another seeder answered first
+          on_manifest(self, bytes);
+      },
+      [=](const caf::error& err) {
+        auto& st = self->state;
+        if (st.ended || st.man)
+          return;
+        auto [code, msg] = describe(err);
+        manifest_step(self, st.rounds.failed(*st.seeders, msg.empty() ? code : msg,
+                                               clock_type::now()));
+      });
+}
+
+} // namespace
+
+bool load_resume(self_ptr self) {
+  auto& st = self->state;
+  std::string why;
+  auto files = load_resume_files(st.stem, st.p.id_hex, why);
+  st.resumed = files || !why.empty();
+  if (files && why.empty())
+    why = st.part.open_existing(files->man.size);
+  if (!why.empty()) {
+    spdlog::warn("download {}: discarding resume record: {}", st.p.name, why);
+    remove_record(self);
+    return false;
+  }
+  if (!files)
+    return false;
+  st.man = std::move(files->man);
+  st.p.size = st.man->size;
+  st.picker.emplace(st.man->chunk_count());
+  for (uint32_t i = 0; i < files->rec.have.size(); ++i)
+    if (files->rec.have[i]) {
+      st.picker->mark_have(i);
+      st.bytes_done += st.man->chunk_length(i);
+    }
+  spdlog::info("download {}: resuming with {} of {} chunks verified", st.p.name,
+               st.picker->have_count(), st.man->chunk_count());
+  return true;
+}
+
+void start_manifest(self_ptr self) {
+  manifest_step(self, self->state.rounds.start(*self->state.seeders, clock_type::now()));
+}
+
+void tick_manifest(self_ptr self) {
+  manifest_step(self, self->state.rounds.tick(*self->state.seeders, clock_type::now()));
+}
+
+} // namespace p2p::download_detail

@@ -1,0 +1,99 @@
+#pragma once
+// Inside the download actor (actors/download.cpp: the transfer;
+// actors/download_start.cpp: the start-up from a resume record or a
+// seeder's manifest). Not for other actors: they talk to it by messages
+// (actors/actors.hpp).
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/actors.hpp"
+#include "config/defaults.hpp"
+#include "storage/chunk_picker.hpp"
+#include "storage/manifest.hpp"
+#include "storage/manifest_rounds.hpp"
+#include "storage/part_file.hpp"
+#include "storage/seeder_set.hpp"
+
+namespace p2p::download_detail {
+
+enum class dl_state { queued, running, complete, failed, cancelled };
+
+inline const char* to_string(dl_state s) {
+  switch (s) {
+    case dl_state::queued: return "queued";
+    case dl_state::running: return "running";
+    case dl_state::complete: return "complete";
+    case dl_state::failed: return "failed";
+    case dl_state::cancelled: return "cancelled";
+  }
+  return "failed";
+}
+
+inline seeder_set make_seeder_set(const config& cfg) {
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return seeder_set({defaults::retry_base_ms, cfg.retry_max_ms, defaults::max_retries,
+                     defaults::max_bad_chunks, defaults::max_bad_chunks},
+                    [rng](uint64_t lo, uint64_t hi) {
+                      return std::uniform_int_distribution<uint64_t>(lo, hi)(*rng);
+                    });
+}
+
+struct download_state {
+  static inline const char* name = "download";
+  config cfg;
+  identity self_id;
+  download_params p;
+  catalog_actor catalog;
+  download_manager_actor manager;
+  std::string stem;  // resume record path without extension
+  std::string final_path;
+  std::optional<manifest> man;
+  std::optional<chunk_picker> picker;
+  part_file part;
+  std::optional<seeder_set> seeders;
+  std::vector<range_fetcher_actor> fetchers; // by seeder key; null when none
+  dl_state state = dl_state::queued;
+  std::string error;
+  uint64_t bytes_done = 0;
+  bool dirty = false;
+  bool resumed = false; // started from a resume record (p.size came from it)
+  bool ended = false;
+  manifest_rounds rounds{defaults::manifest_rounds_max,
+                        std::chrono::milliseconds(defaults::manifest_hedge_ms)}; // start-up
+  uint32_t ticks = 0;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> samples;
+  uint64_t rate = 0;
+};
+
+using self_ptr = download_actor::stateful_pointer<download_state>;
+
+using self_ptr = download_actor::stateful_pointer<download_state>;
+
+// download.cpp
+// Ends the download as `final_state` with `reason`: part file and record removed.
+void fail(self_ptr self, const std::string& reason, dl_state final_state = dl_state::failed);
+// Removes <stem>.json and <stem>.manifest.
+void remove_record(self_ptr self);
+// Syncs the part file, then writes the resume record (at most once a second).
+void save_record(self_ptr self);
+// The manifest is known and the picker set up: connect the seeders.
+void begin_transfer(self_ptr self);
+
+// download_start.cpp
+// Continues from a resume record that matches its part file; false otherwise
+// (a record that does not match is discarded).
+bool load_resume(self_ptr self);
+// Asks the seeders for the manifest (or the next one, or gives up) as the
+// manifest rounds say; the transfer begins when one arrives.
+void start_manifest(self_ptr self);
+void tick_manifest(self_ptr self);
+
+} // namespace p2p::download_detail

@@ -1,0 +1,72 @@
+#pragma once
+// The file a download writes into (<name>.part), behind one RAII type: the
+// descriptor is closed when the object goes; commit() renames it to its final
+// name, discard() removes it. No CAF. Errors are returned as one-line
+// messages ("" on success) in the daemon's wording ("cannot write <path>: …").
+//
+// Durability (DESIGN.md): sync() before a resume record that vouches for the
+// written chunks; commit() syncs the data, renames without replacing an
+// existing file unless asked to, then syncs the directory.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace p2p {
+
+class part_file {
+public:
+  // The write primitive (pwrite's signature); tests pass one that writes
+  // short or fails with EINTR.
+  using pwrite_fn = std::function<long(int fd, const void* buf, size_t n, int64_t off)>;
+  // The reserve primitive (posix_fallocate's: returns 0 or an errno value).
+  using fallocate_fn = std::function<int(int fd, int64_t off, int64_t len)>;
+
+  part_file() = default;
+  // The part file at `path`; nothing is opened or created yet.
+  explicit part_file(std::string path) : path_(std::move(path)) {}
+  ~part_file();
+  part_file(part_file&& other) noexcept;
+  part_file& operator=(part_file&& other) noexcept;
+  part_file(const part_file&) = delete;
+  part_file& operator=(const part_file&) = delete;
+
+  // Creates (or truncates) path() with mode 0644 and reserves `size` bytes:
+  // posix_fallocate, or ftruncate where the file system cannot (EOPNOTSUPP,
+  // EINVAL: tmpfs of old kernels, some FUSE and NFS mounts).
+  std::string create(uint64_t size);
+  // Opens the existing path() for writing; its size must be `size`.
+  std::string open_existing(uint64_t size);
+
+  bool is_open() const { return fd_ >= 0; }
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+
+  // Writes all `len` bytes at `offset`, continuing after short writes and EINTR.
+  std::string write_at(uint64_t offset, const char* data, size_t len);
+  // Writes only when `verify(data, len)` holds; "" and `ok` false when it does not.
+  std::string verify_and_write(uint64_t offset, const char* data, size_t len,
+                               const std::function<bool(const char*, size_t)>& verify,
+                               bool& ok);
+  // fdatasync: the chunks written so far reach the disk.
+  std::string sync();
+  // fsync, close, rename to `final_path` (refusing to replace an existing
+  // file unless `replace`), fsync of the directory. Closed afterwards either way.
+  std::string commit(const std::string& final_path, bool replace);
+  // Closes and removes path() (whether or not this object opened it).
+  void discard();
+  // Closes, keeping the file (a download that resumes later).
+  void close();
+
+  // Test seams; the defaults are ::pwrite and ::posix_fallocate.
+  void set_pwrite(pwrite_fn f) { pwrite_ = std::move(f); }
+  void set_fallocate(fallocate_fn f) { fallocate_ = std::move(f); }
+
+private:
+  int fd_ = -1;
+  std::string path_;
+  pwrite_fn pwrite_;
+  fallocate_fn fallocate_;
+};
+
+} // namespace p2p

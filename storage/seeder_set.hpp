@@ -1,0 +1,139 @@
+#pragma once
+// The seeders of one download and what to do about each: a plain class, no
+// CAF, no sockets (the model is libtorrent's peer_list: fail counts and
+// reconnect times, tested alone). The download actor feeds it events
+// (listed, connected, lost, chunk_ok, bad_chunk, error, retry_due, tick) and
+// carries out the actions it answers with (connect k, stop k, retry k after
+// d, fail(reason), and what becomes of the chunk an error names).
+//
+// Rules (DESIGN.md "Downloads"; retry/backoff numbers in config/defaults.hpp):
+// - A lost connection is retried after a backoff: retry_base_ms doubling per
+//   attempt, capped at retry_max_ms, jittered to 50-100 %. A chunk that
+//   arrives resets the count. After max_retries the seeder is dropped as
+//   unreachable: it may rejoin once retry_max_ms has passed and the catalog
+//   lists it again (one attempt, then dropped again).
+// - max_bad_chunks chunks that fail their hash drop the seeder for good; so do
+//   the error codes unknown_file and changed. busy gives the chunk back
+//   without blame, not_have too (a partial seeder: "not yet", never bad data); io, bad_index and bad_request fail that chunk on that seeder
+//   (io_errors_max io errors drop the seeder for good, like bad data: a
+//   seeder that cannot read its file never serves it).
+// - With no seeder left the download waits while one dropped as unreachable
+//   is still listed, and fails once none is.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/frame.hpp"
+
+namespace p2p {
+
+class seeder_set {
+public:
+  using clock = std::chrono::steady_clock;
+  using time_point = clock::time_point;
+  using key = uint32_t; // index into seeders(), stable for the download's life
+
+  enum class state {
+    connecting, // waiting for its connection (or for the transfer to start)
+    active,     // connected, takes requests
+    retrying,   // lost; reconnects after a backoff
+    dropped,    // not used any more (see seeder::may_rejoin)
+    done,       // the download completed while it was in use
+  };
+
+  struct seeder {
+    std::string endpoint; // "host:port"
+    state st = state::connecting;
+    std::string error;    // the last failure, for status output
+    uint64_t bytes = 0;   // verified bytes received from it
+    uint32_t bad_chunks = 0;
+    uint32_t io_errors = 0; // io error replies (they count like bad chunks)
+    uint32_t retries = 0;   // reconnects since its last good chunk
+    bool linked = false;    // a connection (fetcher) exists for it
+    // Set when dropped as unreachable: it may rejoin from then on if listed.
+    std::optional<time_point> rejoin_after;
+  };
+
+  struct action {
+    enum class kind {
+      connect,      // start a connection (fetcher) to seeder k
+      stop,         // end seeder k's connection if any; its chunks in flight return
+      retry,        // send retry_due(k) after `delay`
+      release_chunk, // chunk `chunk` goes back to the pool without blame on k
+      fail_chunk,    // chunk `chunk` failed on k: never ask k for it again
+      not_have_chunk, // k does not have chunk `chunk` yet: back to the pool, no blame
+      fail,         // the download fails with `reason`
+    };
+    kind what;
+    key k = 0;
+    uint32_t chunk = 0;
+    std::chrono::milliseconds delay{0};
+    std::string reason;
+  };
+  using actions = std::vector<action>;
+
+  struct limits {
+    uint32_t retry_base_ms;  // first backoff
+    uint32_t retry_max_ms;   // backoff cap and rejoin wait
+    uint32_t max_retries;    // reconnects before a drop
+    uint32_t max_bad_chunks; // hash failures before a drop
+    uint32_t io_errors_max;  // io error replies before a drop
+  };
+
+  // `random(lo, hi)`: a uniformly drawn integer in [lo, hi] (the backoff jitter).
+  seeder_set(limits lim, std::function<uint64_t(uint64_t, uint64_t)> random);
+
+  const std::vector<seeder>& seeders() const { return seeders_; }
+  const seeder& at(key k) const { return seeders_[k]; }
+  size_t size() const { return seeders_.size(); }
+  bool started() const { return started_; }
+  // Not dropped (connecting, active, retrying).
+  bool alive(key k) const;
+  // Connected and taking requests.
+  bool ready(key k) const { return seeders_[k].st == state::active && seeders_[k].linked; }
+  // Seeders are known and every one is dropped.
+  bool starving() const;
+
+  // The transfer begins (manifest known): connects every seeder waiting.
+  actions start(time_point now);
+  // The catalog's current seeders of the content id: new ones are added (and
+  // connected once started); one dropped as unreachable rejoins after its
+  // wait. With `decide` and none left alive, waits while a rejoinable seeder
+  // is among `endpoints`, else answers fail.
+  actions listed(const std::vector<std::string>& endpoints, time_point now, bool decide);
+  // Seeder k's connection is up.
+  void connected(key k);
+  // A verified chunk of `bytes` arrived from k.
+  void chunk_ok(key k, uint64_t bytes);
+  // Chunk `chunk` from k failed its hash.
+  actions bad_chunk(key k, uint32_t chunk);
+  // k answered error `code` for chunk `chunk`.
+  actions error(key k, uint32_t chunk, proto::error_code code, const std::string& message);
+  // k's connection ended (refused, closed, stalled); its fetcher is gone.
+  actions lost(key k, const std::string& reason, time_point now);
+  // A retry's backoff has passed.
+  actions retry_due(key k);
+  // The download completed: seeders in use become done.
+  void complete();
+
+  // Backoff before reconnect `attempt` (1-based), before jitter: retry_base_ms
+  // doubling, capped at retry_max_ms, at least 1 ms.
+  static uint64_t backoff_ms(uint32_t attempt, uint32_t base_ms, uint32_t cap_ms);
+
+private:
+  actions drop(key k, const std::string& reason, bool may_rejoin, time_point now);
+  void connect(key k, actions& out);
+
+  limits lim_;
+  std::function<uint64_t(uint64_t, uint64_t)> random_;
+  std::vector<seeder> seeders_;
+  bool started_ = false;
+};
+
+// "connecting", "active", ... (status JSON).
+const char* to_string(seeder_set::state s);
+
+} // namespace p2p

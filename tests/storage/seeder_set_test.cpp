@@ -1,0 +1,288 @@
+#include <catch2/catch.hpp>
+
+#include "storage/seeder_set.hpp"
+
+using namespace p2p;
+using kind = seeder_set::action::kind;
+using st = seeder_set::state;
+using ms = std::chrono::milliseconds;
+
+namespace {
+
+constexpr seeder_set::limits lim{500, 10000, 5, 3, 3};
+
+// A random source that always answers the top of the range (jitter off).
+seeder_set make_set(bool low = false) {
+  return seeder_set(lim, [low](uint64_t lo, uint64_t hi) { return low ? lo : hi; });
+}
+
+seeder_set::time_point t0() {
+  return seeder_set::time_point{} + std::chrono::hours(1);
+}
+
+bool has(const seeder_set::actions& a, kind k, seeder_set::key key = 0) {
+  for (const auto& x : a)
+    if (x.what == k && (k == kind::fail || x.k == key))
+      return true;
+  return false;
+}
+
+const seeder_set::action* find(const seeder_set::actions& a, kind k) {
+  for (const auto& x : a)
+    if (x.what == k)
+      return &x;
+  return nullptr;
+}
+
+// A started set with seeders "a:1", "b:2", ... all connected.
+seeder_set started(size_t n, bool low = false) {
+  auto s = make_set(low);
+  std::vector<std::string> eps;
+  for (size_t i = 0; i < n; ++i)
+    eps.push_back(std::string(1, static_cast<char>('a' + i)) + ":" + std::to_string(i + 1));
+  s.listed(eps, t0(), false);
+  auto a = s.start(t0());
+  REQUIRE(a.size() == n);
+  for (seeder_set::key k = 0; k < n; ++k) {
+    REQUIRE(has(a, kind::connect, k));
+    s.connected(k);
+    REQUIRE(s.ready(k));
+  }
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("seeder_set: backoff doubles from retry_base_ms up to the cap", "[seeder_set]") {
+  CHECK(seeder_set::backoff_ms(1, 500, 10000) == 500);
+  CHECK(seeder_set::backoff_ms(2, 500, 10000) == 1000);
+  CHECK(seeder_set::backoff_ms(3, 500, 10000) == 2000);
+  CHECK(seeder_set::backoff_ms(5, 500, 10000) == 8000);
+  CHECK(seeder_set::backoff_ms(6, 500, 10000) == 10000);
+  CHECK(seeder_set::backoff_ms(60, 500, 10000) == 10000); // no overflow
+  CHECK(seeder_set::backoff_ms(1, 500, 200) == 200);      // a cap below the base
+  CHECK(seeder_set::backoff_ms(1, 0, 0) == 1);            // never 0 ms
+
+  auto hi = started(1);
+  auto lo = started(1, true);
+  std::vector<int64_t> want{500, 1000, 2000, 4000, 8000};
+  for (size_t i = 0; i < want.size(); ++i) {
+    auto a = hi.lost(0, "closed", t0());
+    auto r = find(a, kind::retry);
+    REQUIRE(r);
+    CHECK(r->delay == ms(want[i]));
+    CHECK(has(a, kind::stop)); // its chunks in flight return to the pool
+    CHECK(hi.at(0).st == st::retrying);
+    auto b = lo.lost(0, "closed", t0());
+    REQUIRE(find(b, kind::retry));
+    CHECK(find(b, kind::retry)->delay == ms(want[i] / 2)); // jitter's floor: 50 %
+    CHECK(has(hi.retry_due(0), kind::connect));
+    CHECK(has(lo.retry_due(0), kind::connect));
+    hi.connected(0);
+  }
+}
+
+TEST_CASE("seeder_set: a good chunk resets the retry count", "[seeder_set]") {
+  auto s = started(1);
+  for (int i = 0; i < 4; ++i) {
+    s.lost(0, "closed", t0());
+    s.retry_due(0);
+  }
+  s.connected(0);
+  s.chunk_ok(0, 1000);
+  CHECK(s.at(0).retries == 0);
+  CHECK(s.at(0).bytes == 1000);
+  auto a = s.lost(0, "closed", t0());
+  REQUIRE(find(a, kind::retry));
+  CHECK(find(a, kind::retry)->delay == ms(500));
+}
+
+TEST_CASE("seeder_set: dropped after max_retries, rejoins after retry_max_ms when listed",
+          "[seeder_set]") {
+  auto s = started(2);
+  for (uint32_t i = 0; i < lim.max_retries; ++i) {
+    CHECK(find(s.lost(0, "connection refused", t0()), kind::retry));
+    CHECK(has(s.retry_due(0), kind::connect, 0));
+  }
+  auto a = s.lost(0, "connection refused", t0());
+  CHECK(find(a, kind::retry) == nullptr);
+  CHECK(has(a, kind::stop, 0));
+  CHECK(s.at(0).st == st::dropped);
+  CHECK(s.at(0).error == "connection refused (gave up after 5 retries)");
+  REQUIRE(s.at(0).rejoin_after);
+  CHECK(*s.at(0).rejoin_after == t0() + ms(lim.retry_max_ms));
+  CHECK_FALSE(s.alive(0));
+  CHECK_FALSE(s.starving()); // b is still there
+
+  // Listed again too early: nothing; a retry message that was still on its way neither.
+  CHECK(s.listed({"a:1", "b:2"}, t0() + ms(9999), true).empty());
+  CHECK(s.retry_due(0).empty());
+  CHECK(s.at(0).st == st::dropped);
+  // Listed after the wait: one more attempt.
+  auto r = s.listed({"a:1", "b:2"}, t0() + ms(10000), true);
+  REQUIRE(r.size() == 1);
+  CHECK(has(r, kind::connect, 0));
+  CHECK(s.at(0).st == st::connecting);
+  CHECK_FALSE(s.at(0).rejoin_after);
+  // One failure drops it again and starts a new wait.
+  auto again = s.lost(0, "connection refused", t0() + ms(10500));
+  CHECK(s.at(0).st == st::dropped);
+  CHECK(has(again, kind::stop, 0));
+  REQUIRE(s.at(0).rejoin_after);
+  CHECK(*s.at(0).rejoin_after == t0() + ms(20500));
+}
+
+TEST_CASE("seeder_set: a drop for bad chunks is final", "[seeder_set]") {
+  auto s = started(2);
+  for (uint32_t i = 0; i + 1 < lim.max_bad_chunks; ++i) {
+    auto a = s.bad_chunk(0, i);
+    REQUIRE(a.size() == 1);
+    CHECK(a[0].what == kind::fail_chunk);
+    CHECK(a[0].chunk == i);
+    CHECK(s.at(0).error == "chunk " + std::to_string(i) + " failed its hash");
+    CHECK(s.alive(0));
+  }
+  auto a = s.bad_chunk(0, 7);
+  CHECK(has(a, kind::fail_chunk, 0));
+  CHECK(has(a, kind::stop, 0));
+  CHECK(s.at(0).st == st::dropped);
+  CHECK(s.at(0).error == "sent 3 chunks that failed their hash");
+  CHECK_FALSE(s.at(0).rejoin_after);
+  // Listed for ever after: never used again; its late messages change nothing.
+  CHECK(s.listed({"a:1", "b:2"}, t0() + std::chrono::hours(5), false).empty());
+  CHECK(s.bad_chunk(0, 8).empty());
+  CHECK(s.error(0, 8, proto::error_code::busy, "x").empty());
+  CHECK(s.lost(0, "closed", t0()).empty());
+  CHECK(s.at(0).error == "sent 3 chunks that failed their hash");
+}
+
+TEST_CASE("seeder_set: with none left it waits while an unreachable one is listed",
+          "[seeder_set]") {
+  auto s = started(2);
+  s.bad_chunk(1, 0);
+  s.bad_chunk(1, 1);
+  s.bad_chunk(1, 2);
+  for (uint32_t i = 0; i <= lim.max_retries; ++i) {
+    s.lost(0, "connection refused", t0());
+    s.retry_due(0);
+  }
+  REQUIRE(s.at(0).st == st::dropped);
+  REQUIRE(s.starving());
+  // a:1 is listed and may come back: wait.
+  CHECK_FALSE(has(s.listed({"a:1", "b:2"}, t0() + ms(1000), true), kind::fail));
+  // Without `decide` (a routine poll) nothing is decided either.
+  CHECK_FALSE(has(s.listed({"b:2"}, t0() + ms(1000), false), kind::fail));
+  // The catalog forgot it: give up, naming every seeder's reason.
+  auto a = s.listed({"b:2"}, t0() + ms(2000), true);
+  auto f = find(a, kind::fail);
+  REQUIRE(f);
+  CHECK(f->reason
+        == "no seeder could finish the file (a:1: connection refused (gave up after 5 "
+           "retries); b:2: sent 3 chunks that failed their hash)");
+}
+
+TEST_CASE("seeder_set: gives up at once when no dropped seeder may return",
+          "[seeder_set]") {
+  auto s = started(1);
+  auto a = s.error(0, 3, proto::error_code::unknown_file, "not shared: abc");
+  CHECK(has(a, kind::stop, 0));
+  REQUIRE(s.starving());
+  auto acts = s.listed({"a:1"}, t0(), true);
+  auto f = find(acts, kind::fail);
+  REQUIRE(f);
+  CHECK(f->reason == "no seeder could finish the file (a:1: unknown_file: not shared: abc)");
+}
+
+TEST_CASE("seeder_set: no seeder known yet is waiting, not starving", "[seeder_set]") {
+  auto s = make_set();
+  CHECK_FALSE(s.starving());
+  CHECK(s.start(t0()).empty());
+  CHECK(s.listed({}, t0(), true).empty());
+  // One appears later: connected at once.
+  auto a = s.listed({"x:9"}, t0(), true);
+  CHECK(has(a, kind::connect, 0));
+  CHECK(s.at(0).endpoint == "x:9");
+}
+
+TEST_CASE("seeder_set: before the start nobody is connected", "[seeder_set]") {
+  auto s = make_set();
+  CHECK(s.listed({"a:1", "b:2"}, t0(), false).empty());
+  CHECK(s.size() == 2);
+  CHECK(s.at(1).st == st::connecting);
+  CHECK_FALSE(s.ready(0));
+  s.connected(0); // no connection asked for: ignored
+  CHECK_FALSE(s.ready(0));
+  auto a = s.start(t0());
+  CHECK(a.size() == 2);
+  CHECK(s.listed({"a:1", "b:2"}, t0(), false).empty()); // known: not connected twice
+}
+
+TEST_CASE("seeder_set: error codes", "[seeder_set]") {
+  using proto::error_code;
+  SECTION("busy gives the chunk back without blame") {
+    auto s = started(1);
+    for (int i = 0; i < 10; ++i) {
+      auto a = s.error(0, 4, error_code::busy, "too many requests");
+      REQUIRE(a.size() == 1);
+      CHECK(a[0].what == kind::release_chunk);
+      CHECK(a[0].chunk == 4);
+    }
+    CHECK(s.ready(0));
+    CHECK(s.at(0).error == "busy: too many requests");
+  }
+  SECTION("not_have gives the chunk back without blame") {
+    auto s = started(1);
+    for (int i = 0; i < 10; ++i) {
+      auto a = s.error(0, 5, error_code::not_have, "not yet");
+      REQUIRE(a.size() == 1);
+      CHECK(a[0].what == kind::not_have_chunk);
+      CHECK(a[0].chunk == 5);
+    }
+    CHECK(s.ready(0));
+  }
+  SECTION("unknown_file and changed drop the seeder for good") {
+    for (auto code : {error_code::unknown_file, error_code::changed}) {
+      auto s = started(2);
+      auto a = s.error(0, 1, code, "gone");
+      CHECK(has(a, kind::stop, 0));
+      CHECK(s.at(0).st == st::dropped);
+      CHECK_FALSE(s.at(0).rejoin_after);
+      CHECK(s.at(0).error == std::string{proto::to_string(code)} + ": gone");
+    }
+  }
+  SECTION("io fails the chunk there and counts toward a drop") {
+    auto s = started(2);
+    for (uint32_t i = 0; i + 1 < lim.io_errors_max; ++i) {
+      auto a = s.error(0, i, error_code::io, "Permission denied");
+      REQUIRE(a.size() == 1);
+      CHECK(a[0].what == kind::fail_chunk);
+      CHECK(s.alive(0));
+    }
+    s.chunk_ok(0, 10); // good chunks in between do not wipe the count
+    auto a = s.error(0, 9, error_code::io, "Permission denied");
+    CHECK(has(a, kind::fail_chunk, 0));
+    CHECK(has(a, kind::stop, 0));
+    CHECK(s.at(0).st == st::dropped);
+    CHECK_FALSE(s.at(0).rejoin_after);
+    CHECK(s.at(0).error == "answered 3 io errors (last: io: Permission denied)");
+  }
+  SECTION("bad_index and bad_request fail that chunk on that seeder only") {
+    auto s = started(1);
+    for (int i = 0; i < 10; ++i) {
+      auto a = s.error(0, 2, i % 2 ? error_code::bad_index : error_code::bad_request, "x");
+      REQUIRE(a.size() == 1);
+      CHECK(a[0].what == kind::fail_chunk);
+    }
+    CHECK(s.ready(0));
+  }
+}
+
+TEST_CASE("seeder_set: complete marks the seeders in use done", "[seeder_set]") {
+  auto s = started(2);
+  s.error(1, 0, proto::error_code::changed, "x");
+  s.complete();
+  CHECK(s.at(0).st == st::done);
+  CHECK(s.at(1).st == st::dropped);
+  CHECK(std::string{to_string(st::done)} == "done");
+  CHECK(std::string{to_string(st::retrying)} == "retrying");
+}
