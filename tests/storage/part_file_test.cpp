@@ -143,7 +143,7 @@ TEST_CASE("part_file: commit renames and refuses to replace", "[part_file]") {
   }
 }
 
-TEST_CASE("part_file: open_existing checks the size; discard removes; RAII closes",
+TEST_CASE("part_file: open_existing checks the size, discard removes, RAII closes",
           "[part_file]") {
   test::temp_dir dir;
   auto path = dir.write("x.part", "0123456789");
