@@ -36,7 +36,7 @@ void require_started(cluster& c, size_t i, const std::string& path) {
 
 } // namespace
 
-TEST_CASE("--version, a mistyped command, help with an example, no daemon ever started",
+TEST_CASE("both binaries say --version, a mistyped command, help with an example, no daemon ever started",
           "[system][cli][ux]") {
   auto dir = make_temp_dir("p2p-ux");
   auto run_exe = [&](const std::string& exe, std::vector<std::string> args) {
