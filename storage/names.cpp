@@ -1,4 +1,5 @@
 #include "storage/names.hpp"
+#include "util/hex.hpp"
 
 namespace p2p {
 
@@ -38,16 +39,6 @@ void put_hex_escape(std::string& out, unsigned char c) {
   out += "\\x";
   out.push_back(hex_digits[c >> 4]);
   out.push_back(hex_digits[c & 0x0f]);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 // The JSON text (escape_controls false) or the terminal text (true) of `s`.

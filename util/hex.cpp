@@ -2,8 +2,6 @@
 
 namespace p2p {
 
-namespace {
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -13,8 +11,6 @@ int hex_value(char c) {
     return c - 'A' + 10;
   return -1;
 }
-
-} // namespace
 
 std::string to_hex(const void* p, size_t n) {
   static constexpr char digits[] = "0123456789abcdef";

@@ -9,6 +9,9 @@
 
 namespace p2p {
 
+// Value 0..15 of one hex digit (either case); -1 for any other character.
+int hex_value(char c);
+
 // Lower-case hex of `n` bytes at `p`.
 std::string to_hex(const void* p, size_t n);
 
