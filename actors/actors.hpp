@@ -48,6 +48,10 @@ using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using partial_atom = caf::atom_constant<caf::atom("partial")>;
+using have_atom = caf::atom_constant<caf::atom("have")>;
+using bitfield_atom = caf::atom_constant<caf::atom("bitfield")>;
+using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
 using clear_atom = caf::atom_constant<caf::atom("clear")>;
 
 // Index of a seeder within one download (range_fetcher <-> download).
@@ -58,7 +62,9 @@ using seeder_key = uint32_t;
 // Gets the share table whenever it changes (peer_server, discovery).
 using shares_listener_actor = caf::typed_actor<
   // The whole share table and its catalog version (bumped on every change).
-  caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>>;
+  caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // A partial offer (content id hex) verified chunk `index` (swarming).
+  caf::reacts_to<have_atom, std::string, uint32_t>>;
 
 // Builds manifests off the hot path (a detached actor per share request).
 using hasher_actor = caf::typed_actor<
@@ -79,6 +85,16 @@ using share_registry_actor = caf::typed_actor<
   caf::replies_to<hash_atom>::with<uint64_t, uint64_t>,
   // The serialized manifest of a shared content id (hex), or not_found.
   caf::replies_to<manifest_atom, std::string>::with<std::vector<char>>,
+  // From a download: offer its part file (share_info.partial, with the chunks
+  // verified so far) and its manifest to peers; ignored when the content id is
+  // shared in full here. Bumps the catalog version (one announce).
+  caf::reacts_to<partial_atom, share_info, std::vector<char>>,
+  // From a download: the partial offer of this content id verified a chunk;
+  // forwarded to the listeners (no catalog version bump).
+  caf::reacts_to<have_atom, std::string, uint32_t>,
+  // From a download that ends: withdraws its partial offer; with a path (the
+  // completed file) installs that as a share with the known manifest.
+  caf::reacts_to<withdraw_atom, std::string, std::string>,
   // Adds a listener; it gets the current table at once and every change.
   caf::reacts_to<subscribe_atom, shares_listener_actor>,
   // Timer: re-checks shared files on disk (size, mtime) and re-hashes changed ones.
@@ -120,6 +136,9 @@ using discovery_actor = caf::typed_actor<
   caf::reacts_to<scan_atom>,
   // From share_registry: the catalog changed; announce the new version now.
   caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // From share_registry: a partial offer's new chunk (ignored: no datagrams
+  // per chunk).
+  caf::reacts_to<have_atom, std::string, uint32_t>,
   // Timer: periodic announce; also a delayed answer to a scan.
   caf::reacts_to<tick_atom>,
   // Sends bye to the group (daemon shutdown); replies when sent.
@@ -135,6 +154,9 @@ using peer_server_actor = caf::typed_actor<
   caf::reacts_to<caf::io::data_transferred_msg>,
   // From share_registry: the share table (what may be served).
   caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // From share_registry: a partial offer verified chunk `index`: serve it and
+  // send `have` to the connections interested in that content id.
+  caf::reacts_to<have_atom, std::string, uint32_t>,
   // Upload totals for `status`.
   caf::replies_to<uploads_atom>::with<upload_stats>,
   // Timer: refills the upload rate limiter.
@@ -158,6 +180,11 @@ using peer_query_actor = caf::typed_actor<
 // -- download and range_fetcher ------------------------------------------------
 
 using download_actor = caf::typed_actor<
+  // From a range_fetcher: the seeder's bitfield (which chunks it has), sent
+  // right before ready.
+  caf::reacts_to<bitfield_atom, seeder_key, std::vector<bool>>,
+  // From a range_fetcher: the seeder verified chunk `index` since (have).
+  caf::reacts_to<have_atom, seeder_key, uint32_t>,
   // From a range_fetcher: its connection is up; it can take requests.
   caf::reacts_to<ready_atom, seeder_key>,
   // From a range_fetcher: chunk `index`'s bytes, not yet verified. The buffer
@@ -256,14 +283,18 @@ peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& hos
                                   uint16_t port, uint64_t self_id,
                                   uint32_t timeout_ms);
 
+// With a registry, downloads offer their verified chunks (swarming) and
+// completed ones are shared on unless the request says seed = false.
 download_manager_actor spawn_download_manager(caf::actor_system& sys,
                                               const config& cfg, identity self,
-                                              catalog_actor catalog);
+                                              catalog_actor catalog,
+                                              share_registry_actor registry = {});
 
 download_actor spawn_download(caf::actor_system& sys, const config& cfg,
                               identity self, download_params params,
                               catalog_actor catalog,
-                              download_manager_actor manager);
+                              download_manager_actor manager,
+                              share_registry_actor registry = {});
 
 range_fetcher_actor spawn_range_fetcher(caf::actor_system& sys, const config& cfg,
                                         identity self, download_actor owner,

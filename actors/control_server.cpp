@@ -182,6 +182,7 @@ void handle_download(self_ptr self, connection_handle hdl, const control::reques
   req.id_hex = r.args.value("id", "");
   req.out_dir = r.args.value("out_dir", "");
   req.overwrite = r.args.value("overwrite", false);
+  req.seed = !r.args.value("no_seed", false);
   bool wait = r.args.value("wait", false);
   auto id = r.id;
   self->request(self->state.downloads, ask_timeout, download_atom::value, req)

@@ -245,6 +245,9 @@ discovery_actor::behavior_type discovery(discovery_ptr self, int recv_fd,
       if (!self->state.leaving)
         send_datagram(self, proto::datagram_kind::scan);
     },
+    [=](have_atom, const std::string&, uint32_t) {
+      // Chunks travel as have frames on peer connections, never as datagrams.
+    },
     [=](shares_atom, const std::vector<share_info>&, uint32_t version) {
       auto& st = self->state;
       if (version == st.catalog_version)

@@ -49,6 +49,7 @@ download_info snapshot(self_ptr self) {
   d.error = st.error;
   for (const auto& s : st.seeders->seeders())
     d.peers.push_back(peer_bytes{s.endpoint, s.bytes, to_string(s.st), s.error});
+  d.seeding = st.seeding;
   return d;
 }
 
@@ -68,11 +69,24 @@ void stop_fetcher(self_ptr self, seeder_key k) {
   f = nullptr;
 }
 
+// Withdraws the partial offer; a complete download (every chunk verified)
+// becomes a share of the final file unless --no-seed.
+void withdraw_offer(self_ptr self) {
+  auto& st = self->state;
+  if (!st.offered)
+    return;
+  st.seeding = st.state == dl_state::complete && st.p.req.seed;
+  self->send(st.registry, withdraw_atom::value, st.p.id_hex,
+             st.seeding ? st.final_path : std::string{});
+  st.offered = false;
+}
+
 // Stops the fetchers and this actor (manifest queries still out stop when they
 // see this actor go). The final state was set by the caller.
 void end(self_ptr self) {
   auto& st = self->state;
   st.ended = true;
+  withdraw_offer(self);
   st.part.close();
   for (seeder_key k = 0; k < st.fetchers.size(); ++k)
     stop_fetcher(self, k);
@@ -86,6 +100,7 @@ void fail(self_ptr self, const std::string& reason, dl_state final_state) {
   auto& st = self->state;
   if (st.ended)
     return;
+  withdraw_offer(self); // before its part file goes: peers stop asking for it
   st.part.discard();
   remove_record(self);
   st.state = final_state;
@@ -107,6 +122,7 @@ void save_record(self_ptr self) {
   rec.size = st.man->size;
   rec.chunk_size = st.man->chunk_size;
   rec.overwrite = st.p.req.overwrite;
+  rec.seed = st.p.req.seed;
   rec.have = st.picker->bitmap();
   auto err = write_file_atomic(st.stem + ".json", to_json(rec), 0600);
   if (!err.empty())
@@ -214,9 +230,28 @@ void check_alive(self_ptr self) {
     poll_seeders(self, true);
 }
 
+// Offers the part file's verified chunks to peers (swarming): the registry
+// lists it in the catalog, peer_server serves the verified chunks.
+void offer(self_ptr self) {
+  auto& st = self->state;
+  if (!st.registry || st.offered || !st.man || !st.picker)
+    return;
+  share_info info;
+  info.name = st.p.name;
+  info.path = st.part.path();
+  info.id_hex = st.p.id_hex;
+  info.size = st.man->size;
+  info.chunk_size = st.man->chunk_size;
+  info.partial = true;
+  info.have = st.picker->bitmap();
+  self->send(st.registry, partial_atom::value, std::move(info), serialize(*st.man));
+  st.offered = true;
+}
+
 void begin_transfer(self_ptr self) {
   auto& st = self->state;
   st.state = dl_state::running;
+  offer(self);
   if (st.picker->complete())
     return finish(self);
   carry_out(self, st.seeders->start(clock_type::now()));
@@ -249,6 +284,8 @@ void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
     return carry_out(self, st.seeders->bad_chunk(key, index));
   }
   auto others = st.picker->mark_have(index);
+  if (st.offered)
+    self->send(st.registry, have_atom::value, st.p.id_hex, index);
   st.bytes_done += len;
   st.seeders->chunk_ok(key, len);
   st.dirty = true;
@@ -300,8 +337,10 @@ using namespace download_detail;
 
 download_actor::behavior_type download(self_ptr self, config cfg, identity id,
                                        download_params p, catalog_actor catalog,
-                                       download_manager_actor manager) {
+                                       download_manager_actor manager,
+                                       share_registry_actor registry) {
   auto& st = self->state;
+  st.registry = registry;
   st.cfg = std::move(cfg);
   st.self_id = std::move(id);
   st.p = std::move(p);
@@ -329,6 +368,23 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
   if (!st.ended)
     self->delayed_send(self, tick_interval, tick_atom::value);
   return {
+    [=](bitfield_atom, seeder_key key, const std::vector<bool>& bits) {
+      auto& st = self->state;
+      if (st.ended || !st.picker || key >= st.seeders->size() || !st.seeders->alive(key))
+        return;
+      if (bits.size() != st.picker->chunk_count())
+        return carry_out(self, st.seeders->misbehaved(
+                                 key, "bitfield of " + std::to_string(bits.size())
+                                        + " chunks, not " + std::to_string(st.picker->chunk_count())));
+      st.picker->add_source(key, bits);
+    },
+    [=](have_atom, seeder_key key, uint32_t index) {
+      auto& st = self->state;
+      if (st.ended || !st.picker || key >= st.seeders->size() || !st.seeders->alive(key))
+        return;
+      st.picker->source_has(key, index);
+      refill(self, key);
+    },
     [=](ready_atom, seeder_key key) {
       auto& st = self->state;
       if (key >= st.fetchers.size() || !st.fetchers[key])
@@ -378,8 +434,9 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
 
 download_actor spawn_download(caf::actor_system& sys, const config& cfg, identity self,
                               download_params params, catalog_actor catalog,
-                              download_manager_actor manager) {
-  return sys.spawn(download, cfg, self, std::move(params), catalog, manager);
+                              download_manager_actor manager,
+                              share_registry_actor registry) {
+  return sys.spawn(download, cfg, self, std::move(params), catalog, manager, registry);
 }
 
 } // namespace p2p

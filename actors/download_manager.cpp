@@ -34,6 +34,7 @@ struct manager_state {
   config cfg;
   identity self_id;
   catalog_actor catalog;
+  share_registry_actor registry; // for swarming; may be null (tests)
   std::map<uint64_t, entry> downloads;
   uint64_t next_key = 1;
 };
@@ -57,7 +58,7 @@ download_info launch(self_ptr self, download_params params) {
   info.out_path = join_path(params.req.out_dir, params.name);
   info.state = "queued";
   auto dl = spawn_download(self->system(), st.cfg, st.self_id, params, st.catalog,
-                           self);
+                           self, st.registry);
   self->link_to(dl);
   st.downloads[info.key] = entry{info, dl};
   spdlog::info("download {} ({}, {} bytes) into {}", params.name,
@@ -156,6 +157,7 @@ void resume_all(self_ptr self) {
     p.req.id_hex = rec->id_hex;
     p.req.out_dir = rec->out_dir;
     p.req.overwrite = rec->overwrite;
+    p.req.seed = rec->seed;
     p.name = rec->name;
     p.id_hex = rec->id_hex;
     p.size = rec->size;
@@ -168,8 +170,10 @@ void resume_all(self_ptr self) {
 } // namespace
 
 download_manager_actor::behavior_type
-download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) {
+download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
+                 share_registry_actor registry) {
   arm_crash_hook(self);
+  self->state.registry = registry;
   self->state.cfg = std::move(cfg);
   self->state.self_id = std::move(id);
   self->state.catalog = catalog;
@@ -302,8 +306,9 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog) 
 }
 
 download_manager_actor spawn_download_manager(caf::actor_system& sys, const config& cfg,
-                                              identity self, catalog_actor catalog) {
-  return sys.spawn(download_manager, cfg, self, catalog);
+                                              identity self, catalog_actor catalog,
+                                              share_registry_actor registry) {
+  return sys.spawn(download_manager, cfg, self, catalog, registry);
 }
 
 } // namespace p2p

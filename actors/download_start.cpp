@@ -42,7 +42,7 @@ void on_manifest(self_ptr self, const std::vector<char>& bytes) {
     spdlog::warn("cannot save manifest of {}: {}", st.p.name, err);
   if (auto err = st.part.create(st.man->size); !err.empty())
     return fail(self, err);
-  st.picker.emplace(st.man->chunk_count());
+  st.picker.emplace(make_picker(st.man->chunk_count()));
   st.dirty = true;
   save_record(self);
   begin_transfer(self);
@@ -95,7 +95,7 @@ bool load_resume(self_ptr self) {
     return false;
   st.man = std::move(files->man);
   st.p.size = st.man->size;
-  st.picker.emplace(st.man->chunk_count());
+  st.picker.emplace(make_picker(st.man->chunk_count()));
   for (uint32_t i = 0; i < files->rec.have.size(); ++i)
     if (files->rec.have[i]) {
       st.picker->mark_have(i);

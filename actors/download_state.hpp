@@ -40,10 +40,17 @@ inline const char* to_string(dl_state s) {
 inline seeder_set make_seeder_set(const config& cfg) {
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
   return seeder_set({defaults::retry_base_ms, cfg.retry_max_ms, defaults::max_retries,
-                     defaults::max_bad_chunks, defaults::max_bad_chunks},
+                     defaults::max_bad_chunks, defaults::max_bad_chunks,
+                     defaults::max_sources_per_download},
                     [rng](uint64_t lo, uint64_t hi) {
                       return std::uniform_int_distribution<uint64_t>(lo, hi)(*rng);
                     });
+}
+
+// The picker for `chunk_count` chunks, ties broken by a random order of its
+// own so that the downloaders of one swarm diverge (storage/chunk_picker.hpp).
+inline chunk_picker make_picker(uint32_t chunk_count) {
+  return chunk_picker(chunk_count, std::random_device{}());
 }
 
 struct download_state {
@@ -53,6 +60,9 @@ struct download_state {
   download_params p;
   catalog_actor catalog;
   download_manager_actor manager;
+  share_registry_actor registry; // where verified chunks are offered (swarming); may be null
+  bool offered = false;          // a partial offer is registered with the registry
+  bool seeding = false;          // complete and handed to the registry as a share
   std::string stem;  // resume record path without extension
   std::string final_path;
   std::optional<manifest> man;
@@ -72,8 +82,6 @@ struct download_state {
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> samples;
   uint64_t rate = 0;
 };
-
-using self_ptr = download_actor::stateful_pointer<download_state>;
 
 using self_ptr = download_actor::stateful_pointer<download_state>;
 

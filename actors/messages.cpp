@@ -92,6 +92,7 @@ nlohmann::json to_json(const download_info& x) {
           {"size", x.size},
           {"state", x.state},
           {"bytes_done", x.bytes_done},
+          {"seeding", x.seeding},
           {"rate_bps", x.rate_bps},
           {"eta_s", x.eta_s},
           {"error", name_to_json(x.error)},

@@ -18,6 +18,11 @@ struct share_info {
   uint64_t size = 0;
   uint32_t chunk_size = 0;
   int64_t mtime_ns = 0; // modification time when hashed
+  // A partial offer (a download in progress, see "Swarming" in
+  // docs/protocol.md): `path` is its part file and `have` its verified
+  // chunks. False and empty for a share.
+  bool partial = false;
+  std::vector<bool> have;
 };
 
 // A peer was heard from (multicast announce) or is configured (--peer).
@@ -73,6 +78,7 @@ struct download_request {
   std::string id_hex;
   std::string out_dir;   // absolute
   bool overwrite = false;
+  bool seed = true;      // keep serving the file as a share once complete
 };
 
 // Per-seeder state of one download.
@@ -95,6 +101,7 @@ struct download_info {
   int64_t eta_s = -1;     // -1 unknown
   std::string error;      // why it failed, or the last trouble
   std::vector<peer_bytes> peers;
+  bool seeding = false;   // complete and offered on as a share (not --no-seed)
 };
 
 // True once a download is complete, failed or cancelled.
@@ -103,7 +110,7 @@ bool is_final(const download_info& d);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, share_info& x) {
   return f(caf::meta::type_name("share_info"), x.name, x.path, x.id_hex, x.size,
-           x.chunk_size, x.mtime_ns);
+           x.chunk_size, x.mtime_ns, x.partial, x.have);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_sighting& x) {
@@ -138,7 +145,7 @@ typename Inspector::result_type inspect(Inspector& f, upload_stats& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_request& x) {
   return f(caf::meta::type_name("download_request"), x.name, x.id_hex, x.out_dir,
-           x.overwrite);
+           x.overwrite, x.seed);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_bytes& x) {
@@ -148,7 +155,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_info& x) {
   return f(caf::meta::type_name("download_info"), x.key, x.name, x.id_hex,
            x.out_path, x.size, x.state, x.bytes_done, x.rate_bps, x.eta_s, x.error,
-           x.peers);
+           x.peers, x.seeding);
 }
 
 // Errors the daemon's actors reply with; the control server turns each into

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -85,6 +86,7 @@ struct connection {
   uint64_t written = 0;             // bytes the socket took, total
   std::unordered_map<std::string, file_handle> files; // by content id
   uint64_t remote_peer = 0;         // from its hello
+  std::set<std::string> interested; // content ids it gets have frames for
   bool greeted = false;             // hello received
   std::string addr;                 // remote IP address (connection limits)
   std::string remote;               // "addr:port" for logs
@@ -222,7 +224,9 @@ int checked_fd(broker_ptr self, connection_handle hdl, connection& c,
                s.name + ": " + errno_text(err));
     return -1;
   }
-  if (static_cast<uint64_t>(st.st_size) != s.size || mtime_ns_of(st) != s.mtime_ns) {
+  // A part file is written while it is served: only its size is fixed.
+  if (static_cast<uint64_t>(st.st_size) != s.size
+      || (!s.partial && mtime_ns_of(st) != s.mtime_ns)) {
     c.files.erase(i);
     send_error(self, hdl, c, proto::error_code::changed, index,
                s.name + ": changed on disk");
@@ -370,6 +374,11 @@ void on_chunk_req(broker_ptr self, connection_handle hdl, connection& c,
                "no chunk " + std::to_string(m.index) + " in " + si->second.name);
     return;
   }
+  if (si->second.partial && !si->second.have[m.index]) {
+    send_error(self, hdl, c, proto::error_code::not_have, m.index,
+               "chunk " + std::to_string(m.index) + " not verified here yet");
+    return;
+  }
   if (c.queue.size() >= defaults::server_requests_per_conn) {
     send_error(self, hdl, c, proto::error_code::busy, m.index,
                "too many requests in flight");
@@ -382,6 +391,50 @@ void on_chunk_req(broker_ptr self, connection_handle hdl, connection& c,
   }
   c.queue.push_back(chunk_request{std::move(id), m.index});
   pump(self, hdl, c);
+}
+
+// Answers the chunks this peer has of a content id (all for a share, the
+// verified ones for a partial offer) and sends have frames from now on.
+void on_interested(broker_ptr self, connection_handle hdl, connection& c,
+                   const proto::interested_msg& m) {
+  auto& st = self->state;
+  auto id = id_to_hex(m.id);
+  auto si = st.table.find(id);
+  if (si == st.table.end()) {
+    send_error(self, hdl, c, proto::error_code::unknown_file, 0, "not shared: " + id);
+    return;
+  }
+  if (c.interested.count(id) == 0
+      && c.interested.size() >= defaults::server_interests_per_conn) {
+    send_error(self, hdl, c, proto::error_code::busy, 0,
+               "too many content ids on this connection");
+    return;
+  }
+  c.interested.insert(id);
+  proto::bitfield_msg b{m.id, {}};
+  if (si->second.partial)
+    b.bits = si->second.have;
+  else
+    b.bits.assign(chunk_count(si->second), true);
+  emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode(buf, b); });
+}
+
+// A partial offer verified chunk `index`: serve it from now on, tell the
+// interested connections.
+void on_have(broker_ptr self, const std::string& id, uint32_t index) {
+  auto& st = self->state;
+  auto si = st.table.find(id);
+  if (si == st.table.end() || !si->second.partial || index >= si->second.have.size())
+    return;
+  si->second.have[index] = true;
+  auto cid = proto::content_id_from_hex(id);
+  if (!cid)
+    return;
+  for (auto& [hdl, c] : st.conns)
+    if (c.interested.count(id) > 0)
+      emit(self, hdl, c, [&](std::vector<char>& buf) {
+        proto::encode(buf, proto::have_msg{*cid, index});
+      });
 }
 
 void on_cancel(connection& c, const proto::chunk_req_msg& m) {
@@ -429,6 +482,13 @@ bool on_frame(broker_ptr self, connection_handle hdl, connection& c) {
       if (!proto::decode(p, n, m))
         return malformed();
       on_chunk_req(self, hdl, c, m);
+      return true;
+    }
+    case proto::frame_type::interested: {
+      proto::interested_msg m;
+      if (!proto::decode(p, n, m))
+        return malformed();
+      on_interested(self, hdl, c, m);
       return true;
     }
     case proto::frame_type::cancel: {
@@ -554,6 +614,7 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
     [=](shares_atom, std::vector<share_info>& shares, uint32_t) {
       on_shares(self, shares);
     },
+    [=](have_atom, const std::string& id, uint32_t index) { on_have(self, id, index); },
     [=](timeout_atom, connection_handle hdl) {
       auto i = self->state.conns.find(hdl);
       if (i == self->state.conns.end() || i->second.greeted)

@@ -76,7 +76,29 @@ void on_frame(self_ptr self) {
         return;
       }
       st.connected = true;
+      // Which chunks does it have? Its bitfield makes this fetcher ready.
+      std::vector<char> frame;
+      proto::encode(frame, proto::interested_msg{st.id});
+      send_frame(self, frame);
+      return;
+    }
+    case proto::frame_type::bitfield: {
+      proto::bitfield_msg b;
+      if (!proto::decode(payload.data(), payload.size(), b) || b.id != st.id) {
+        lost(self, "malformed bitfield from seeder");
+        return;
+      }
+      self->send(st.owner, bitfield_atom::value, st.key, std::move(b.bits));
       self->send(st.owner, ready_atom::value, st.key);
+      return;
+    }
+    case proto::frame_type::have: {
+      proto::have_msg h;
+      if (!proto::decode(payload.data(), payload.size(), h) || h.id != st.id) {
+        lost(self, "malformed have from seeder");
+        return;
+      }
+      self->send(st.owner, have_atom::value, st.key, h.index);
       return;
     }
     case proto::frame_type::chunk: {

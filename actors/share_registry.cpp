@@ -155,6 +155,9 @@ struct registry_state {
 
   config cfg;
   std::map<std::string, share_entry> shares; // by content id
+  // Downloads in progress offered to peers (swarming), by content id; never
+  // persisted (a resumed download offers itself again).
+  std::map<std::string, share_entry> partials;
   uint32_t version = 0;
   std::vector<shares_listener_actor> subscribers;
   // Latest hash started per path; a result with an older generation is stale
@@ -181,11 +184,17 @@ struct registry_state {
     return nullptr;
   }
 
-  std::vector<share_info> table() const {
+  // The shares (list, status); with `partial` also the partial offers of
+  // downloads (what listeners serve and announce).
+  std::vector<share_info> table(bool partial = true) const {
     std::vector<share_info> out;
-    out.reserve(shares.size());
+    out.reserve(shares.size() + partials.size());
     for (auto& [id, e] : shares)
       out.push_back(e.info);
+    if (partial)
+      for (auto& [id, e] : partials)
+        if (shares.count(id) == 0)
+          out.push_back(e.info);
     return out;
   }
 };
@@ -360,7 +369,7 @@ void finish_hash(registry_ptr self, const hash_job& job, const file_stat& fst,
     auto m = parse_manifest(bytes.data(), bytes.size());
     auto digest = sha256(bytes.data(), bytes.size());
     share_info info{base_name(job.path), job.path, to_hex(digest.data(), digest.size()),
-                    m ? m->size : fst.size, m ? m->chunk_size : 0, fst.mtime_ns};
+                    m ? m->size : fst.size, m ? m->chunk_size : 0, fst.mtime_ns, false, {}};
     job.done(caf::error{}, &info);
     return;
   }
@@ -660,12 +669,44 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
       return std::make_tuple(files, left);
     },
     [=](unshare_atom, const std::string& arg) { return handle_unshare(self, arg); },
-    [=](list_atom) { return self->state.table(); },
+    [=](list_atom) { return self->state.table(false); },
     [=](manifest_atom, const std::string& id) -> caf::result<std::vector<char>> {
-      auto i = self->state.shares.find(id);
-      if (i == self->state.shares.end())
+      auto& st = self->state;
+      auto i = st.shares.find(id);
+      if (i == st.shares.end() && (i = st.partials.find(id)) == st.partials.end())
         return make_error(ec::not_found, "no share with id " + id);
       return i->second.manifest;
+    },
+    [=](partial_atom, share_info& info, std::vector<char>& manifest) {
+      auto& st = self->state;
+      info.partial = true;
+      auto id = info.id_hex;
+      st.partials[id] = share_entry{std::move(info), std::move(manifest)};
+      if (st.shares.count(id) == 0)
+        notify(self);
+    },
+    [=](have_atom, const std::string& id, uint32_t index) {
+      auto& st = self->state;
+      auto i = st.partials.find(id);
+      if (i == st.partials.end() || index >= i->second.info.have.size()
+          || i->second.info.have[index])
+        return;
+      i->second.info.have[index] = true;
+      for (auto& s : st.subscribers)
+        self->send(s, have_atom::value, id, index);
+    },
+    [=](withdraw_atom, const std::string& id, const std::string& final_path) {
+      auto& st = self->state;
+      auto i = st.partials.find(id);
+      if (i == st.partials.end())
+        return;
+      auto manifest = std::move(i->second.manifest);
+      st.partials.erase(i);
+      auto fst = final_path.empty() ? std::nullopt : stat_regular(final_path);
+      if (fst) // the download verified every chunk: no need to hash it again
+        install(self, final_path, *fst, std::move(manifest));
+      else if (st.shares.count(id) == 0)
+        notify(self);
     },
     [=](subscribe_atom, shares_listener_actor who) {
       auto& subs = self->state.subscribers;

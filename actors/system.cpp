@@ -101,7 +101,7 @@ caf::error spawn_all(caf::actor_system& sys, const config& cfg, const std::strin
     caf::anon_send(h.registry, subscribe_atom::value,
                    caf::actor_cast<shares_listener_actor>(h.discovery));
   }
-  h.downloads = spawn_download_manager(sys, cfg, h.self, h.catalog);
+  h.downloads = spawn_download_manager(sys, cfg, h.self, h.catalog, h.registry);
   h.control = spawn_control_server(sys, cfg, cookie, h.registry, h.catalog, h.discovery,
                                    h.peer_server, h.downloads, std::move(*control_door));
   return caf::none;

@@ -1,5 +1,5 @@
 // p2p-cli download -f NAME [--id ID] | --id ID [-o DIR] [-w [--quiet] [--cancel-on-interrupt]]
-// [--overwrite]
+// [--overwrite] [--no-seed]
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -31,6 +31,7 @@ struct download_options {
   std::string out_dir;
   bool wait = false;
   bool overwrite = false;
+  bool no_seed = false;
   bool quiet = false;
   bool cancel_on_interrupt = false;
 };
@@ -195,6 +196,8 @@ void run_download(const context& ctx, const download_options& o) {
   std::vector<std::string> created;
   auto out_dir = prepare_out_dir(o.out_dir, created);
   json args{{"out_dir", out_dir}, {"overwrite", o.overwrite}, {"wait", o.wait}};
+  if (o.no_seed)
+    args["no_seed"] = true;
   if (!o.name.empty())
     args["name"] = o.name;
   if (!o.id.empty())
@@ -284,6 +287,8 @@ void add_download_command(CLI::App& app, context& ctx) {
   sub->add_flag("--cancel-on-interrupt", o->cancel_on_interrupt,
                 "with -w: Ctrl-C cancels the download (default: it goes on in the daemon)");
   sub->add_flag("--overwrite", o->overwrite, "replace an existing file of that name");
+  sub->add_flag("--no-seed", o->no_seed,
+                "do not keep sharing the file once it is complete");
   on_run(sub, ctx, [&ctx, o] { run_download(ctx, *o); });
 }
 

@@ -32,6 +32,12 @@ constexpr uint32_t server_requests_total = 1024;
 // --max-connections-per-addr).
 constexpr uint32_t max_connections = 256;
 constexpr uint32_t max_connections_per_addr = 32;
+// Content ids one peer connection may ask bitfields and haves for
+// (interested); beyond, error(busy).
+constexpr uint32_t server_interests_per_conn = 16;
+// Sources (full or partial seeders) one download connects to at most; more
+// listed ones wait until one is dropped.
+constexpr uint32_t max_sources_per_download = 16;
 // A connection that has not sent hello this long after it was accepted is
 // closed (--hello-timeout-ms).
 constexpr uint32_t hello_timeout_ms = 10000;

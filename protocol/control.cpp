@@ -74,6 +74,7 @@ std::string check_args(const std::string& cmd, const json& args) {
       return "name: missing (download needs a name or an id)";
     if (!(err = check_string(args, "out_dir", true, true)).empty()
         || !(err = check_bool(args, "overwrite")).empty()
+        || !(err = check_bool(args, "no_seed")).empty()
         || !(err = check_bool(args, "wait")).empty())
       return err;
   }

@@ -84,6 +84,7 @@ std::string to_json(const resume_record& r) {
     {"size", r.size},
     {"chunk_size", r.chunk_size},
     {"overwrite", r.overwrite},
+    {"seed", r.seed},
     {"chunks", r.have.size()},
     {"have", bitmap_to_hex(r.have)},
   };
@@ -102,11 +103,15 @@ std::optional<resume_record> resume_from_json(const std::string& text) {
       || !get_unsigned(j, "chunk_size", r.chunk_size) || !get_string(j, "have", have_hex)
       || !get_unsigned(j, "chunks", chunks))
     return std::nullopt;
-  auto ow = j.find("overwrite");
-  if (ow != j.end()) {
-    if (!ow->is_boolean())
+  // Optional flags (records written before them lack them): a boolean or absent.
+  for (auto [key, out] : {std::pair<const char*, bool*>{"overwrite", &r.overwrite},
+                          std::pair<const char*, bool*>{"seed", &r.seed}}) {
+    auto it = j.find(key);
+    if (it == j.end())
+      continue;
+    if (!it->is_boolean())
       return std::nullopt;
-    r.overwrite = ow->get<bool>();
+    *out = it->get<bool>();
   }
   if (!proto::content_id_from_hex(r.id_hex) || r.name.empty() || r.out_dir.empty()
       || !is_valid_chunk_size(r.chunk_size))

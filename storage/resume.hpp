@@ -18,6 +18,7 @@ struct resume_record {
   uint64_t size = 0;
   uint32_t chunk_size = 0;
   bool overwrite = false;
+  bool seed = true;         // shared on once complete (false: download --no-seed)
   std::vector<bool> have;   // verified chunks (size == chunk count)
 };
 

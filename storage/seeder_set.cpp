@@ -24,12 +24,21 @@ void seeder_set::connect(key k, actions& out) {
   out.push_back(action{action::kind::connect, k, 0, {}, {}});
 }
 
+void seeder_set::fill_slots(actions& out) {
+  if (!started_)
+    return;
+  auto used = static_cast<uint64_t>(std::count_if(seeders_.begin(), seeders_.end(), holds_slot));
+  for (key k = 0; k < seeders_.size() && used < lim_.max_linked; ++k)
+    if (!seeders_[k].linked && seeders_[k].st == state::connecting) {
+      connect(k, out);
+      ++used;
+    }
+}
+
 seeder_set::actions seeder_set::start(time_point) {
   actions out;
   started_ = true;
-  for (key k = 0; k < seeders_.size(); ++k)
-    if (!seeders_[k].linked && seeders_[k].st == state::connecting)
-      connect(k, out);
+  fill_slots(out);
   return out;
 }
 
@@ -43,8 +52,6 @@ seeder_set::actions seeder_set::listed(const std::vector<std::string>& endpoints
       seeder s;
       s.endpoint = ep;
       seeders_.push_back(std::move(s));
-      if (started_)
-        connect(static_cast<key>(seeders_.size() - 1), out);
       continue;
     }
     auto& s = *known;
@@ -54,8 +61,9 @@ seeder_set::actions seeder_set::listed(const std::vector<std::string>& endpoints
     // peer listed while dead costs one connection per retry_max_ms.
     s.rejoin_after.reset();
     s.retries = lim_.max_retries;
-    connect(static_cast<key>(known - seeders_.begin()), out);
+    s.st = state::connecting; // connected below when a slot is free
   }
+  fill_slots(out);
   if (!decide || !starving())
     return out;
   auto may_return = [&](const seeder& s) {
@@ -165,6 +173,12 @@ seeder_set::actions seeder_set::retry_due(key k) {
   return out;
 }
 
+seeder_set::actions seeder_set::misbehaved(key k, const std::string& reason) {
+  if (k >= seeders_.size())
+    return {};
+  return drop(k, reason, false, time_point{});
+}
+
 void seeder_set::complete() {
   for (auto& s : seeders_)
     if (s.st != state::dropped)
@@ -191,6 +205,7 @@ seeder_set::actions seeder_set::drop(key k, const std::string& reason, bool may_
   if (may_rejoin)
     s.rejoin_after = now + std::chrono::milliseconds(lim_.retry_max_ms);
   out.push_back(action{action::kind::stop, k, 0, {}, reason});
+  fill_slots(out); // a seeder waiting for a slot takes this one
   return out;
 }
 

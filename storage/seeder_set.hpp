@@ -17,6 +17,8 @@
 //   without blame, not_have too (a partial seeder: "not yet", never bad data); io, bad_index and bad_request fail that chunk on that seeder
 //   (io_errors_max io errors drop the seeder for good, like bad data: a
 //   seeder that cannot read its file never serves it).
+// - At most max_linked seeders hold a connection (or a retry) at once; the
+//   others listed wait, in listing order, until one is dropped.
 // - With no seeder left the download waits while one dropped as unreachable
 //   is still listed, and fails once none is.
 #include <chrono>
@@ -81,6 +83,10 @@ public:
     uint32_t max_retries;    // reconnects before a drop
     uint32_t max_bad_chunks; // hash failures before a drop
     uint32_t io_errors_max;  // io error replies before a drop
+    // Seeders with a connection open, being opened or awaiting a retry, at
+    // most (defaults::max_sources_per_download); the others listed wait in
+    // `connecting` without a connection until one of these is dropped.
+    uint32_t max_linked = UINT32_MAX;
   };
 
   // `random(lo, hi)`: a uniformly drawn integer in [lo, hi] (the backoff jitter).
@@ -116,6 +122,9 @@ public:
   actions lost(key k, const std::string& reason, time_point now);
   // A retry's backoff has passed.
   actions retry_due(key k);
+  // k broke the protocol (a bitfield of the wrong length, ...): dropped for
+  // good with `reason`, like a seeder of bad data.
+  actions misbehaved(key k, const std::string& reason);
   // The download completed: seeders in use become done.
   void complete();
 
@@ -126,6 +135,10 @@ public:
 private:
   actions drop(key k, const std::string& reason, bool may_rejoin, time_point now);
   void connect(key k, actions& out);
+  // Connects seeders waiting for a slot while fewer than max_linked hold one.
+  void fill_slots(actions& out);
+  // Holds a slot: linked, or retrying (reconnects after its backoff).
+  static bool holds_slot(const seeder& s) { return s.linked || s.st == state::retrying; }
 
   limits lim_;
   std::function<uint64_t(uint64_t, uint64_t)> random_;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <functional>
 #include <thread>
 
 #include <caf/scoped_actor.hpp>
@@ -398,4 +399,83 @@ TEST_CASE("peer_server honours the upload rate limit", "[peer_server]") {
   auto elapsed = std::chrono::steady_clock::now() - start;
   CHECK(elapsed >= 1000ms);
   CHECK(elapsed < 3000ms);
+}
+
+TEST_CASE("peer_server serves a partial offer's verified chunks: bitfield, not_have, have",
+          "[peer_server][swarm]") {
+  server_fixture fx;
+  auto within_5s = [](const std::function<bool()>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return false;
+      std::this_thread::sleep_for(20ms);
+    }
+    return true;
+  };
+  // A download in progress: its part file, chunk 0 verified, chunk 1 not yet.
+  auto content = random_bytes(3 * test_chunk + 5, 7);
+  auto part = fx.tmp.write("part.bin.part", content);
+  std::string err;
+  auto m = build_manifest(part, test_chunk, err);
+  REQUIRE(m);
+  auto bytes = serialize(*m);
+  auto cid = content_id_of(*m);
+  share_info info;
+  info.name = "part.bin";
+  info.path = part;
+  info.id_hex = to_hex(cid.data(), cid.size());
+  info.size = content.size();
+  info.chunk_size = test_chunk;
+  info.partial = true;
+  info.have = {true, false, false, true};
+  caf::anon_send(fx.reg, partial_atom::value, info, bytes);
+  // It shows in the catalog (a partial offer is announced like a share).
+  auto listed = [&] {
+    client q{fx.port};
+    std::vector<char> out;
+    proto::encode_catalog_req(out);
+    q.send(out);
+    auto cat = expect_msg<proto::catalog_msg>(q, proto::frame_type::catalog);
+    return std::any_of(cat.files.begin(), cat.files.end(),
+                       [&](auto& f) { return f.name == "part.bin"; });
+  };
+  REQUIRE(within_5s(listed));
+  // The registry no longer lists it as a share of this daemon.
+  auto shares = ask<std::vector<share_info>>(*fx.self, fx.reg, list_atom::value);
+  REQUIRE(shares);
+  CHECK(shares->size() == 1);
+
+  client c{fx.port};
+  std::vector<char> out;
+  proto::encode(out, proto::interested_msg{id_of(info.id_hex)});
+  c.send(out);
+  auto bf = expect_msg<proto::bitfield_msg>(c, proto::frame_type::bitfield);
+  CHECK(bf.bits == info.have);
+  c.send(chunk_req(info.id_hex, 1));
+  auto e = expect_error(c);
+  CHECK(e.code == proto::error_code::not_have);
+  CHECK(e.index == 1);
+  c.send(chunk_req(info.id_hex, 0));
+  expect_chunk(c, content, test_chunk, 0);
+  // Chunk 1 verified: a have goes to the interested connection, then it is served.
+  caf::anon_send(fx.reg, have_atom::value, info.id_hex, uint32_t{1});
+  auto h = expect_msg<proto::have_msg>(c, proto::frame_type::have);
+  CHECK(h.index == 1);
+  CHECK(h.id == id_of(info.id_hex));
+  c.send(chunk_req(info.id_hex, 1));
+  expect_chunk(c, content, test_chunk, 1);
+  // The manifest is served for it as well.
+  auto man = ask<std::vector<char>>(*fx.self, fx.reg, manifest_atom::value, info.id_hex);
+  REQUIRE(man);
+  CHECK(*man == bytes);
+  // A full share answers with every bit set.
+  out.clear();
+  proto::encode(out, proto::interested_msg{id_of(fx.share.id_hex)});
+  c.send(out);
+  auto full = expect_msg<proto::bitfield_msg>(c, proto::frame_type::bitfield);
+  CHECK(full.bits == std::vector<bool>(fx.chunks(), true));
+  // Withdrawn (the download failed): gone from the catalog.
+  caf::anon_send(fx.reg, withdraw_atom::value, info.id_hex, std::string{});
+  REQUIRE(within_5s([&] { return !listed(); }));
 }

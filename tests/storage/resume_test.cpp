@@ -19,6 +19,7 @@ resume_record sample() {
   r.size = 10 * 4096 + 1; // 11 chunks
   r.chunk_size = 4096;
   r.overwrite = true;
+  r.seed = false;
   r.have.assign(11, false);
   r.have[0] = r.have[3] = r.have[10] = true;
   return r;
@@ -54,6 +55,7 @@ TEST_CASE("resume record round trip", "[resume]") {
   CHECK(back->size == r.size);
   CHECK(back->chunk_size == r.chunk_size);
   CHECK(back->overwrite == r.overwrite);
+  CHECK(back->seed == r.seed);
   CHECK(back->have == r.have);
 
   SECTION("a name and out dir that are not UTF-8") {
@@ -98,6 +100,14 @@ TEST_CASE("malformed resume records", "[resume]") {
     return resume_from_json(j.dump());
   };
   CHECK_FALSE(with("overwrite", "yes"));
+  CHECK_FALSE(with("seed", 1));
+  {
+    auto j = good; // a record from before --no-seed: it seeds
+    j.erase("seed");
+    auto old = resume_from_json(j.dump());
+    REQUIRE(old);
+    CHECK(old->seed);
+  }
   CHECK_FALSE(with("id", "abc"));                  // not 32 bytes
   CHECK_FALSE(with("id", std::string(64, 'g')));   // not hex
   CHECK_FALSE(with("name", ""));

@@ -286,3 +286,45 @@ TEST_CASE("seeder_set: complete marks the seeders in use done", "[seeder_set]") 
   CHECK(std::string{to_string(st::done)} == "done");
   CHECK(std::string{to_string(st::retrying)} == "retrying");
 }
+
+TEST_CASE("seeder_set: at most max_linked seeders hold a connection, a drop frees a slot",
+          "[seeder_set][swarm]") {
+  seeder_set::limits capped = lim;
+  capped.max_linked = 2;
+  seeder_set s(capped, [](uint64_t, uint64_t hi) { return hi; });
+  s.listed({"a:1", "b:2", "c:3"}, t0(), false);
+  auto a = s.start(t0());
+  CHECK(a.size() == 2);
+  CHECK(has(a, kind::connect, 0));
+  CHECK(has(a, kind::connect, 1));
+  CHECK_FALSE(has(a, kind::connect, 2));
+  CHECK(s.at(2).st == st::connecting); // waiting, alive, no connection
+  CHECK_FALSE(s.at(2).linked);
+  s.connected(0);
+  s.connected(1);
+  // A newly listed one waits as well.
+  CHECK(s.listed({"a:1", "b:2", "c:3", "d:4"}, t0(), false).empty());
+  // A lost connection keeps its slot while it waits for its retry.
+  auto l = s.lost(0, "closed", t0());
+  CHECK(has(l, kind::retry, 0));
+  CHECK_FALSE(has(l, kind::connect, 2));
+  CHECK(has(s.retry_due(0), kind::connect, 0));
+  // A drop hands the slot to the first one waiting, in listing order.
+  auto d = s.error(1, 0, proto::error_code::unknown_file, "gone");
+  CHECK(has(d, kind::stop, 1));
+  CHECK(has(d, kind::connect, 2));
+  CHECK_FALSE(has(d, kind::connect, 3));
+  CHECK(s.at(3).st == st::connecting);
+}
+
+TEST_CASE("seeder_set: a seeder that breaks the protocol is dropped for good",
+          "[seeder_set][swarm]") {
+  auto s = started(2);
+  auto a = s.misbehaved(1, "bitfield of 3 chunks, not 4");
+  CHECK(has(a, kind::stop, 1));
+  CHECK(s.at(1).st == st::dropped);
+  CHECK(s.at(1).error == "bitfield of 3 chunks, not 4");
+  CHECK_FALSE(s.at(1).rejoin_after); // never rejoins
+  CHECK(s.listed({"a:1", "b:2"}, t0() + std::chrono::hours(1), false).empty());
+  CHECK(s.misbehaved(7, "out of range").empty());
+}

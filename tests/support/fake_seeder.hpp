@@ -22,6 +22,7 @@
 #include <catch2/catch.hpp>
 
 #include "protocol/frame.hpp"
+#include "storage/manifest.hpp"
 #include "util/hex.hpp"
 
 namespace p2p::test {
@@ -220,6 +221,25 @@ private:
                                               "unknown content id"});
         else
           proto::encode_manifest(out, it->second);
+        return out;
+      }
+      case proto::frame_type::interested: {
+        // Every chunk of a listed file (chunked as a real seeder would with
+        // the default 256 KiB), so fetchers go on to request chunks.
+        if (mode_ == mode::mute)
+          return out;
+        proto::interested_msg req;
+        proto::decode(payload.data(), payload.size(), req);
+        std::lock_guard<std::mutex> guard{mtx_};
+        for (auto& f : files_)
+          if (f.id == req.id) {
+            auto cs = p2p::effective_chunk_size(f.size, 256 * 1024);
+            proto::encode(out, proto::bitfield_msg{
+                                 f.id, std::vector<bool>((f.size + cs - 1) / cs, true)});
+            return out;
+          }
+        proto::encode(out, proto::error_msg{proto::error_code::unknown_file, 0,
+                                            "unknown content id"});
         return out;
       }
       case proto::frame_type::chunk_req:
