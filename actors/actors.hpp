@@ -3,6 +3,7 @@
 // Brokers (control_server, discovery, peer_server, range_fetcher, peer_query)
 // also list the CAF I/O messages they react to.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -262,6 +263,27 @@ struct download_params {
   std::vector<std::string> seeders; // "host:port"
 };
 
+// How the catalog and the downloads reach other daemons: the actors they
+// spawn for one exchange with a remote peer_server. tcp_links() gives the
+// brokers that dial TCP (spawn_peer_query, spawn_range_fetcher); the
+// deterministic actor tests (tests/support/deterministic.hpp) give plain
+// actors instead, because CAF 0.17's test_coordinator drives no brokers.
+struct peer_links {
+  // As spawn_peer_query: host, port, this daemon's peer id, timeout (ms).
+  std::function<peer_query_actor(caf::actor_system&, const std::string& host, uint16_t port,
+                                 uint64_t self_id, uint32_t timeout_ms)>
+    query;
+  // As spawn_range_fetcher: one seeder (`endpoint`, "host:port") of content
+  // `id_hex` for the download `owner`, which knows it as `key`.
+  std::function<range_fetcher_actor(caf::actor_system&, const config&, identity,
+                                    download_actor owner, seeder_key key,
+                                    std::string endpoint, std::string id_hex)>
+    fetcher;
+};
+
+// The daemon's links: TCP brokers.
+peer_links tcp_links();
+
 share_registry_actor spawn_share_registry(caf::actor_system& sys, const config& cfg);
 
 // Binds cfg.peer_port (0: any) on all interfaces; `bound_port` gets the port.
@@ -272,7 +294,7 @@ caf::expected<peer_server_actor> spawn_peer_server(caf::actor_system& sys,
                                                    uint16_t& bound_port);
 
 catalog_actor spawn_catalog(caf::actor_system& sys, const config& cfg,
-                            identity self);
+                            identity self, peer_links links = tcp_links());
 
 // Joins the multicast group on the configured interface.
 caf::expected<discovery_actor> spawn_discovery(caf::actor_system& sys,
@@ -288,13 +310,15 @@ peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& hos
 download_manager_actor spawn_download_manager(caf::actor_system& sys,
                                               const config& cfg, identity self,
                                               catalog_actor catalog,
-                                              share_registry_actor registry = {});
+                                              share_registry_actor registry = {},
+                                              peer_links links = tcp_links());
 
 download_actor spawn_download(caf::actor_system& sys, const config& cfg,
                               identity self, download_params params,
                               catalog_actor catalog,
                               download_manager_actor manager,
-                              share_registry_actor registry = {});
+                              share_registry_actor registry = {},
+                              peer_links links = tcp_links());
 
 range_fetcher_actor spawn_range_fetcher(caf::actor_system& sys, const config& cfg,
                                         identity self, download_actor owner,

@@ -22,6 +22,8 @@ namespace p2p {
 
 namespace {
 
+// Time is the actor system's clock (self->clock().now(): steady_clock in the
+// daemon, the test clock in the deterministic actor tests).
 using clock_type = std::chrono::steady_clock;
 
 // Expiry and static polls run on a tick of at most a second (shorter when
@@ -45,6 +47,7 @@ struct catalog_state {
   static inline const char* name = "catalog";
 
   identity me;
+  peer_links links; // peer_query spawner
   uint32_t announce_interval_ms = defaults::announce_interval_ms;
   uint32_t peer_expiry_ms = defaults::peer_expiry_ms;
   uint32_t scan_window_ms = defaults::scan_window_ms;
@@ -61,7 +64,7 @@ using catalog_ptr = catalog_actor::stateful_pointer<catalog_state>;
 // start a second chain (see the tick handler).
 void schedule_tick(catalog_ptr self) {
   auto interval = std::chrono::milliseconds(self->state.tick_ms);
-  self->state.next_tick_due = clock_type::now() + interval;
+  self->state.next_tick_due = self->clock().now() + interval;
   self->delayed_send(caf::actor_cast<catalog_actor>(self), interval,
                      tick_atom::value);
 }
@@ -92,7 +95,7 @@ void on_fetched(catalog_ptr self, const std::string& endpoint, remote_catalog& r
   p.peer_id = rc.peer_id;
   p.files = std::move(rc.files);
   p.has_catalog = true;
-  p.last_seen = clock_type::now();
+  p.last_seen = self->clock().now();
   if (p.refetch)
     fetch(self, endpoint);
 }
@@ -130,8 +133,7 @@ void fetch(catalog_ptr self, const std::string& endpoint) {
   p.fetching = true;
   p.refetch = false;
   spdlog::debug("catalog: fetching catalog of {}", endpoint);
-  auto q = spawn_peer_query(self->system(), p.host, p.port, st.me.peer_id,
-                            st.fetch_timeout_ms);
+  auto q = st.links.query(self->system(), p.host, p.port, st.me.peer_id, st.fetch_timeout_ms);
   self
     ->request(q, std::chrono::milliseconds(st.fetch_timeout_ms + defaults::catalog_fetch_slack_ms),
               catalog_atom::value)
@@ -148,7 +150,7 @@ void on_sighting(catalog_ptr self, const peer_sighting& s) {
     return;
   }
   auto endpoint = format_host_port(s.addr, s.port);
-  auto now = clock_type::now();
+  auto now = self->clock().now();
   auto [it, added] = st.peers.try_emplace(endpoint);
   auto& p = it->second;
   bool need_fetch = added || !p.has_catalog || s.is_static;
@@ -197,7 +199,7 @@ void on_bye(catalog_ptr self, uint64_t peer_id) {
 
 void on_tick(catalog_ptr self) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = self->clock().now();
   auto expiry = std::chrono::milliseconds(st.peer_expiry_ms);
   for (auto it = st.peers.begin(); it != st.peers.end();) {
     auto& p = it->second;
@@ -280,8 +282,7 @@ std::vector<file_offer> matching_offers(const catalog_state& st, const std::stri
   return offers;
 }
 
-std::vector<peer_info> peer_list(const catalog_state& st) {
-  auto now = clock_type::now();
+std::vector<peer_info> peer_list(const catalog_state& st, clock_type::time_point now) {
   std::vector<peer_info> result;
   for (auto& [endpoint, p] : st.peers) {
     peer_info info;
@@ -312,16 +313,18 @@ caf::behavior scan_timer(caf::event_based_actor* self, uint32_t ms) {
   };
 }
 
-catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) {
+catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me,
+                                     peer_links links) {
   arm_crash_hook(self);
   auto& st = self->state;
   st.me = me;
+  st.links = std::move(links);
   st.announce_interval_ms = or_default(cfg.announce_interval_ms,
                                        defaults::announce_interval_ms);
   st.peer_expiry_ms = or_default(cfg.peer_expiry_ms, defaults::peer_expiry_ms);
   st.scan_window_ms = or_default(cfg.scan_window_ms, defaults::scan_window_ms);
   st.tick_ms = std::clamp<uint32_t>(st.peer_expiry_ms / 4, 50, max_tick_ms);
-  st.last_static_poll = clock_type::now();
+  st.last_static_poll = self->clock().now();
   for (auto& s : cfg.peers) {
     auto hp = parse_host_port(s);
     if (!hp || hp->port == 0) {
@@ -356,7 +359,7 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) 
     [=](list_atom, const std::string& name, const std::string& id_prefix) {
       return matching_offers(self->state, name, id_prefix);
     },
-    [=](peers_atom) { return peer_list(self->state); },
+    [=](peers_atom) { return peer_list(self->state, self->clock().now()); },
     [=](seeders_atom, const std::string& id_hex) {
       auto offers = merged_offers(self->state,
                                   [&id_hex](const std::string& id) { return id == id_hex; });
@@ -364,7 +367,7 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) 
     },
     [=](tick_atom) {
       on_tick(self);
-      if (clock_type::now() >= self->state.next_tick_due)
+      if (self->clock().now() >= self->state.next_tick_due)
         schedule_tick(self);
     },
   };
@@ -372,8 +375,9 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me) 
 
 } // namespace
 
-catalog_actor spawn_catalog(caf::actor_system& sys, const config& cfg, identity self) {
-  return sys.spawn(catalog, cfg, self);
+catalog_actor spawn_catalog(caf::actor_system& sys, const config& cfg, identity self,
+                            peer_links links) {
+  return sys.spawn(catalog, cfg, self, std::move(links));
 }
 
 } // namespace p2p

@@ -23,6 +23,8 @@ namespace p2p {
 
 namespace download_detail {
 
+// Time is the actor system's clock (self->clock().now(): steady_clock in the
+// daemon, the test clock in the deterministic actor tests).
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr auto tick_interval = milliseconds(defaults::download_tick_ms);
@@ -164,7 +166,12 @@ void refill_all(self_ptr self) {
 void check_alive(self_ptr self);
 
 // Carries out what the seeder set decided, then hands out the work again.
-void carry_out(self_ptr self, const seeder_set::actions& acts) {
+// With every seeder gone it asks the catalog whether to wait or give up,
+// unless the actions are the catalog's answer to that question: asking again
+// at once looped download and catalog without pause (a million messages in
+// the deterministic test) while a dropped seeder waited to rejoin; the tick
+// asks again.
+void carry_out(self_ptr self, const seeder_set::actions& acts, bool catalog_answer = false) {
   auto& st = self->state;
   using kind = seeder_set::action::kind;
   st.fetchers.resize(st.seeders->size());
@@ -176,8 +183,8 @@ void carry_out(self_ptr self, const seeder_set::actions& acts) {
       case kind::connect:
         spdlog::debug("download {}: connecting to seeder {}", st.p.name, s.endpoint);
         stop_fetcher(self, a.k);
-        st.fetchers[a.k] = spawn_range_fetcher(self->system(), st.cfg, st.self_id, self, a.k,
-                                               s.endpoint, st.p.id_hex);
+        st.fetchers[a.k] = st.links.fetcher(self->system(), st.cfg, st.self_id, self, a.k,
+                                            s.endpoint, st.p.id_hex);
         self->link_to(st.fetchers[a.k]);
         break;
       case kind::stop:
@@ -206,7 +213,7 @@ void carry_out(self_ptr self, const seeder_set::actions& acts) {
     }
   }
   refill_all(self);
-  if (st.seeders->starving())
+  if (!catalog_answer && st.seeders->starving())
     check_alive(self);
 }
 
@@ -218,7 +225,8 @@ void poll_seeders(self_ptr self, bool decide) {
     .then(
       [=](const std::vector<std::string>& eps) {
         if (!self->state.ended)
-          carry_out(self, self->state.seeders->listed(eps, clock_type::now(), decide));
+          carry_out(self, self->state.seeders->listed(eps, self->clock().now(), decide),
+                    true);
       },
       [](const caf::error&) {});
 }
@@ -254,7 +262,7 @@ void begin_transfer(self_ptr self) {
   offer(self);
   if (st.picker->complete())
     return finish(self);
-  carry_out(self, st.seeders->start(clock_type::now()));
+  carry_out(self, st.seeders->start(self->clock().now()));
 }
 
 void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
@@ -301,7 +309,7 @@ void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
 
 void update_rate(self_ptr self) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = self->clock().now();
   st.samples.emplace_back(now, st.bytes_done);
   while (st.samples.size() > 2 && now - st.samples.front().first > rate_window)
     st.samples.pop_front();
@@ -338,10 +346,11 @@ using namespace download_detail;
 download_actor::behavior_type download(self_ptr self, config cfg, identity id,
                                        download_params p, catalog_actor catalog,
                                        download_manager_actor manager,
-                                       share_registry_actor registry) {
+                                       share_registry_actor registry, peer_links links) {
   auto& st = self->state;
   st.registry = registry;
   st.cfg = std::move(cfg);
+  st.links = std::move(links);
   st.self_id = std::move(id);
   st.p = std::move(p);
   st.catalog = catalog;
@@ -350,7 +359,7 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
   st.final_path = join_path(st.p.req.out_dir, st.p.name);
   st.part = part_file(st.final_path + ".part");
   st.seeders.emplace(make_seeder_set(st.cfg));
-  st.seeders->listed(st.p.seeders, clock_type::now(), false);
+  st.seeders->listed(st.p.seeders, self->clock().now(), false);
   st.fetchers.resize(st.seeders->size());
   // Fetchers are linked: their normal exits are reported as `lost` messages.
   self->set_exit_handler([=](const caf::exit_msg& msg) {
@@ -409,7 +418,7 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
       st.fetchers[key] = nullptr; // it has quit
       if (st.picker)
         st.picker->peer_lost(key);
-      carry_out(self, st.seeders->lost(key, why, clock_type::now()));
+      carry_out(self, st.seeders->lost(key, why, self->clock().now()));
     },
     [=](tick_atom) { on_tick(self); },
     [=](retry_atom, seeder_key key) {
@@ -435,8 +444,9 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
 download_actor spawn_download(caf::actor_system& sys, const config& cfg, identity self,
                               download_params params, catalog_actor catalog,
                               download_manager_actor manager,
-                              share_registry_actor registry) {
-  return sys.spawn(download, cfg, self, std::move(params), catalog, manager, registry);
+                              share_registry_actor registry, peer_links links) {
+  return sys.spawn(download, cfg, self, std::move(params), catalog, manager, registry,
+                   std::move(links));
 }
 
 } // namespace p2p

@@ -35,6 +35,7 @@ struct manager_state {
   identity self_id;
   catalog_actor catalog;
   share_registry_actor registry; // for swarming; may be null (tests)
+  peer_links links;              // passed on to each download
   std::map<uint64_t, entry> downloads;
   uint64_t next_key = 1;
 };
@@ -58,7 +59,7 @@ download_info launch(self_ptr self, download_params params) {
   info.out_path = join_path(params.req.out_dir, params.name);
   info.state = "queued";
   auto dl = spawn_download(self->system(), st.cfg, st.self_id, params, st.catalog,
-                           self, st.registry);
+                           self, st.registry, st.links);
   self->link_to(dl);
   st.downloads[info.key] = entry{info, dl};
   spdlog::info("download {} ({}, {} bytes) into {}", params.name,
@@ -171,10 +172,11 @@ void resume_all(self_ptr self) {
 
 download_manager_actor::behavior_type
 download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
-                 share_registry_actor registry) {
+                 share_registry_actor registry, peer_links links) {
   arm_crash_hook(self);
   self->state.registry = registry;
   self->state.cfg = std::move(cfg);
+  self->state.links = std::move(links);
   self->state.self_id = std::move(id);
   self->state.catalog = catalog;
   // Downloads are linked to the manager: one that dies without a final report
@@ -307,8 +309,9 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
 
 download_manager_actor spawn_download_manager(caf::actor_system& sys, const config& cfg,
                                               identity self, catalog_actor catalog,
-                                              share_registry_actor registry) {
-  return sys.spawn(download_manager, cfg, self, catalog, registry);
+                                              share_registry_actor registry,
+                                              peer_links links) {
+  return sys.spawn(download_manager, cfg, self, catalog, registry, std::move(links));
 }
 
 } // namespace p2p

@@ -16,8 +16,6 @@ namespace p2p::download_detail {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
 void on_manifest(self_ptr self, const std::vector<char>& bytes) {
   auto& st = self->state;
   auto m = parse_manifest(bytes.data(), bytes.size());
@@ -56,8 +54,8 @@ void manifest_step(self_ptr self, manifest_rounds::step step) {
     return fail(self, step.reason);
   if (step.what != manifest_rounds::step::kind::ask || st.ended || st.man)
     return;
-  auto q = spawn_peer_query(self->system(), step.to.host, step.to.port, st.self_id.peer_id,
-                            defaults::connect_timeout_ms);
+  auto q = st.links.query(self->system(), step.to.host, step.to.port, st.self_id.peer_id,
+                          defaults::connect_timeout_ms);
   self->request(q, std::chrono::milliseconds(defaults::connect_timeout_ms * 2), manifest_atom::value,
                 st.p.id_hex)
     .then(
@@ -73,7 +71,7 @@ void manifest_step(self_ptr self, manifest_rounds::step step) {
           return;
         auto [code, msg] = describe(err);
         manifest_step(self, st.rounds.failed(*st.seeders, msg.empty() ? code : msg,
-                                               clock_type::now()));
+                                               self->clock().now()));
       });
 }
 
@@ -107,11 +105,11 @@ bool load_resume(self_ptr self) {
 }
 
 void start_manifest(self_ptr self) {
-  manifest_step(self, self->state.rounds.start(*self->state.seeders, clock_type::now()));
+  manifest_step(self, self->state.rounds.start(*self->state.seeders, self->clock().now()));
 }
 
 void tick_manifest(self_ptr self) {
-  manifest_step(self, self->state.rounds.tick(*self->state.seeders, clock_type::now()));
+  manifest_step(self, self->state.rounds.tick(*self->state.seeders, self->clock().now()));
 }
 
 } // namespace p2p::download_detail

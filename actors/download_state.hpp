@@ -63,6 +63,7 @@ struct download_state {
   share_registry_actor registry; // where verified chunks are offered (swarming); may be null
   bool offered = false;          // a partial offer is registered with the registry
   bool seeding = false;          // complete and handed to the registry as a share
+  peer_links links;              // how it reaches the seeders (actors/actors.hpp)
   std::string stem;  // resume record path without extension
   std::string final_path;
   std::optional<manifest> man;

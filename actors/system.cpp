@@ -29,6 +29,10 @@ void configure_actor_system(caf::actor_system_config& caf_cfg) {
   caf_cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{milliseconds(1000)});
 }
 
+peer_links tcp_links() {
+  return {spawn_peer_query, spawn_range_fetcher};
+}
+
 std::string pick_advertise_addr(const config& cfg) {
   if (!cfg.advertise_addr.empty())
     return cfg.advertise_addr;

@@ -1,0 +1,243 @@
+// The download actor on the deterministic scheduler, driven with the messages
+// its range_fetchers would send (ready, chunk, failed, lost): which seeder
+// gets which chunk, what a bad chunk, an error or a lost connection does,
+// and the end states. The clock moves only when the test says.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "config/defaults.hpp"
+#include "storage/seeder_set.hpp"
+#include "tests/actors/lan_fixture.hpp"
+
+using namespace p2p;
+using namespace p2p::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool contains(const std::vector<uint32_t>& v, uint32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+size_t count(const std::vector<uint32_t>& v, uint32_t x) {
+  return static_cast<size_t>(std::count(v.begin(), v.end(), x));
+}
+
+// Ten chunks of 4 KiB and a short last one.
+const fake_file& movie() {
+  static const fake_file f{"movie.bin", 10 * 4096 + 100, 42};
+  return f;
+}
+
+// A download of movie() from seeders 1 and 2, both connected.
+struct two_seeders : lan_fixture {
+  std::string a, b;
+  uint64_t key = 0;
+  two_seeders() {
+    a = add_seeder(1, {&movie()});
+    b = add_seeder(2, {&movie()});
+    auto info = download(movie().name);
+    REQUIRE(info);
+    key = info->key;
+    ready(lan->latest(a));
+    ready(lan->latest(b));
+  }
+  std::string out_path() const { return out_dir() + "/" + movie().name; }
+  std::string part_path() const { return out_path() + ".part"; }
+};
+
+} // namespace
+
+TEST_CASE("a download asks each connected seeder for requests_in_flight chunks, none twice",
+          "[download][deterministic]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a).fetched;
+  auto& fb = fx.lan->latest(fx.b).fetched;
+  REQUIRE(fa.size() == 2);
+  REQUIRE(fb.size() == 2);
+  CHECK(fa[0] != fa[1]);
+  CHECK(fb[0] != fb[1]);
+  CHECK_FALSE(contains(fb, fa[0]));
+  CHECK_FALSE(contains(fb, fa[1]));
+  CHECK(fx.lan->queries == 3); // two catalog fetches, one manifest query
+}
+
+TEST_CASE("a download served by two seeders completes into its file and ends their fetchers",
+          "[download][deterministic]") {
+  two_seeders fx;
+  CHECK(fx.serve(movie()) == movie().chunks());
+  auto d = fx.status(fx.key);
+  CHECK(d.state == "complete");
+  CHECK(d.bytes_done == movie().data.size());
+  CHECK(read_whole(fx.out_path()) == movie().data);
+  CHECK_FALSE(std::filesystem::exists(fx.part_path()));
+  CHECK(seeder_of(d, fx.a).state == "done");
+  CHECK(seeder_of(d, fx.b).state == "done");
+  CHECK(seeder_of(d, fx.a).bytes + seeder_of(d, fx.b).bytes == movie().data.size());
+  CHECK(fx.lan->latest(fx.a).stopped);
+  CHECK(fx.lan->latest(fx.b).stopped);
+}
+
+TEST_CASE("a chunk that fails its hash from one seeder is fetched from the other",
+          "[download][deterministic]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  auto bad = fa.fetched.at(0);
+  bool corrupted = false;
+  fx.serve(movie(), [&](const fake_lan::fetcher& f, uint32_t i) {
+    if (&f == &fa && i == bad && !corrupted) {
+      corrupted = true;
+      return std::string(movie().chunk(i).size(), 'x');
+    }
+    return movie().chunk(i);
+  });
+  REQUIRE(corrupted);
+  CHECK(count(fa.fetched, bad) == 1); // never asked again where it failed
+  CHECK(contains(fb.fetched, bad));
+  auto d = fx.status(fx.key);
+  CHECK(d.state == "complete");
+  CHECK(read_whole(fx.out_path()) == movie().data);
+  // One bad chunk is not enough to drop a seeder.
+  CHECK(seeder_of(d, fx.a).state == "done");
+  CHECK(seeder_of(d, fx.a).error == "chunk " + std::to_string(bad) + " failed its hash");
+}
+
+TEST_CASE("a seeder that sends max_bad_chunks bad chunks is dropped and the other finishes",
+          "[download][deterministic]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  uint32_t bad = 0;
+  fx.serve(movie(), [&](const fake_lan::fetcher& f, uint32_t i) {
+    if (&f != &fa)
+      return movie().chunk(i);
+    ++bad;
+    return std::string(movie().chunk(i).size(), 'x');
+  });
+  CHECK(bad == defaults::max_bad_chunks);
+  CHECK(fa.stopped);
+  CHECK(fx.lan->opened(fx.a) == 1); // dropped for bad data: never reconnected
+  auto d = fx.status(fx.key);
+  CHECK(d.state == "complete");
+  CHECK(seeder_of(d, fx.a).state == "dropped");
+  CHECK(seeder_of(d, fx.a).bytes == 0);
+  CHECK(seeder_of(d, fx.b).bytes == movie().data.size());
+  CHECK(read_whole(fx.out_path()) == movie().data);
+}
+
+TEST_CASE("a lost seeder's chunks go to the other and it reconnects after its backoff",
+          "[download][deterministic]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  auto in_flight = fa.fetched;
+  REQUIRE(in_flight.size() == 2);
+  fx.lose(fa);
+  CHECK(fa.stopped);
+  // The first backoff is retry_base_ms (500) jittered to 50-100 %: no new
+  // connection before 250 ms (the tick then reports A retrying), one by 500.
+  static_assert(defaults::retry_base_ms / 2 == defaults::download_tick_ms);
+  fx.d.advance(240ms);
+  CHECK(fx.lan->opened(fx.a) == 1);
+  auto d = fx.reported(fx.key);
+  CHECK(seeder_of(d, fx.a).state == "retrying");
+  CHECK(seeder_of(d, fx.a).error == "connection lost");
+  fx.d.advance(250ms);
+  REQUIRE(fx.lan->opened(fx.a) == 2);
+  CHECK(seeder_of(fx.reported(fx.key), fx.a).state == "connecting");
+  auto& fa2 = fx.lan->latest(fx.a);
+  fx.ready(fa2);
+  CHECK(fa2.fetched.size() == 2);
+  fx.serve(movie());
+  CHECK(fx.status(fx.key).state == "complete");
+  CHECK(read_whole(fx.out_path()) == movie().data);
+  // What A had in flight when it was lost was asked for again (of B or the
+  // new connection; twice when the endgame asked both).
+  for (auto i : in_flight)
+    CHECK(count(fb.fetched, i) + count(fa2.fetched, i) >= 1);
+}
+
+TEST_CASE("busy gives a chunk back without blame and unknown_file drops the seeder",
+          "[download][deterministic]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  auto busy = fa.fetched.at(0);
+  auto b_had = fb.fetched;
+  fx.fail(fa, busy, proto::error_code::busy);
+  // The chunk goes back to the pool; A gets a request in its place.
+  CHECK(fa.fetched.size() == 3);
+  CHECK(seeder_of(fx.reported(fx.key), fx.a).state == "active");
+  fx.fail(fb, b_had.at(0), proto::error_code::unknown_file);
+  CHECK(fb.stopped);
+  auto d = fx.reported(fx.key);
+  CHECK(seeder_of(d, fx.b).state == "dropped");
+  CHECK(seeder_of(d, fx.b).error.rfind("unknown_file", 0) == 0);
+  fx.serve(movie());
+  CHECK(fx.status(fx.key).state == "complete");
+  CHECK(read_whole(fx.out_path()) == movie().data);
+  CHECK(count(fa.fetched, busy) == 2); // asked again, of the same seeder (no blame)
+  for (auto i : b_had)
+    CHECK(contains(fa.fetched, i)); // B's chunks came from A
+  CHECK(fx.lan->opened(fx.b) == 1);
+}
+
+TEST_CASE("a download waits while its unreachable seeder is listed and fails once it is not",
+          "[download][deterministic]") {
+  lan_fixture fx;
+  auto a = fx.add_seeder(1, {&movie()});
+  auto info = fx.download(movie().name);
+  REQUIRE(info);
+  auto part = fx.out_dir() + "/" + movie().name + ".part";
+  auto& f = fx.lan->latest(a);
+  fx.ready(f);
+  fx.deliver(f, f.fetched.at(0), movie().chunk(f.fetched.at(0)));
+  REQUIRE(std::filesystem::exists(part));
+  // Lost again after every backoff: max_retries reconnects, then dropped.
+  for (uint32_t i = 1; i <= defaults::max_retries + 1; ++i) {
+    REQUIRE(fx.lan->opened(a) == i);
+    fx.lose(fx.lan->latest(a));
+    if (i <= defaults::max_retries)
+      fx.d.advance(std::chrono::milliseconds(
+        seeder_set::backoff_ms(i, defaults::retry_base_ms, fx.cfg.retry_max_ms)));
+  }
+  auto d = fx.reported(info->key);
+  CHECK(fx.lan->opened(a) == defaults::max_retries + 1);
+  CHECK(d.state == "running"); // the catalog still lists it: it may come back
+  CHECK(seeder_of(d, a).state == "dropped");
+  CHECK(std::filesystem::exists(part));
+  // Still listed retry_max_ms later: one more attempt, dropped again when lost.
+  fx.d.advance(std::chrono::milliseconds(fx.cfg.retry_max_ms));
+  REQUIRE(fx.lan->opened(a) == defaults::max_retries + 2);
+  fx.lose(fx.lan->latest(a));
+  CHECK(seeder_of(fx.reported(info->key), a).state == "dropped");
+  CHECK(fx.status(info->key).state == "running");
+  // The seeder says bye: nobody offers the file any more.
+  caf::anon_send(fx.catalog, bye_atom::value, uint64_t{1});
+  d = fx.reported(info->key);
+  CHECK(d.state == "failed");
+  CHECK_FALSE(d.error.empty());
+  CHECK_FALSE(std::filesystem::exists(part));
+}
+
+TEST_CASE("a cancelled download removes its part file and resume record",
+          "[download][deterministic]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  fx.deliver(fa, fa.fetched.at(0), movie().chunk(fa.fetched.at(0)));
+  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
+  auto records = std::filesystem::path(fx.cfg.state_dir) / "downloads";
+  REQUIRE(std::distance(std::filesystem::directory_iterator(records),
+                        std::filesystem::directory_iterator()) == 2); // .json + .manifest
+  auto res = fx.d.get<std::vector<download_info>>(fx.manager, cancel_atom::value, movie().name);
+  REQUIRE(res.size() == 1);
+  CHECK(res[0].state == "cancelled");
+  CHECK(fx.status(fx.key).state == "cancelled");
+  CHECK_FALSE(std::filesystem::exists(fx.part_path()));
+  CHECK_FALSE(std::filesystem::exists(fx.out_path()));
+  CHECK(std::filesystem::is_empty(records));
+  CHECK(fx.lan->latest(fx.a).stopped);
+  CHECK(fx.lan->latest(fx.b).stopped);
+}

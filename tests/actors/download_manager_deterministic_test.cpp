@@ -1,0 +1,129 @@
+// download_manager on the deterministic scheduler: what it refuses to start,
+// how it tracks a download from queued to its end, clear, and the resume of
+// a stopped download by the next manager on the same state dir.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "config/defaults.hpp"
+#include "tests/actors/lan_fixture.hpp"
+
+using namespace p2p;
+using namespace p2p::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const fake_file& song() {
+  static const fake_file f{"song.ogg", 6 * 4096, 7};
+  return f;
+}
+
+// The control channel's code of a refusal ("not_found", "exists", ...).
+std::string code_of(const caf::expected<download_info>& res) {
+  REQUIRE_FALSE(res);
+  return describe(res.error()).first;
+}
+
+} // namespace
+
+TEST_CASE("download_manager refuses a download it cannot start and starts nothing",
+          "[download_manager][deterministic]") {
+  lan_fixture fx;
+  fake_file other{"song.ogg", 4096, 8}; // same name, other content
+  fx.add_seeder(1, {&song()});
+  CHECK(code_of(fx.download("nothing.bin")) == "not_found");
+  fx.add_seeder(2, {&other});
+  CHECK(code_of(fx.download("song.ogg")) == "ambiguous");
+  download_request rel;
+  rel.id_hex = song().id_hex;
+  rel.out_dir = "relative/dir";
+  CHECK(code_of(fx.d.ask<download_info>(fx.manager, download_atom::value, rel))
+        == "bad_request");
+  write_file(fx.out_dir() + "/taken.bin", "mine");
+  fake_file taken{"taken.bin", 4096, 9};
+  fx.add_seeder(3, {&taken});
+  CHECK(code_of(fx.download("taken.bin")) == "exists");
+  CHECK(read_whole(fx.out_dir() + "/taken.bin") == "mine");
+  CHECK(fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value).empty());
+  CHECK(fx.lan->fetchers.empty());
+}
+
+TEST_CASE("download_manager refuses a second download into the same file",
+          "[download_manager][deterministic]") {
+  lan_fixture fx;
+  fx.add_seeder(1, {&song()});
+  auto first = fx.download(song().name);
+  REQUIRE(first);
+  CHECK(code_of(fx.download(song().name, true)) == "exists");
+  CHECK(fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value).size() == 1);
+}
+
+TEST_CASE("download_manager answers queued, then tracks the download to complete and clears it",
+          "[download_manager][deterministic]") {
+  lan_fixture fx;
+  auto a = fx.add_seeder(1, {&song()});
+  auto info = fx.download(song().name);
+  REQUIRE(info);
+  CHECK(info->state == "queued");
+  CHECK(info->key == 1);
+  CHECK(info->size == song().data.size());
+  CHECK(info->out_path == fx.out_dir() + "/" + song().name);
+  auto& f = fx.lan->latest(a);
+  fx.ready(f);
+  fx.deliver(f, f.fetched.at(0), song().chunk(f.fetched.at(0)));
+  auto running = fx.reported(info->key);
+  CHECK(running.state == "running");
+  CHECK(running.bytes_done == 4096);
+  // Nothing to clear while it runs.
+  CHECK(fx.d.get<std::vector<download_info>>(fx.manager, clear_atom::value).empty());
+  fx.serve(song());
+  auto done = fx.status(info->key);
+  CHECK(done.state == "complete");
+  CHECK(done.bytes_done == song().data.size());
+  auto cleared = fx.d.get<std::vector<download_info>>(fx.manager, clear_atom::value);
+  REQUIRE(cleared.size() == 1);
+  CHECK(cleared[0].key == info->key);
+  CHECK(fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value).empty());
+  CHECK(read_whole(info->out_path) == song().data);
+  // The next download gets the next key.
+  REQUIRE(std::remove(info->out_path.c_str()) == 0);
+  auto again = fx.download(song().name);
+  REQUIRE(again);
+  CHECK(again->key == 2);
+}
+
+TEST_CASE("a stopped download resumes with its verified chunks under the next manager",
+          "[download_manager][deterministic]") {
+  lan_fixture fx;
+  auto a = fx.add_seeder(1, {&song()});
+  auto info = fx.download(song().name);
+  REQUIRE(info);
+  auto& f1 = fx.lan->latest(a);
+  fx.ready(f1);
+  auto got = f1.fetched; // delivered before the stop
+  REQUIRE(got.size() == 2);
+  for (auto i : got)
+    fx.deliver(f1, i, song().chunk(i));
+  // The daemon stops: the download saves its record and ends.
+  CHECK(fx.d.get<bool>(fx.manager, stop_atom::value));
+  CHECK(f1.stopped);
+  // A new manager on the same state dir resumes it; the seeders come from
+  // the catalog at the download's next seeder poll.
+  fx.start_manager();
+  auto resumed = fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value);
+  REQUIRE(resumed.size() == 1);
+  CHECK(resumed[0].name == song().name);
+  fx.d.advance(std::chrono::milliseconds(defaults::seeder_poll_interval_ms));
+  REQUIRE(fx.lan->opened(a) == 2);
+  auto& f2 = fx.lan->latest(a);
+  fx.ready(f2);
+  CHECK(f2.fetched.size() == 2);
+  for (auto i : got) // not fetched again
+    CHECK(std::find(f2.fetched.begin(), f2.fetched.end(), i) == f2.fetched.end());
+  CHECK(fx.status(resumed[0].key).bytes_done == 2 * 4096);
+  fx.serve(song());
+  CHECK(fx.status(resumed[0].key).state == "complete");
+  CHECK(read_whole(info->out_path) == song().data);
+}
