@@ -117,14 +117,15 @@ void poll_waiters(self_ptr self) {
             return;
           }
           self->state.waiters.erase(i);
-          if (d.state == "complete")
+          if (d.state == dl_state::complete)
             send_line(self, w.hdl, control::ok_reply(w.id, {{"download", to_json(d)}}));
           else
             send_line(self, w.hdl,
                       // "failed: no seeder left" or "cancelled": the CLI
                       // names the download itself.
                       control::error_reply(w.id, "failed",
-                                           d.state + (d.error.empty() ? "" : ": " + d.error)));
+                                           to_string(d.state)
+                                             + (d.error.empty() ? "" : ": " + d.error)));
         },
         [=](const caf::error& err) {
           auto i = self->state.waiters.find(s);

@@ -42,7 +42,7 @@ download_info snapshot(self_ptr self) {
   d.id_hex = st.p.id_hex;
   d.out_path = st.final_path;
   d.size = st.p.size;
-  d.state = to_string(st.state);
+  d.state = st.state;
   d.bytes_done = st.bytes_done;
   bool running = st.state == dl_state::running;
   d.rate_bps = running ? st.rate : 0;

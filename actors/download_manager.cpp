@@ -57,7 +57,7 @@ download_info launch(self_ptr self, download_params params) {
   info.id_hex = params.id_hex;
   info.size = params.size;
   info.out_path = join_path(params.req.out_dir, params.name);
-  info.state = "queued";
+  info.state = dl_state::queued;
   auto dl = spawn_download(self->system(), st.cfg, st.self_id, params, st.catalog,
                            self, st.registry, st.links);
   self->link_to(dl);
@@ -192,7 +192,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
       if (e.actor && caf::actor_cast<caf::actor_addr>(e.actor) == msg.source) {
         e.actor = nullptr;
         if (!is_final(e.info)) {
-          e.info.state = "failed";
+          e.info.state = dl_state::failed;
           e.info.error = "internal error: " + caf::to_string(msg.reason);
         }
       }
@@ -282,8 +282,8 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
         if (i->second.actor)
           self->unlink_from(i->second.actor);
         i->second.actor = nullptr;
-        auto level = d.state == "failed" ? spdlog::level::warn : spdlog::level::info;
-        spdlog::log(level, "download {} {} ({} bytes){}", d.name, d.state, d.bytes_done,
+        auto level = d.state == dl_state::failed ? spdlog::level::warn : spdlog::level::info;
+        spdlog::log(level, "download {} {} ({} bytes){}", d.name, to_string(d.state), d.bytes_done,
                     d.error.empty() ? "" : ": " + d.error);
       }
     },

@@ -24,19 +24,6 @@
 
 namespace p2p::download_detail {
 
-enum class dl_state { queued, running, complete, failed, cancelled };
-
-inline const char* to_string(dl_state s) {
-  switch (s) {
-    case dl_state::queued: return "queued";
-    case dl_state::running: return "running";
-    case dl_state::complete: return "complete";
-    case dl_state::failed: return "failed";
-    case dl_state::cancelled: return "cancelled";
-  }
-  return "failed";
-}
-
 inline seeder_set make_seeder_set(const config& cfg) {
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
   return seeder_set({defaults::retry_base_ms, cfg.retry_max_ms, defaults::max_retries,

@@ -10,8 +10,20 @@ namespace {
 constexpr caf::atom_value p2p_category = caf::atom("p2p");
 } // namespace
 
+const char* to_string(dl_state s) {
+  switch (s) {
+    case dl_state::queued: return "queued";
+    case dl_state::running: return "running";
+    case dl_state::complete: return "complete";
+    case dl_state::failed: return "failed";
+    case dl_state::cancelled: return "cancelled";
+  }
+  return "failed";
+}
+
 bool is_final(const download_info& d) {
-  return d.state == "complete" || d.state == "failed" || d.state == "cancelled";
+  return d.state == dl_state::complete || d.state == dl_state::failed
+         || d.state == dl_state::cancelled;
 }
 
 const char* ec_code(ec x) {
@@ -90,7 +102,7 @@ nlohmann::json to_json(const download_info& x) {
           {"name", name_to_json(x.name)},
           {"id", x.id_hex},
           {"size", x.size},
-          {"state", x.state},
+          {"state", to_string(x.state)},
           {"bytes_done", x.bytes_done},
           {"seeding", x.seeding},
           {"rate_bps", x.rate_bps},

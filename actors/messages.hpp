@@ -89,13 +89,21 @@ struct peer_bytes {
   std::string error;    // last error from it, if any
 };
 
+// A download's state. Inside the daemon it travels as this enum (CAF
+// serializes it as its underlying integer and prints it with to_string);
+// to_string gives the word the control channel's JSON carries.
+enum class dl_state : uint8_t { queued, running, complete, failed, cancelled };
+
+// "queued", "running", "complete", "failed", "cancelled" (status JSON).
+const char* to_string(dl_state s);
+
 struct download_info {
   uint64_t key = 0;       // daemon-local handle of this download
   std::string name;
   std::string id_hex;
   std::string out_path;   // final path <out>/<name>
   uint64_t size = 0;
-  std::string state;      // queued, running, complete, failed, cancelled
+  dl_state state = dl_state::queued;
   uint64_t bytes_done = 0;
   uint64_t rate_bps = 0;  // bytes/s over the last seconds
   int64_t eta_s = -1;     // -1 unknown

@@ -69,7 +69,7 @@ TEST_CASE("a download served by two seeders completes into its file and ends the
   two_seeders fx;
   CHECK(fx.serve(movie()) == movie().chunks());
   auto d = fx.status(fx.key);
-  CHECK(d.state == "complete");
+  CHECK(d.state == dl_state::complete);
   CHECK(d.bytes_done == movie().data.size());
   CHECK(read_whole(fx.out_path()) == movie().data);
   CHECK_FALSE(std::filesystem::exists(fx.part_path()));
@@ -98,7 +98,7 @@ TEST_CASE("a chunk that fails its hash from one seeder is fetched from the other
   CHECK(count(fa.fetched, bad) == 1); // never asked again where it failed
   CHECK(contains(fb.fetched, bad));
   auto d = fx.status(fx.key);
-  CHECK(d.state == "complete");
+  CHECK(d.state == dl_state::complete);
   CHECK(read_whole(fx.out_path()) == movie().data);
   // One bad chunk is not enough to drop a seeder.
   CHECK(seeder_of(d, fx.a).state == "done");
@@ -120,7 +120,7 @@ TEST_CASE("a seeder that sends max_bad_chunks bad chunks is dropped and the othe
   CHECK(fa.stopped);
   CHECK(fx.lan->opened(fx.a) == 1); // dropped for bad data: never reconnected
   auto d = fx.status(fx.key);
-  CHECK(d.state == "complete");
+  CHECK(d.state == dl_state::complete);
   CHECK(seeder_of(d, fx.a).state == "dropped");
   CHECK(seeder_of(d, fx.a).bytes == 0);
   CHECK(seeder_of(d, fx.b).bytes == movie().data.size());
@@ -151,7 +151,7 @@ TEST_CASE("a lost seeder's chunks go to the other and it reconnects after its ba
   fx.ready(fa2);
   CHECK(fa2.fetched.size() == 2);
   fx.serve(movie());
-  CHECK(fx.status(fx.key).state == "complete");
+  CHECK(fx.status(fx.key).state == dl_state::complete);
   CHECK(read_whole(fx.out_path()) == movie().data);
   // What A had in flight when it was lost was asked for again (of B or the
   // new connection; twice when the endgame asked both).
@@ -176,7 +176,7 @@ TEST_CASE("busy gives a chunk back without blame and unknown_file drops the seed
   CHECK(seeder_of(d, fx.b).state == "dropped");
   CHECK(seeder_of(d, fx.b).error.rfind("unknown_file", 0) == 0);
   fx.serve(movie());
-  CHECK(fx.status(fx.key).state == "complete");
+  CHECK(fx.status(fx.key).state == dl_state::complete);
   CHECK(read_whole(fx.out_path()) == movie().data);
   CHECK(count(fa.fetched, busy) == 2); // asked again, of the same seeder (no blame)
   for (auto i : b_had)
@@ -205,7 +205,7 @@ TEST_CASE("a download waits while its unreachable seeder is listed and fails onc
   }
   auto d = fx.reported(info->key);
   CHECK(fx.lan->opened(a) == defaults::max_retries + 1);
-  CHECK(d.state == "running"); // the catalog still lists it: it may come back
+  CHECK(d.state == dl_state::running); // the catalog still lists it: it may come back
   CHECK(seeder_of(d, a).state == "dropped");
   CHECK(std::filesystem::exists(part));
   // Still listed retry_max_ms later: one more attempt, dropped again when lost.
@@ -213,11 +213,11 @@ TEST_CASE("a download waits while its unreachable seeder is listed and fails onc
   REQUIRE(fx.lan->opened(a) == defaults::max_retries + 2);
   fx.lose(fx.lan->latest(a));
   CHECK(seeder_of(fx.reported(info->key), a).state == "dropped");
-  CHECK(fx.status(info->key).state == "running");
+  CHECK(fx.status(info->key).state == dl_state::running);
   // The seeder says bye: nobody offers the file any more.
   caf::anon_send(fx.catalog, bye_atom::value, uint64_t{1});
   d = fx.reported(info->key);
-  CHECK(d.state == "failed");
+  CHECK(d.state == dl_state::failed);
   CHECK_FALSE(d.error.empty());
   CHECK_FALSE(std::filesystem::exists(part));
 }
@@ -233,8 +233,8 @@ TEST_CASE("a cancelled download removes its part file and resume record",
                         std::filesystem::directory_iterator()) == 2); // .json + .manifest
   auto res = fx.d.get<std::vector<download_info>>(fx.manager, cancel_atom::value, movie().name);
   REQUIRE(res.size() == 1);
-  CHECK(res[0].state == "cancelled");
-  CHECK(fx.status(fx.key).state == "cancelled");
+  CHECK(res[0].state == dl_state::cancelled);
+  CHECK(fx.status(fx.key).state == dl_state::cancelled);
   CHECK_FALSE(std::filesystem::exists(fx.part_path()));
   CHECK_FALSE(std::filesystem::exists(fx.out_path()));
   CHECK(std::filesystem::is_empty(records));

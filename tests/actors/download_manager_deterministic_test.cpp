@@ -66,7 +66,7 @@ TEST_CASE("download_manager answers queued, then tracks the download to complete
   auto a = fx.add_seeder(1, {&song()});
   auto info = fx.download(song().name);
   REQUIRE(info);
-  CHECK(info->state == "queued");
+  CHECK(info->state == dl_state::queued);
   CHECK(info->key == 1);
   CHECK(info->size == song().data.size());
   CHECK(info->out_path == fx.out_dir() + "/" + song().name);
@@ -74,13 +74,13 @@ TEST_CASE("download_manager answers queued, then tracks the download to complete
   fx.ready(f);
   fx.deliver(f, f.fetched.at(0), song().chunk(f.fetched.at(0)));
   auto running = fx.reported(info->key);
-  CHECK(running.state == "running");
+  CHECK(running.state == dl_state::running);
   CHECK(running.bytes_done == 4096);
   // Nothing to clear while it runs.
   CHECK(fx.d.get<std::vector<download_info>>(fx.manager, clear_atom::value).empty());
   fx.serve(song());
   auto done = fx.status(info->key);
-  CHECK(done.state == "complete");
+  CHECK(done.state == dl_state::complete);
   CHECK(done.bytes_done == song().data.size());
   auto cleared = fx.d.get<std::vector<download_info>>(fx.manager, clear_atom::value);
   REQUIRE(cleared.size() == 1);
@@ -124,6 +124,6 @@ TEST_CASE("a stopped download resumes with its verified chunks under the next ma
     CHECK(std::find(f2.fetched.begin(), f2.fetched.end(), i) == f2.fetched.end());
   CHECK(fx.status(resumed[0].key).bytes_done == 2 * 4096);
   fx.serve(song());
-  CHECK(fx.status(resumed[0].key).state == "complete");
+  CHECK(fx.status(resumed[0].key).state == dl_state::complete);
   CHECK(read_whole(info->out_path) == song().data);
 }

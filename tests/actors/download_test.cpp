@@ -130,11 +130,10 @@ TEST_CASE("a download survives a corrupt seeder and a seeder that dies",
     20s));
   dying.stop(sys);
 
-  REQUIRE(eventually([&] { return status().state != "running" && status().state != "queued"; },
-                     60s));
+  REQUIRE(eventually([&] { return is_final(status()); }, 60s));
   auto d = status();
   INFO("error: " << d.error);
-  REQUIRE(d.state == "complete");
+  REQUIRE(d.state == dl_state::complete);
   CHECK(d.bytes_done == content.size());
   CHECK(read_whole(d.out_path) == content);
   CHECK_FALSE(std::filesystem::exists(d.out_path + ".part"));
@@ -179,7 +178,7 @@ TEST_CASE("a download fails cleanly when no seeder can deliver", "[download]") {
   REQUIRE(eventually(
     [&] {
       d = *leecher.status(self, started->key);
-      return d.state == "failed";
+      return d.state == dl_state::failed;
     },
     30s));
   CHECK(d.error.find("no seeder could finish") != std::string::npos);
