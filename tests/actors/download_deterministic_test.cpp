@@ -241,3 +241,42 @@ TEST_CASE("a cancelled download removes its part file and resume record",
   CHECK(fx.lan->latest(fx.a).stopped);
   CHECK(fx.lan->latest(fx.b).stopped);
 }
+
+TEST_CASE("a seeder silent on the manifest query holds the start for manifest_hedge_ms only",
+          "[download][deterministic]") {
+  lan_fixture fx;
+  auto mute = fx.add_seeder(1, {&movie()}); // asked first: the seeder set's order
+  auto b = fx.add_seeder(2, {&movie()});
+  fx.lan->peers[mute].silent = true;
+  auto info = fx.download(movie().name);
+  REQUIRE(info);
+  CHECK(fx.lan->queries == 3); // two catalog fetches, the manifest query to the mute one
+  fx.d.advance(std::chrono::milliseconds(defaults::manifest_hedge_ms - 10));
+  CHECK(fx.lan->fetchers.empty());
+  // The hedge is checked on the download's tick: by the first tick after it,
+  // seeder 2 was asked, answered, and the transfer began on both.
+  fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms + 10));
+  CHECK(fx.lan->queries == 4);
+  CHECK(fx.lan->opened(b) == 1);
+  CHECK(fx.lan->opened(mute) == 1);
+  CHECK(fx.reported(info->key).state == dl_state::running);
+}
+
+TEST_CASE("a download fails after manifest_rounds_max rounds when no seeder has the manifest",
+          "[download][deterministic]") {
+  lan_fixture fx;
+  auto a = fx.add_seeder(1, {&movie()});
+  auto b = fx.add_seeder(2, {&movie()});
+  fx.lan->peers[a].manifests.clear(); // listed, but "not shared" when asked
+  fx.lan->peers[b].manifests.clear();
+  auto info = fx.download(movie().name);
+  REQUIRE(info);
+  fx.d.advance(10s);
+  auto d = fx.status(info->key);
+  CHECK(d.state == dl_state::failed);
+  CHECK(d.error.find("not shared") != std::string::npos);
+  // Each round asks each seeder once; nothing was fetched or written.
+  CHECK(fx.lan->queries == 2 + defaults::manifest_rounds_max * 2);
+  CHECK(fx.lan->fetchers.empty());
+  CHECK_FALSE(std::filesystem::exists(fx.out_dir() + "/" + movie().name + ".part"));
+}
