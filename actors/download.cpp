@@ -89,6 +89,7 @@ void end(self_ptr self) {
   auto& st = self->state;
   st.ended = true;
   withdraw_offer(self);
+  st.stop_checking->store(true);
   st.part.close();
   for (seeder_key k = 0; k < st.fetchers.size(); ++k)
     stop_fetcher(self, k);
@@ -263,6 +264,8 @@ void begin_transfer(self_ptr self) {
   if (st.picker->complete())
     return finish(self);
   carry_out(self, st.seeders->start(self->clock().now()));
+  if (!st.ended)
+    report(self); // queued -> running shows at once, not a tick later
 }
 
 void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
@@ -318,6 +321,26 @@ void update_rate(self_ptr self) {
                      : 0;
 }
 
+// The unoffered rule fired (seeder_set::unoffered): ends the download failed,
+// naming the content ids the catalog now offers under the same name (the
+// file changed on its seeders: download that one instead).
+void fail_unoffered(self_ptr self, std::string why) {
+  auto& st = self->state;
+  st.failing = true;
+  auto id8 = st.p.id_hex.substr(0, 8);
+  self->request(st.catalog, catalog_timeout, list_atom::value, st.p.name, std::string{})
+    .then(
+      [=](const std::vector<file_offer>& offers) {
+        std::string others;
+        for (const auto& o : offers)
+          if (o.id_hex != self->state.p.id_hex)
+            others += (others.empty() ? "" : ", ") + o.id_hex.substr(0, 8);
+        fail(self, why + (others.empty() ? "" : "; the same name is now offered with content id "
+                                                  + others + " (download that one)"));
+      },
+      [=](const caf::error&) { fail(self, why); });
+}
+
 void on_tick(self_ptr self) {
   auto& st = self->state;
   if (st.ended)
@@ -328,10 +351,14 @@ void on_tick(self_ptr self) {
     save_record(self);
   if (st.ended)
     return;
+  if (!st.failing)
+    if (auto why = st.seeders->unoffered(self->clock().now()); !why.empty())
+      fail_unoffered(self, "content id " + st.p.id_hex.substr(0, 8) + ": " + why);
   bool starving = st.seeders->starving();
+  bool none_known = st.seeders->size() == 0; // the catalog is asked every tick until one is
   if (starving && st.picker)
     check_alive(self);
-  else if (st.ticks % ticks_per_seeder_poll == 0 || starving)
+  else if (st.ticks % ticks_per_seeder_poll == 0 || starving || none_known)
     poll_seeders(self, false);
   if (!st.man)
     tick_manifest(self);
@@ -371,7 +398,7 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
     self->quit(msg.reason);
   });
   if (load_resume(self))
-    begin_transfer(self);
+    check_unrecorded(self);
   else
     start_manifest(self);
   if (!st.ended)

@@ -1,6 +1,7 @@
 // download, start-up: from a resume record that matches its part file, or
 // from a manifest asked of the seeders in rounds (storage/manifest_rounds.hpp)
 // and saved with a fresh part file. Then begin_transfer (actors/download.cpp).
+#include <algorithm>
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -75,7 +76,65 @@ void manifest_step(self_ptr self, manifest_rounds::step step) {
       });
 }
 
+// The resume check's thread: one request, answered with the chunk indexes
+// found intact, then it quits. `job` names the download in the log (and a
+// function actor needs an argument: see share_registry.cpp's hasher).
+caf::behavior resume_checker(caf::event_based_actor* self, std::string job,
+                             std::string part_path, std::shared_ptr<const manifest> man,
+                             std::vector<bool> have, std::shared_ptr<std::atomic<bool>> stop) {
+  return {
+    [=](hash_atom) -> std::vector<uint32_t> {
+      std::string err;
+      auto found = verify_unrecorded(part_path, *man, have, *stop, err);
+      if (!err.empty())
+        spdlog::warn("download {}: resume check stopped: {}", job, err);
+      self->quit();
+      return found;
+    },
+  };
+}
+
 } // namespace
+
+void check_unrecorded(self_ptr self) {
+  auto& st = self->state;
+  auto have = st.picker->bitmap();
+  auto unrecorded = std::count(have.begin(), have.end(), false);
+  if (unrecorded == 0)
+    return begin_transfer(self);
+  auto t0 = std::chrono::steady_clock::now(); // wall time, for the log
+  auto checker = self->spawn<caf::detached>(resume_checker, st.p.name, st.part.path(),
+                                            std::make_shared<const manifest>(*st.man),
+                                            std::move(have), st.stop_checking);
+  self->request(checker, caf::infinite, hash_atom::value)
+    .then(
+      [=](const std::vector<uint32_t>& found) {
+        auto& st = self->state;
+        if (st.ended)
+          return;
+        for (auto i : found)
+          if (!st.picker->have(i)) {
+            st.picker->mark_have(i);
+            st.bytes_done += st.man->chunk_length(i);
+          }
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        spdlog::info("download {}: {} of {} unrecorded chunks were on disk already "
+                     "(checked in {} ms)",
+                     st.p.name, found.size(), unrecorded, ms.count());
+        if (!found.empty()) {
+          st.dirty = true;
+          save_record(self);
+        }
+        if (!st.ended)
+          begin_transfer(self);
+      },
+      [=](const caf::error& err) {
+        spdlog::warn("download {}: resume check failed: {}", self->state.p.name,
+                     caf::to_string(err));
+        if (!self->state.ended)
+          begin_transfer(self);
+      });
+}
 
 bool load_resume(self_ptr self) {
   auto& st = self->state;

@@ -3,6 +3,7 @@
 // actors/download_start.cpp: the start-up from a resume record or a
 // seeder's manifest). Not for other actors: they talk to it by messages
 // (actors/actors.hpp).
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -26,9 +27,13 @@ namespace p2p::download_detail {
 
 inline seeder_set make_seeder_set(const config& cfg) {
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  // Unoffered for a peer expiry: the catalog itself would have forgotten the
+  // last seeder by then. The grace is the first scan window plus one catalog
+  // poll (issue 7 item 3).
   return seeder_set({defaults::retry_base_ms, cfg.retry_max_ms, defaults::max_retries,
                      defaults::max_bad_chunks, defaults::max_bad_chunks,
-                     defaults::max_sources_per_download},
+                     defaults::max_sources_per_download, cfg.peer_expiry_ms,
+                     cfg.scan_window_ms + defaults::seeder_poll_interval_ms},
                     [rng](uint64_t lo, uint64_t hi) {
                       return std::uniform_int_distribution<uint64_t>(lo, hi)(*rng);
                     });
@@ -64,6 +69,9 @@ struct download_state {
   bool dirty = false;
   bool resumed = false; // started from a resume record (p.size came from it)
   bool ended = false;
+  // Set when the download ends: a resume check still reading stops.
+  std::shared_ptr<std::atomic<bool>> stop_checking = std::make_shared<std::atomic<bool>>(false);
+  bool failing = false; // the unoffered rule fired; the catalog is asked for other ids
   manifest_rounds rounds{defaults::manifest_rounds_max,
                         std::chrono::milliseconds(defaults::manifest_hedge_ms)}; // start-up
   uint32_t ticks = 0;
@@ -87,6 +95,10 @@ void begin_transfer(self_ptr self);
 // Continues from a resume record that matches its part file; false otherwise
 // (a record that does not match is discarded).
 bool load_resume(self_ptr self);
+// After load_resume: the part file's chunks the record does not vouch for are
+// hashed against the manifest in a detached actor (verify_unrecorded, off the
+// I/O threads); those that match are kept. Then begin_transfer.
+void check_unrecorded(self_ptr self);
 // Asks the seeders for the manifest (or the next one, or gives up) as the
 // manifest rounds say; the transfer begins when one arrives.
 void start_manifest(self_ptr self);

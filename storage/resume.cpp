@@ -1,6 +1,11 @@
 #include "storage/resume.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <limits>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -153,6 +158,41 @@ std::optional<resume_files> load_resume_files(const std::string& stem,
     return std::nullopt;
   }
   return resume_files{std::move(*rec), std::move(*m)};
+}
+
+std::vector<uint32_t> verify_unrecorded(const std::string& part_path, const manifest& m,
+                                        const std::vector<bool>& have,
+                                        const std::atomic<bool>& stop, std::string& err) {
+  std::vector<uint32_t> found;
+  err.clear();
+  int fd = ::open(part_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = "cannot open " + part_path + ": " + errno_text(errno);
+    return found;
+  }
+  std::unique_ptr<char[]> buf(new char[m.chunk_size]);
+  for (uint32_t i = 0; i < m.chunk_count() && !stop.load(std::memory_order_relaxed); ++i) {
+    if (i < have.size() && have[i])
+      continue;
+    size_t len = m.chunk_length(i);
+    size_t got = 0;
+    while (got < len) {
+      auto n = ::pread(fd, buf.get() + got, len - got, static_cast<off_t>(m.chunk_offset(i) + got));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        err = "cannot read " + part_path + ": "
+              + (n < 0 ? errno_text(errno) : std::string("file shorter than the manifest"));
+        ::close(fd);
+        return found;
+      }
+      got += static_cast<size_t>(n);
+    }
+    if (m.verify(i, buf.get(), len))
+      found.push_back(i);
+  }
+  ::close(fd);
+  return found;
 }
 
 } // namespace p2p

@@ -2,6 +2,7 @@
 // Resume records: what an unfinished download has verified so far.
 // Stored in <state>/downloads/<content id hex>.json next to
 // <content id hex>.manifest (the serialized manifest, written once).
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +43,19 @@ struct resume_files {
 // manifest"). The part file is checked by its opener (storage/part_file.hpp).
 std::optional<resume_files> load_resume_files(const std::string& stem,
                                                const std::string& id_hex, std::string& why);
+
+// The chunks of the part file at `part_path` that the record does not vouch
+// for (have[i] false; `have` has m.chunk_count() entries) but whose bytes on
+// disk are that chunk (SHA-256 against the manifest): chunks written after
+// the record's last save, before a kill -9 (issue 7 item 4: without this
+// check 13-16 % of a file was fetched twice). Reads with pread, one chunk at a
+// time, so memory is one chunk. Stops early, returning what it found, when
+// `stop` becomes true or a read fails (`err` then says why: "cannot open
+// <path>: ...", "cannot read <path>: ..."). Blocking: call it on a thread of
+// its own (a detached actor), never on the I/O thread.
+std::vector<uint32_t> verify_unrecorded(const std::string& part_path, const manifest& m,
+                                        const std::vector<bool>& have,
+                                        const std::atomic<bool>& stop, std::string& err);
 
 std::string bitmap_to_hex(const std::vector<bool>& bits);
 std::optional<std::vector<bool>> bitmap_from_hex(const std::string& hex, size_t nbits);

@@ -45,6 +45,10 @@ seeder_set::actions seeder_set::start(time_point) {
 seeder_set::actions seeder_set::listed(const std::vector<std::string>& endpoints,
                                        time_point now, bool decide) {
   actions out;
+  if (!first_listed_)
+    first_listed_ = now;
+  if (!endpoints.empty())
+    last_offered_ = now;
   for (const auto& ep : endpoints) {
     auto known = std::find_if(seeders_.begin(), seeders_.end(),
                               [&](const seeder& s) { return s.endpoint == ep; });
@@ -78,6 +82,23 @@ seeder_set::actions seeder_set::listed(const std::vector<std::string>& endpoints
   out.push_back(
     action{action::kind::fail, 0, 0, {}, "no seeder could finish the file (" + why + ")"});
   return out;
+}
+
+std::string seeder_set::unoffered(time_point now) const {
+  using ms = std::chrono::milliseconds;
+  if (lim_.unoffered_fail_ms == 0 || !first_listed_
+      || std::any_of(seeders_.begin(), seeders_.end(),
+                     [](const seeder& s) { return s.st != state::dropped; }))
+    return {};
+  if (now - *first_listed_ < ms(lim_.offer_grace_ms))
+    return {};
+  auto since = std::max(*first_listed_, last_offered_.value_or(*first_listed_));
+  auto silent = std::chrono::duration_cast<ms>(now - since);
+  if (silent < ms(lim_.unoffered_fail_ms))
+    return {};
+  return "no seeder has offered this content for " + std::to_string(silent.count() / 1000)
+         + " s (" + (last_offered_ ? "the last one went away" : "none since the download started")
+         + ")";
 }
 
 void seeder_set::connected(key k) {

@@ -21,6 +21,11 @@
 //   others listed wait, in listing order, until one is dropped.
 // - With no seeder left the download waits while one dropped as unreachable
 //   is still listed, and fails once none is.
+// - With no seeder alive (none ever known, e.g. a download resumed after its
+//   content changed everywhere), the download fails once the catalog has
+//   listed no seeder for unoffered_fail_ms, and not before offer_grace_ms
+//   after the first listing (issue 7: the catalog's full chance to fill after
+//   a restart is one scan window plus one catalog poll).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -87,6 +92,8 @@ public:
     // most (defaults::max_sources_per_download); the others listed wait in
     // `connecting` without a connection until one of these is dropped.
     uint32_t max_linked = UINT32_MAX;
+    uint32_t unoffered_fail_ms = 0; // no seeder listed this long: fail (0: never); peer_expiry_ms
+    uint32_t offer_grace_ms = 0;    // not before this long after the first listing
   };
 
   // `random(lo, hi)`: a uniformly drawn integer in [lo, hi] (the backoff jitter).
@@ -110,6 +117,9 @@ public:
   // wait. With `decide` and none left alive, waits while a rejoinable seeder
   // is among `endpoints`, else answers fail.
   actions listed(const std::vector<std::string>& endpoints, time_point now, bool decide);
+  // Why the download must fail for want of any offer of its content id (see
+  // the rules above); "" while it may still wait. Pure: ask on every tick.
+  std::string unoffered(time_point now) const;
   // Seeder k's connection is up.
   void connected(key k);
   // A verified chunk of `bytes` arrived from k.
@@ -144,6 +154,8 @@ private:
   std::function<uint64_t(uint64_t, uint64_t)> random_;
   std::vector<seeder> seeders_;
   bool started_ = false;
+  std::optional<time_point> first_listed_; // the first listed() call
+  std::optional<time_point> last_offered_; // the last listed() with any endpoint
 };
 
 // "connecting", "active", ... (status JSON).

@@ -163,3 +163,53 @@ TEST_CASE("load_resume_files checks record and manifest against the content id",
   CHECK_FALSE(load_resume_files(stem, id, why));
   CHECK(why == "size does not match the manifest");
 }
+
+TEST_CASE("verify_unrecorded keeps the unrecorded chunks that are on disk intact",
+          "[resume][verify_unrecorded]") {
+  p2p::test::temp_dir dir;
+  // 7 chunks of 16 KiB, the last one short; every chunk different.
+  std::string data;
+  for (int i = 0; i < 6 * 16384 + 1000; ++i)
+    data.push_back(static_cast<char>((i * 7919) >> 5));
+  auto src = dir.write("src.bin", data);
+  std::string err;
+  auto m = build_manifest(src, 16384, err);
+  REQUIRE(m);
+  REQUIRE(m->chunk_count() == 7);
+  // The part file: chunks 0, 1 (recorded), 3, 6 (written, not recorded), 4
+  // half written (a kill mid-chunk), 2 and 5 never written (zeros).
+  std::string part(data.size(), '\0');
+  for (uint32_t i : {0u, 1u, 3u, 6u})
+    part.replace(m->chunk_offset(i), m->chunk_length(i), data, m->chunk_offset(i),
+                 m->chunk_length(i));
+  part.replace(m->chunk_offset(4), 8000, data, m->chunk_offset(4), 8000);
+  auto path = dir.write("x.part", part);
+  std::vector<bool> have(7, false);
+  have[0] = have[1] = true;
+  std::atomic<bool> stop{false};
+
+  auto found = verify_unrecorded(path, *m, have, stop, err);
+  CHECK(err.empty());
+  CHECK(found == std::vector<uint32_t>{3, 6}); // recorded ones are not re-read
+
+  SECTION("a recorded chunk is never reported, even when intact") {
+    have.assign(7, true);
+    CHECK(verify_unrecorded(path, *m, have, stop, err).empty());
+  }
+  SECTION("stop ends the scan at once") {
+    stop = true;
+    CHECK(verify_unrecorded(path, *m, have, stop, err).empty());
+    CHECK(err.empty());
+  }
+  SECTION("a part file shorter than the manifest: what was found, and why it stopped") {
+    p2p::test::write_file(path, part.substr(0, m->chunk_offset(5)));
+    found = verify_unrecorded(path, *m, have, stop, err);
+    CHECK(found == std::vector<uint32_t>{3});
+    CHECK(err.find("file shorter than the manifest") != std::string::npos);
+  }
+  SECTION("no part file") {
+    found = verify_unrecorded(dir.file("missing.part"), *m, have, stop, err);
+    CHECK(found.empty());
+    CHECK(err.find("cannot open") != std::string::npos);
+  }
+}

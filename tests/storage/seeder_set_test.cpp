@@ -328,3 +328,52 @@ TEST_CASE("seeder_set: a seeder that breaks the protocol is dropped for good",
   CHECK(s.listed({"a:1", "b:2"}, t0() + std::chrono::hours(1), false).empty());
   CHECK(s.misbehaved(7, "out of range").empty());
 }
+
+TEST_CASE("seeder_set: unoffered content fails after the expiry, not before the grace",
+          "[seeder_set][unoffered]") {
+  // Expiry 16 s, grace 4 s (DESIGN defaults: peer_expiry_ms; scan window + poll).
+  seeder_set::limits l = lim;
+  l.unoffered_fail_ms = 16000;
+  l.offer_grace_ms = 4000;
+  auto flat = [](uint64_t lo, uint64_t) { return lo; };
+
+  SECTION("nobody ever offers it (a resumed download whose content changed)") {
+    seeder_set s(l, flat);
+    CHECK(s.unoffered(t0()).empty()); // nothing listed yet: no clock
+    s.listed({}, t0(), false);
+    s.start(t0());
+    CHECK(s.unoffered(t0() + ms(3999)).empty());
+    s.listed({}, t0() + ms(15000), true);
+    CHECK(s.unoffered(t0() + ms(15999)).empty());
+    auto why = s.unoffered(t0() + ms(16000));
+    CHECK(why.find("16 s") != std::string::npos);
+    CHECK(why.find("none since the download started") != std::string::npos);
+  }
+  SECTION("the grace holds even with a short expiry") {
+    l.unoffered_fail_ms = 1000;
+    seeder_set s(l, flat);
+    s.listed({}, t0(), false);
+    CHECK(s.unoffered(t0() + ms(3999)).empty());
+    CHECK_FALSE(s.unoffered(t0() + ms(4000)).empty());
+  }
+  SECTION("an offer restarts the clock; a seeder alive stops it") {
+    seeder_set s(l, flat);
+    s.listed({}, t0(), false);
+    s.listed({"a:1"}, t0() + ms(10000), false); // listed, connecting: alive
+    CHECK(s.unoffered(t0() + ms(60000)).empty());
+    s.start(t0() + ms(10000));
+    s.bad_chunk(0, 1);
+    s.bad_chunk(0, 2);
+    s.bad_chunk(0, 3); // dropped for good
+    REQUIRE_FALSE(s.alive(0));
+    s.listed({}, t0() + ms(12000), false);
+    CHECK(s.unoffered(t0() + ms(25999)).empty()); // 16 s after the last offer at 10 s
+    auto why = s.unoffered(t0() + ms(26000));
+    CHECK(why.find("the last one went away") != std::string::npos);
+  }
+  SECTION("0 turns the rule off") {
+    seeder_set s(lim, flat);
+    s.listed({}, t0(), false);
+    CHECK(s.unoffered(t0() + std::chrono::hours(24)).empty());
+  }
+}
