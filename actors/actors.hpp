@@ -54,6 +54,7 @@ using have_atom = caf::atom_constant<caf::atom("have")>;
 using bitfield_atom = caf::atom_constant<caf::atom("bitfield")>;
 using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
 using clear_atom = caf::atom_constant<caf::atom("clear")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 // Index of a seeder within one download (range_fetcher <-> download).
 using seeder_key = uint32_t;
@@ -67,16 +68,19 @@ using shares_listener_actor = caf::typed_actor<
   // A partial offer (content id hex) verified chunk `index` (swarming).
   caf::reacts_to<have_atom, std::string, uint32_t>>;
 
-// Builds manifests off the hot path (a detached actor per share request).
+// Builds manifests off the hot path (a detached actor per batch of files).
 using hasher_actor = caf::typed_actor<
-  // Hashes the file at path with the preferred chunk size; replies with the
-  // serialized manifest, or an io_error naming the file.
-  caf::replies_to<hash_atom, std::string, uint32_t>::with<std::vector<char>>>;
+  // Hashes each file (paths) with the preferred chunk size; replies with one
+  // hash_result per path, in order (a manifest or the error naming the file).
+  caf::replies_to<hash_atom, std::vector<std::string>, uint32_t>::with<
+    std::vector<hash_result>>>;
 
 using share_registry_actor = caf::typed_actor<
   // Shares a file, or each regular file under a directory (absolute path).
-  // Replies with the shares added or already present.
-  caf::replies_to<share_atom, std::string>::with<std::vector<share_info>>,
+  // A file is offered under its own name (a link under the link's name); the
+  // files of a folder DIR as "DIR/sub/file". Links leading outside the
+  // shared folder are skipped and listed in the reply.
+  caf::replies_to<share_atom, std::string>::with<share_result>,
   // Stops sharing every share whose name, path or content id is the argument.
   caf::replies_to<unshare_atom, std::string>::with<std::vector<share_info>>,
   // All current shares.
@@ -99,7 +103,9 @@ using share_registry_actor = caf::typed_actor<
   // Adds a listener; it gets the current table at once and every change.
   caf::reacts_to<subscribe_atom, shares_listener_actor>,
   // Timer: re-checks shared files on disk (size, mtime) and re-hashes changed ones.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // Timer: persists and announces the changes of the last batch.
+  caf::reacts_to<flush_atom>>;
 
 // -- catalog -------------------------------------------------------------------
 
@@ -113,9 +119,10 @@ using catalog_actor = caf::typed_actor<
   // the configured one) for answers to a multicast scan; replies with what is
   // known then.
   caf::replies_to<scan_atom, uint32_t>::with<scan_result>,
-  // Files on the LAN, merged by content id (for `ls`).
+  // Files on the LAN, one per (name, content id), sorted by name (for `ls`).
   caf::replies_to<list_atom>::with<std::vector<file_offer>>,
-  // The entries of `list_atom` whose name is `name` and whose id starts with
+  // The entries of `list_atom` named `name` or in the folder `name` ("name/...")
+  // and whose id starts with
   // `id_prefix` (an empty one matches all): what a download request needs,
   // without building and copying every offer (with 1,000 files shared, the
   // whole list per request made 1,000 downloads quadratic).

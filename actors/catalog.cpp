@@ -222,64 +222,68 @@ void on_tick(catalog_ptr self) {
   }
 }
 
-// Distinct content ids offered (only those `keep` accepts, when given);
-// seeders deduplicated by peer id so a daemon reachable under two endpoints
-// (static + multicast) counts once.
-template <class Keep = std::nullptr_t>
-std::vector<file_offer> merged_offers(const catalog_state& st, Keep keep = nullptr) {
-  std::map<std::string, file_offer> by_id;
+// The (name, content id) offers `keep` accepts (a remote_file predicate),
+// sorted by name, then id: two names of the same bytes are two offers (issue
+// 11). The seeders of an offer are all peers that offer its content id under
+// any name (they serve the same chunks), deduplicated by peer id so a daemon
+// reachable under two endpoints (static + multicast) counts once.
+template <class Keep>
+std::vector<file_offer> offers_where(const catalog_state& st, Keep keep) {
+  std::map<std::pair<std::string, std::string>, uint64_t> offers; // (name, id) -> size
+  std::map<std::string, std::vector<std::string>> seeders;       // by content id
+  for (auto& [endpoint, p] : st.peers)
+    for (auto& f : p.files)
+      if (keep(f)) {
+        offers.emplace(std::make_pair(f.name, f.id_hex), f.size);
+        seeders.emplace(f.id_hex, std::vector<std::string>{});
+      }
   std::map<std::string, std::set<uint64_t>> ids_seen;
   for (auto& [endpoint, p] : st.peers) {
     for (auto& f : p.files) {
-      if constexpr (!std::is_same_v<Keep, std::nullptr_t>)
-        if (!keep(f.id_hex))
-          continue;
-      auto& offer = by_id[f.id_hex];
-      if (offer.id_hex.empty()) {
-        offer.id_hex = f.id_hex;
-        offer.name = f.name;
-        offer.size = f.size;
-      } else if (f.name < offer.name) {
-        offer.name = f.name; // deterministic when peers disagree on the name
-      }
+      auto s = seeders.find(f.id_hex);
+      if (s == seeders.end())
+        continue;
       if (p.peer_id != 0 && !ids_seen[f.id_hex].insert(p.peer_id).second)
         continue;
-      if (std::find(offer.seeders.begin(), offer.seeders.end(), endpoint)
-          == offer.seeders.end())
-        offer.seeders.push_back(endpoint);
+      auto& list = s->second;
+      if (list.empty() || list.back() != endpoint) // a peer's files are contiguous
+        list.push_back(endpoint);
     }
   }
-  std::vector<file_offer> result;
-  result.reserve(by_id.size());
-  for (auto& [id, offer] : by_id) {
-    std::sort(offer.seeders.begin(), offer.seeders.end());
-    result.push_back(std::move(offer));
+  for (auto& [id, list] : seeders) {
+    std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
   }
-  std::sort(result.begin(), result.end(), [](const file_offer& a, const file_offer& b) {
-    return a.name != b.name ? a.name < b.name : a.id_hex < b.id_hex;
-  });
+  std::vector<file_offer> result;
+  result.reserve(offers.size());
+  for (auto& [key, size] : offers)
+    result.push_back(file_offer{key.first, key.second, size, seeders[key.second]});
   return result;
 }
 
-// merged_offers(st) entries named `name` whose id starts with `id_prefix`
-// (empty: any). Merges only the ids some peer lists under that name and
-// prefix; the merged name (the least of the peers' names) is checked after.
+// Every offer on the LAN (for `ls`).
+std::vector<file_offer> merged_offers(const catalog_state& st) {
+  return offers_where(st, [](const remote_file&) { return true; });
+}
+
+// The offers named `name` or lying in the folder `name` ("name/..."), whose
+// id starts with `id_prefix` (empty name or prefix: any), without merging
+// the whole catalog per download request.
 std::vector<file_offer> matching_offers(const catalog_state& st, const std::string& name,
                                         const std::string& id_prefix) {
-  std::set<std::string> ids;
-  for (auto& [endpoint, p] : st.peers)
-    for (auto& f : p.files)
-      if ((name.empty() || f.name == name)
-          && f.id_hex.compare(0, id_prefix.size(), id_prefix) == 0)
-        ids.insert(f.id_hex);
-  if (ids.empty())
-    return {};
-  auto offers = merged_offers(st, [&ids](const std::string& id) { return ids.count(id) > 0; });
-  if (!name.empty())
-    offers.erase(std::remove_if(offers.begin(), offers.end(),
-                                [&name](const file_offer& o) { return o.name != name; }),
-                 offers.end());
-  return offers;
+  return offers_where(st, [&](const remote_file& f) {
+    bool name_ok = name.empty() || f.name == name
+                   || (f.name.size() > name.size() + 1
+                       && f.name.compare(0, name.size(), name) == 0
+                       && f.name[name.size()] == '/');
+    return name_ok && f.id_hex.compare(0, id_prefix.size(), id_prefix) == 0;
+  });
+}
+
+// The endpoints offering `id_hex` (as the offers count them).
+std::vector<std::string> seeders_of(const catalog_state& st, const std::string& id_hex) {
+  auto offers = offers_where(st, [&](const remote_file& f) { return f.id_hex == id_hex; });
+  return offers.empty() ? std::vector<std::string>{} : std::move(offers.front().seeders);
 }
 
 std::vector<peer_info> peer_list(const catalog_state& st, clock_type::time_point now) {
@@ -346,10 +350,10 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me,
       self->request(timer, caf::infinite, scan_atom::value)
         .then([=](bool) mutable {
           auto& st = self->state;
-          std::set<std::string> ids;
+          std::set<std::pair<std::string, std::string>> ids; // offers: (name, id)
           for (auto& [endpoint, p] : st.peers)
             for (auto& f : p.files)
-              ids.insert(f.id_hex);
+              ids.emplace(f.name, f.id_hex);
           rp.deliver(scan_result{static_cast<uint32_t>(st.peers.size()),
                                  static_cast<uint32_t>(ids.size())});
         });
@@ -360,11 +364,7 @@ catalog_actor::behavior_type catalog(catalog_ptr self, config cfg, identity me,
       return matching_offers(self->state, name, id_prefix);
     },
     [=](peers_atom) { return peer_list(self->state, self->clock().now()); },
-    [=](seeders_atom, const std::string& id_hex) {
-      auto offers = merged_offers(self->state,
-                                  [&id_hex](const std::string& id) { return id == id_hex; });
-      return offers.empty() ? std::vector<std::string>{} : std::move(offers.front().seeders);
-    },
+    [=](seeders_atom, const std::string& id_hex) { return seeders_of(self->state, id_hex); },
     [=](tick_atom) {
       on_tick(self);
       if (self->clock().now() >= self->state.next_tick_due)

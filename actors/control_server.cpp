@@ -214,9 +214,9 @@ void dispatch(self_ptr self, connection_handle hdl, const control::request& r) {
     self->request(st.registry, share_timeout, share_atom::value,
                   r.args["path"].get<std::string>())
       .then(
-        [=](const std::vector<share_info>& s) {
+        [=](const share_result& s) {
           self->state.share_waiters.erase(seq);
-          ok({{"shares", to_json(s)}});
+          ok(to_json(s));
         },
         [=](const caf::error& err) {
           self->state.share_waiters.erase(seq);

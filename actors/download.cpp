@@ -16,6 +16,7 @@
 #include "actors/download_state.hpp"
 #include "protocol/frame.hpp"
 #include "storage/fs.hpp"
+#include "storage/names.hpp"
 #include "storage/resume.hpp"
 #include "util/buffer_pool.hpp"
 
@@ -384,7 +385,7 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
   st.manager = manager;
   st.stem = record_stem(st.cfg, st.p.id_hex, st.p.req.out_dir);
   st.final_path = join_path(st.p.req.out_dir, st.p.name);
-  st.part = part_file(st.final_path + ".part");
+  st.part = part_file(part_path_of(st.final_path)); // fits NAME_MAX (storage/names.hpp)
   st.seeders.emplace(make_seeder_set(st.cfg));
   st.seeders->listed(st.p.seeders, self->clock().now(), false);
   st.fetchers.resize(st.seeders->size());

@@ -29,6 +29,13 @@ struct entry {
   download_actor actor; // null once it ended
 };
 
+// A folder download (`download -f DIR`): one download per file under DIR/.
+struct folder {
+  std::string name;     // DIR
+  std::string out_path; // <out>/DIR
+  std::vector<uint64_t> keys;
+};
+
 struct manager_state {
   static inline const char* name = "download_manager";
   config cfg;
@@ -37,6 +44,7 @@ struct manager_state {
   share_registry_actor registry; // for swarming; may be null (tests)
   peer_links links;              // passed on to each download
   std::map<uint64_t, entry> downloads;
+  std::map<uint64_t, folder> folders; // keys from the same sequence as downloads
   uint64_t next_key = 1;
 };
 
@@ -67,21 +75,44 @@ download_info launch(self_ptr self, download_params params) {
   return info;
 }
 
-// Picks the one file of the LAN that `req` names.
-caf::expected<file_offer> choose(const download_request& req,
-                                 const std::vector<file_offer>& files) {
+// True when `name` lies under the folder name `dir` ("dir/...").
+bool in_folder(const std::string& name, const std::string& dir) {
+  return name.size() > dir.size() + 1 && name.compare(0, dir.size(), dir) == 0
+         && name[dir.size()] == '/';
+}
+
+// Picks the files of the LAN that `req` names: the one file of that name
+// (and id prefix), or, when no file has that name, every file under the
+// folder of that name (one offer per name; an --id narrows it).
+caf::expected<std::vector<file_offer>> choose(const download_request& req,
+                                              const std::vector<file_offer>& files) {
   std::vector<file_offer> hits;
+  std::vector<file_offer> under;
   for (const auto& f : files) {
     bool id_ok = req.id_hex.empty() || f.id_hex.compare(0, req.id_hex.size(), req.id_hex) == 0;
-    bool name_ok = req.name.empty() || f.name == req.name;
-    if (id_ok && name_ok)
+    if (!id_ok)
+      continue;
+    if (req.name.empty() || f.name == req.name)
       hits.push_back(f);
+    else if (in_folder(f.name, req.name))
+      under.push_back(f);
   }
   std::string what;
   if (!req.name.empty())
     what = "named " + req.name;
   if (!req.id_hex.empty())
     what += (what.empty() ? "with id " : " with id ") + req.id_hex;
+  if (hits.empty() && !under.empty()) {
+    // A folder: each name once (two seeders may offer different versions).
+    std::vector<file_offer> out;
+    for (auto& f : under) {
+      if (!out.empty() && out.back().name == f.name)
+        return make_error(ec::ambiguous, "folder " + req.name + " holds " + f.name
+                                           + " in several versions; download it with --id");
+      out.push_back(f);
+    }
+    return out;
+  }
   if (hits.empty())
     return make_error(ec::not_found, "no file " + what
                                        + " on the LAN (run `p2p-cli scan`, then `ls`)");
@@ -93,18 +124,19 @@ caf::expected<file_offer> choose(const download_request& req,
     return make_error(ec::ambiguous, std::to_string(hits.size()) + " files " + what
                                        + "; pick one with --id: " + ids);
   }
-  return hits.front();
+  return hits;
 }
 
 caf::expected<download_params> plan(self_ptr self, const download_request& req,
                                     const file_offer& f) {
-  auto name = sanitize_name(f.name);
+  // A folder's file "DIR/sub/file" is created as <out>/DIR/sub/file.
+  auto name = sanitize_path(f.name);
   if (!name)
     return make_error(ec::bad_request, "the file's name is unusable: " + f.name);
   if (req.out_dir.empty() || req.out_dir.front() != '/')
     return make_error(ec::bad_request, "out_dir must be an absolute path");
-  if (auto err = make_dirs(req.out_dir); !err.empty())
-    return make_error(ec::io_error, "cannot create " + req.out_dir + ": " + err);
+  // Its sub-folders are made once the manifest is verified (download_start),
+  // so a download that fails before that leaves nothing under -o.
   auto out_path = join_path(req.out_dir, *name);
   for (const auto& [key, e] : self->state.downloads)
     if (e.actor && e.info.out_path == out_path)
@@ -122,6 +154,61 @@ caf::expected<download_params> plan(self_ptr self, const download_request& req,
   p.size = f.size;
   p.seeders = f.seeders;
   return p;
+}
+
+// One download_info for a folder: sums of its files; running until every
+// file ended, then complete when all completed, else failed (or cancelled)
+// with the first file's reason.
+download_info folder_info(const manager_state& st, uint64_t key, const folder& f) {
+  download_info d;
+  d.key = key;
+  d.name = f.name;
+  d.out_path = f.out_path;
+  d.state = dl_state::complete;
+  bool ended = true;
+  for (auto k : f.keys) {
+    auto i = st.downloads.find(k);
+    if (i == st.downloads.end())
+      continue;
+    auto& x = i->second.info;
+    d.size += x.size;
+    d.bytes_done += x.bytes_done;
+    d.rate_bps += x.rate_bps;
+    if (!is_final(x))
+      ended = false;
+    else if (x.state != dl_state::complete && d.state == dl_state::complete) {
+      d.state = x.state;
+      d.error = x.name + ": " + (x.error.empty() ? std::string(to_string(x.state)) : x.error);
+    }
+  }
+  if (!ended)
+    d.state = dl_state::running;
+  if (d.rate_bps > 0 && d.size >= d.bytes_done)
+    d.eta_s = static_cast<int64_t>((d.size - d.bytes_done) / d.rate_bps);
+  return d;
+}
+
+// Plans every file of a folder download before starting any, so a clash
+// (an existing file) starts nothing.
+caf::expected<download_info> launch_folder(self_ptr self, const download_request& req,
+                                           const std::vector<file_offer>& files) {
+  std::vector<download_params> plans;
+  for (auto& f : files) {
+    auto p = plan(self, req, f);
+    if (!p)
+      return p.error();
+    plans.push_back(std::move(*p));
+  }
+  auto& st = self->state;
+  folder fo;
+  fo.name = req.name;
+  fo.out_path = join_path(req.out_dir, sanitize_path(req.name).value_or(req.name));
+  auto key = st.next_key++;
+  for (auto& p : plans)
+    fo.keys.push_back(launch(self, std::move(p)).key);
+  spdlog::info("download of folder {}: {} files", req.name, fo.keys.size());
+  auto& stored = st.folders[key] = std::move(fo);
+  return folder_info(st, key, stored);
 }
 
 // Restarts every download that has a resume record in the state dir.
@@ -144,7 +231,7 @@ void resume_all(self_ptr self) {
     }
     // A record names its own file (content id and out dir) and a sanitised
     // name; one that does not is not trusted with a path to write to.
-    auto name = sanitize_name(rec->name);
+    auto name = sanitize_path(rec->name);
     auto stem = record_stem(self->state.cfg, rec->id_hex, rec->out_dir);
     if (!name || *name != rec->name || rec->out_dir.empty() || rec->out_dir.front() != '/'
         || join_path(dir, fn) != stem + ".json") {
@@ -209,7 +296,15 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
               rp.deliver(f.error());
               return;
             }
-            auto p = plan(self, req, *f);
+            if (!req.name.empty() && f->front().name != req.name) { // a folder
+              auto d = launch_folder(self, req, *f);
+              if (d)
+                rp.deliver(std::move(*d));
+              else
+                rp.deliver(d.error());
+              return;
+            }
+            auto p = plan(self, req, f->front());
             if (!p) {
               rp.deliver(p.error());
               return;
@@ -220,8 +315,11 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
       return rp;
     },
     [=](status_atom, uint64_t key) -> caf::result<download_info> {
-      auto i = self->state.downloads.find(key);
-      if (i == self->state.downloads.end())
+      auto& st = self->state;
+      if (auto fo = st.folders.find(key); fo != st.folders.end())
+        return folder_info(st, key, fo->second);
+      auto i = st.downloads.find(key);
+      if (i == st.downloads.end())
         return make_error(ec::not_found, "no download " + std::to_string(key));
       return i->second.info;
     },
@@ -234,7 +332,8 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
     [=](cancel_atom, const std::string& target) -> caf::result<std::vector<download_info>> {
       std::vector<download_actor> hits;
       for (auto& [key, e] : self->state.downloads)
-        if (e.actor && (e.info.name == target || e.info.id_hex == target
+        if (e.actor && (e.info.name == target || in_folder(e.info.name, target)
+                        || e.info.id_hex == target
                         || (target.size() >= 8
                             && e.info.id_hex.compare(0, target.size(), target) == 0)))
           hits.push_back(e.actor);

@@ -39,6 +39,11 @@ void on_manifest(self_ptr self, const std::vector<char>& bytes) {
                                    0600);
       !err.empty())
     spdlog::warn("cannot save manifest of {}: {}", st.p.name, err);
+  // A folder's file "DIR/sub/file": its folders under -o, made only now that
+  // the manifest is verified (a hostile offer leaves nothing behind).
+  auto parent = st.final_path.substr(0, st.final_path.rfind('/'));
+  if (auto err = make_dirs(parent); !err.empty())
+    return fail(self, "cannot create " + parent + ": " + err);
   if (auto err = st.part.create(st.man->size); !err.empty())
     return fail(self, err);
   st.picker.emplace(make_picker(st.man->chunk_count()));

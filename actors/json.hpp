@@ -9,6 +9,8 @@
 namespace p2p {
 
 nlohmann::json to_json(const share_info& x);
+// {"shares":[share...],"skipped":[{"path","reason"}]}
+nlohmann::json to_json(const share_result& x);
 nlohmann::json to_json(const file_offer& x);
 nlohmann::json to_json(const peer_info& x);
 nlohmann::json to_json(const download_info& x);

@@ -78,6 +78,13 @@ nlohmann::json to_json(const share_info& x) {
           {"path", name_to_json(x.path)}};
 }
 
+nlohmann::json to_json(const share_result& x) {
+  auto skipped = nlohmann::json::array();
+  for (const auto& s : x.skipped)
+    skipped.push_back({{"path", name_to_json(s.path)}, {"reason", s.reason}});
+  return {{"shares", to_json(x.shares)}, {"skipped", std::move(skipped)}};
+}
+
 nlohmann::json to_json(const file_offer& x) {
   return {{"name", name_to_json(x.name)},
           {"size", x.size},

@@ -12,7 +12,8 @@ namespace p2p {
 
 // A file this daemon shares.
 struct share_info {
-  std::string name;    // base name offered to peers
+  std::string name;    // name offered to peers (bytes; a shared folder's files
+                       // are offered as "<folder>/<sub>/<file>")
   std::string path;    // absolute path on this machine
   std::string id_hex;  // content id
   uint64_t size = 0;
@@ -23,6 +24,27 @@ struct share_info {
   // chunks. False and empty for a share.
   bool partial = false;
   std::vector<bool> have;
+};
+
+// A file or link `share` left out, and why (e.g. a link leading outside the
+// shared folder).
+struct skipped_file {
+  std::string path;
+  std::string reason;
+};
+
+// The answer to `share`: the shares added or already present, and what was
+// left out.
+struct share_result {
+  std::vector<share_info> shares;
+  std::vector<skipped_file> skipped;
+};
+
+// One file of a hasher batch: its serialized manifest, or why it failed.
+struct hash_result {
+  std::string path;
+  std::vector<char> manifest; // empty when `error` is set
+  std::string error;
 };
 
 // A peer was heard from (multicast announce) or is configured (--peer).
@@ -119,6 +141,18 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, share_info& x) {
   return f(caf::meta::type_name("share_info"), x.name, x.path, x.id_hex, x.size,
            x.chunk_size, x.mtime_ns, x.partial, x.have);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, skipped_file& x) {
+  return f(caf::meta::type_name("skipped_file"), x.path, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, share_result& x) {
+  return f(caf::meta::type_name("share_result"), x.shares, x.skipped);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hash_result& x) {
+  return f(caf::meta::type_name("hash_result"), x.path, x.manifest, x.error);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_sighting& x) {

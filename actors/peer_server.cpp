@@ -103,6 +103,7 @@ struct peer_server_state {
   uint16_t port = 0;
   std::string host_name;
   std::unordered_map<std::string, share_info> table; // by content id
+  std::vector<share_info> offers; // every (name, content id) shared, for catalogs
   std::map<connection_handle, connection> conns;
   uint64_t bytes_total = 0;
   // Upload rate limiter (cfg.upload_rate_limit > 0): a token bucket that may
@@ -318,8 +319,9 @@ void on_hello(broker_ptr self, connection_handle hdl, connection& c,
 
 void on_catalog_req(broker_ptr self, connection_handle hdl, connection& c) {
   proto::catalog_msg m;
-  for (auto& [id, s] : self->state.table) {
-    auto cid = proto::content_id_from_hex(id);
+  m.files.reserve(self->state.offers.size());
+  for (auto& s : self->state.offers) {
+    auto cid = proto::content_id_from_hex(s.id_hex);
     if (!cid)
       continue;
     proto::catalog_entry e;
@@ -550,7 +552,8 @@ void on_shares(broker_ptr self, std::vector<share_info>& shares) {
   auto& st = self->state;
   std::unordered_map<std::string, share_info> next;
   for (auto& s : shares)
-    next.emplace(s.id_hex, std::move(s));
+    next.emplace(s.id_hex, s); // one file per content id serves its chunks
+  st.offers = std::move(shares);
   // Close cached files of shares that went away or changed.
   auto same = [&](const std::string& id) {
     auto a = st.table.find(id);

@@ -1,9 +1,11 @@
 // share_registry: the files this daemon shares.
 //
-// Shares are keyed by content id. Hashing runs in detached `hasher_actor`s so
-// the registry stays responsive; results come back as serialized manifests.
-// The table is persisted in <state_dir>/shares.json plus one
-// <state_dir>/manifests/<id>.manifest per share.
+// Shares are keyed by path: each is a (name, content id) offer, and files with
+// the same bytes share one manifest. Hashing runs in detached `hasher_actor`s,
+// a batch of files each, so the registry stays responsive; results come back
+// as serialized manifests. The table is persisted in <state_dir>/shares.json
+// (once per batch, see flush) plus one <state_dir>/manifests/<id>.manifest per
+// content id.
 #include "actors/actors.hpp"
 #include "actors/crash_hook.hpp"
 
@@ -20,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -53,7 +56,8 @@ struct file_stat {
   int64_t mtime_ns = 0;
 };
 
-// stat of a regular file; nullopt (errno set) when missing or not regular.
+// stat of a regular file (links followed); nullopt (errno set) when missing
+// or not regular.
 std::optional<file_stat> stat_regular(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0)
@@ -70,33 +74,75 @@ caf::error path_error(const std::string& path, int err) {
   return make_error(code, path + ": " + errno_text(err));
 }
 
-// Every regular file under `dir` (recursive, canonical paths, sorted).
-caf::expected<std::vector<std::string>> files_under(const std::string& dir) {
+// The canonical path of `path` (links resolved), or nullopt (errno set).
+std::optional<std::string> real_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr)
+    return std::nullopt;
+  std::string out{real};
+  ::free(real);
+  return out;
+}
+
+bool is_under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0
+         && (dir == "/" || path[dir.size()] == '/');
+}
+
+// A file to share: where to read it and the name to offer it under.
+struct share_target {
+  std::string path; // absolute; a link inside a shared folder stays a link
+  std::string name;
+  uint64_t size = 0; // bytes, from the stat before hashing (for the progress)
+};
+
+// Every regular file under the canonical directory `root`, offered as
+// "<folder>/<relative path>" (sorted by path). Links to files inside `root`
+// are offered under their own names; links leading outside it, to folders or
+// nowhere are left out and listed in `skipped` (rule of issue 11).
+caf::expected<std::vector<share_target>>
+files_under(const std::string& root, const std::string& folder,
+            std::vector<skipped_file>& skipped) {
   namespace fs = std::filesystem;
-  std::vector<std::string> out;
+  std::vector<share_target> out;
   std::error_code err;
-  fs::recursive_directory_iterator it{dir, fs::directory_options::skip_permission_denied,
+  fs::recursive_directory_iterator it{root, fs::directory_options::skip_permission_denied,
                                       err};
   if (err)
-    return make_error(ec::io_error, dir + ": " + err.message());
+    return make_error(ec::io_error, root + ": " + err.message());
   for (; it != fs::recursive_directory_iterator{}; it.increment(err)) {
     if (err)
-      return make_error(ec::io_error, dir + ": " + err.message());
+      return make_error(ec::io_error, root + ": " + err.message());
+    std::string path = it->path().string();
+    std::string rel = path.substr(root == "/" ? 1 : root.size() + 1);
     std::error_code e2;
+    if (it->is_symlink(e2)) {
+      auto target = real_path(path);
+      if (!target)
+        skipped.push_back({path, "broken link"});
+      else if (!is_under(*target, root))
+        skipped.push_back({path, "link leads outside the shared folder"});
+      else if (!stat_regular(*target))
+        skipped.push_back({path, "link to a folder or special file"});
+      else
+        out.push_back({path, folder.empty() ? rel : folder + "/" + rel});
+      continue;
+    }
     if (!it->is_regular_file(e2))
       continue;
-    char* real = ::realpath(it->path().c_str(), nullptr);
-    if (real == nullptr)
-      continue;
-    out.emplace_back(real);
-    ::free(real);
+    out.push_back({path, folder.empty() ? rel : folder + "/" + rel});
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::sort(out.begin(), out.end(),
+            [](auto& a, auto& b) { return a.path < b.path; });
   return out;
 }
 
 // -- hasher --------------------------------------------------------------------
+
+// At most this many files, or files of this many bytes, go to one hasher:
+// small files are hashed in batches, not with one actor and round trip each.
+constexpr size_t max_batch_files = 256;
+constexpr uint64_t max_batch_bytes = 16 * 1024 * 1024;
 
 // `job` only names the work in the log. It is also there because CAF 0.17.6
 // dereferences a null argument tuple when a function actor is spawned without
@@ -107,31 +153,49 @@ hasher_actor::behavior_type hasher(hasher_actor::pointer self, uint64_t job,
                                    std::shared_ptr<std::atomic<bool>> cancel,
                                    std::shared_ptr<std::atomic<uint64_t>> progress) {
   return {
-    [=](hash_atom, const std::string& path,
-        uint32_t chunk) -> caf::result<std::vector<char>> {
-      spdlog::debug("hasher {}: {}", job, path);
-      std::string err;
-      auto m = build_manifest(path, chunk, err, cancel.get(), progress.get());
+    [=](hash_atom, const std::vector<std::string>& paths,
+        uint32_t chunk) -> std::vector<hash_result> {
+      spdlog::debug("hasher {}: {} files", job, paths.size());
+      std::vector<hash_result> out;
+      out.reserve(paths.size());
+      for (auto& path : paths) {
+        std::string err;
+        auto m = build_manifest(path, chunk, err, cancel.get(), progress.get());
+        hash_result r;
+        r.path = path;
+        if (m)
+          r.manifest = serialize(*m);
+        else
+          r.error = err.empty() ? path + ": cannot hash" : err;
+        out.push_back(std::move(r));
+      }
       self->quit();
-      if (!m)
-        return make_error(ec::io_error, err.empty() ? path + ": cannot hash" : err);
-      return serialize(*m);
+      return out;
     },
   };
 }
 
 // -- registry state ------------------------------------------------------------
 
-struct share_entry {
+// A manifest and how many shares (paths) use it: files with the same bytes
+// share one content id and one manifest file.
+struct stored_manifest {
+  std::vector<char> bytes;
+  size_t users = 0;
+};
+
+// A download's part file offered to peers (swarming): info.partial is set,
+// info.have holds its verified chunks.
+struct partial_offer {
   share_info info;
   std::vector<char> manifest;
 };
 
 // Collects the answers of one `share` request (one per file).
 struct pending_share {
-  caf::typed_response_promise<std::vector<share_info>> rp;
+  caf::typed_response_promise<share_result> rp;
   size_t remaining = 0;
-  std::vector<share_info> results;
+  share_result result;
   caf::error first_error;
 };
 
@@ -139,13 +203,17 @@ using hash_done = std::function<void(const caf::error&, const share_info*)>;
 
 struct hash_job {
   std::string path;
+  std::string name;
   uint64_t gen = 0;
   hash_done done;
+  file_stat fst; // taken right before hashing
   uint64_t size = 0; // at enqueue time, for the hashing progress
 };
 
-// A file being hashed: its size and the bytes its hasher has read.
+// A batch being hashed: its files, their bytes and the bytes its hasher has
+// read so far.
 struct running_hash {
+  uint64_t files = 0;
   uint64_t size = 0;
   std::shared_ptr<std::atomic<uint64_t>> read;
 };
@@ -154,10 +222,14 @@ struct registry_state {
   static inline const char* name = "share_registry";
 
   config cfg;
-  std::map<std::string, share_entry> shares; // by content id
+  // Keyed by path: every (name, content id) offer is its own share, so two
+  // files with the same bytes are both offered (issue 11).
+  std::map<std::string, share_info> shares;
+  std::map<std::string, stored_manifest> manifests; // by content id
   // Downloads in progress offered to peers (swarming), by content id; never
-  // persisted (a resumed download offers itself again).
-  std::map<std::string, share_entry> partials;
+  // persisted (a resumed download offers itself again). Not listed when the
+  // content id is also shared in full here.
+  std::map<std::string, partial_offer> partials;
   uint32_t version = 0;
   std::vector<shares_listener_actor> subscribers;
   // Latest hash started per path; a result with an older generation is stale
@@ -168,6 +240,9 @@ struct registry_state {
   std::map<uint64_t, running_hash> hashing; // by job generation
   size_t hashers_running = 0;
   size_t max_hashers = 1;
+  // Changes not yet saved and announced; flush() does both once per batch.
+  bool dirty = false;
+  bool flush_scheduled = false;
   // Set when the registry terminates: running hashers stop reading.
   std::shared_ptr<std::atomic<bool>> stop_hashing = std::make_shared<std::atomic<bool>>(false);
 
@@ -177,11 +252,9 @@ struct registry_state {
   }
   bool persistent() const { return !cfg.state_dir.empty(); }
 
-  const share_entry* by_path(const std::string& path) const {
-    for (auto& [id, e] : shares)
-      if (e.info.path == path)
-        return &e;
-    return nullptr;
+  const share_info* by_path(const std::string& path) const {
+    auto i = shares.find(path);
+    return i == shares.end() ? nullptr : &i->second;
   }
 
   // The shares (list, status); with `partial` also the partial offers of
@@ -189,11 +262,11 @@ struct registry_state {
   std::vector<share_info> table(bool partial = true) const {
     std::vector<share_info> out;
     out.reserve(shares.size() + partials.size());
-    for (auto& [id, e] : shares)
-      out.push_back(e.info);
+    for (auto& [path, info] : shares)
+      out.push_back(info);
     if (partial)
       for (auto& [id, e] : partials)
-        if (shares.count(id) == 0)
+        if (manifests.count(id) == 0)
           out.push_back(e.info);
     return out;
   }
@@ -201,22 +274,34 @@ struct registry_state {
 
 using registry_ptr = share_registry_actor::stateful_pointer<registry_state>;
 
-void start_hashers(share_registry_actor::stateful_pointer<registry_state> self);
+void start_hashers(registry_ptr self);
 
 // -- persistence ---------------------------------------------------------------
+
+// Manifests of at most this many bytes (files of up to 4 chunks) are kept
+// inline in shares.json as "manifest_hex" instead of a file each: sharing
+// thousands of small files then creates no file per share (issue 11).
+constexpr size_t max_inline_manifest = 16 + 4 * 32;
+
+bool stored_inline(const std::vector<char>& manifest) {
+  return manifest.size() <= max_inline_manifest;
+}
 
 void save_table(registry_state& st) {
   if (!st.persistent())
     return;
   auto arr = nlohmann::json::array();
-  for (auto& [id, e] : st.shares) {
-    auto& i = e.info;
-    arr.push_back({{"name", name_to_json(i.name)},
-                   {"path", name_to_json(i.path)},
-                   {"id_hex", i.id_hex},
-                   {"size", i.size},
-                   {"chunk_size", i.chunk_size},
-                   {"mtime_ns", i.mtime_ns}});
+  for (auto& [path, i] : st.shares) {
+    nlohmann::json j{{"name", name_to_json(i.name)},
+                     {"path", name_to_json(i.path)},
+                     {"id_hex", i.id_hex},
+                     {"size", i.size},
+                     {"chunk_size", i.chunk_size},
+                     {"mtime_ns", i.mtime_ns}};
+    if (auto m = st.manifests.find(i.id_hex);
+        m != st.manifests.end() && stored_inline(m->second.bytes))
+      j["manifest_hex"] = to_hex(m->second.bytes.data(), m->second.bytes.size());
+    arr.push_back(std::move(j));
   }
   if (auto err = make_dirs(st.cfg.state_dir); !err.empty()) {
     spdlog::warn("share_registry: cannot create {}: {}", st.cfg.state_dir, err);
@@ -228,22 +313,43 @@ void save_table(registry_state& st) {
     spdlog::warn("share_registry: cannot save shares.json: {}", err);
 }
 
-void save_manifest(registry_state& st, const share_entry& e) {
-  if (!st.persistent())
+void save_manifest(registry_state& st, const std::string& id,
+                   const std::vector<char>& bytes) {
+  if (!st.persistent() || stored_inline(bytes))
     return;
   if (auto err = make_dirs(st.manifest_dir()); !err.empty()) {
     spdlog::warn("share_registry: cannot create {}: {}", st.manifest_dir(), err);
     return;
   }
-  auto err = write_file_atomic(st.manifest_path(e.info.id_hex),
-                               std::string(e.manifest.begin(), e.manifest.end()));
+  // Not fsynced: load_manifest verifies it against its id, and one lost in a
+  // crash is re-hashed (issue 11: no per-file fsyncs).
+  auto err = write_file_atomic(st.manifest_path(id), std::string(bytes.begin(), bytes.end()),
+                               0644, false);
   if (!err.empty())
-    spdlog::warn("share_registry: cannot save manifest of {}: {}", e.info.name, err);
+    spdlog::warn("share_registry: cannot save manifest {}: {}", id, err);
 }
 
-void remove_manifest(registry_state& st, const std::string& id) {
+// One user fewer for manifest `id`; the last one takes it (and its file) away.
+void release_manifest(registry_state& st, const std::string& id) {
+  auto i = st.manifests.find(id);
+  if (i != st.manifests.end() && --i->second.users > 0)
+    return;
+  if (i != st.manifests.end())
+    st.manifests.erase(i);
   if (st.persistent())
     ::unlink(st.manifest_path(id).c_str());
+}
+
+// One user more for manifest `id` (stored, and saved, when new).
+void retain_manifest(registry_state& st, const std::string& id, std::vector<char> bytes,
+                     bool save) {
+  auto [i, added] = st.manifests.try_emplace(id);
+  if (added) {
+    i->second.bytes = std::move(bytes);
+    if (save)
+      save_manifest(st, id, i->second.bytes);
+  }
+  ++i->second.users;
 }
 
 // A share_info from the JSON of shares.json; nullopt when malformed.
@@ -266,10 +372,17 @@ std::optional<share_info> info_from_json(const nlohmann::json& j) {
   }
 }
 
-// The manifest stored for `info`, if it is intact and matches the id.
-std::optional<std::vector<char>> load_manifest(registry_state& st,
-                                               const share_info& info) {
-  auto bytes = read_file(st.manifest_path(info.id_hex));
+// The manifest stored for `info` (inline in its shares.json entry `j`, or in
+// its file), if it is intact and matches the id.
+std::optional<std::vector<char>> load_manifest(registry_state& st, const share_info& info,
+                                               const nlohmann::json& j) {
+  std::optional<std::string> bytes;
+  if (auto h = j.find("manifest_hex"); h != j.end() && h->is_string()) {
+    if (auto raw = from_hex(h->get<std::string>()))
+      bytes = std::string(raw->begin(), raw->end());
+  } else {
+    bytes = read_file(st.manifest_path(info.id_hex));
+  }
   if (!bytes)
     return std::nullopt;
   auto m = parse_manifest(bytes->data(), bytes->size());
@@ -283,7 +396,8 @@ std::optional<std::vector<char>> load_manifest(registry_state& st,
 
 // -- table changes -------------------------------------------------------------
 
-void notify(registry_ptr self) {
+// Sends the table (with the partial offers) under a new catalog version.
+void announce(registry_ptr self) {
   auto& st = self->state;
   ++st.version;
   auto tbl = st.table();
@@ -291,96 +405,113 @@ void notify(registry_ptr self) {
     self->send(s, shares_atom::value, tbl, st.version);
 }
 
-// Takes the share out of the table (no notification, no save).
-void erase_share(registry_ptr self, const std::string& id) {
+// Saves shares.json and tells the subscribers, once for all changes since the
+// last flush: a folder of thousands of files costs a few saves, not one each.
+void flush(registry_ptr self) {
   auto& st = self->state;
-  if (st.shares.erase(id) > 0)
-    remove_manifest(st, id);
+  if (!st.dirty)
+    return;
+  st.dirty = false;
+  save_table(st);
+  announce(self);
+}
+
+// Marks the table changed; it is flushed when the hash queue is empty, or
+// within defaults::share_flush_interval_ms while a long batch still hashes.
+
+void changed(registry_ptr self) {
+  auto& st = self->state;
+  st.dirty = true;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->delayed_send(self, std::chrono::milliseconds(defaults::share_flush_interval_ms),
+                       flush_atom::value);
+  }
+}
+
+// Takes the share of `path` out of the table (marks the change).
+void erase_share(registry_ptr self, const std::string& path) {
+  auto& st = self->state;
+  auto i = st.shares.find(path);
+  if (i == st.shares.end())
+    return;
+  auto id = i->second.id_hex;
+  st.shares.erase(i);
+  release_manifest(st, id);
+  changed(self);
 }
 
 // Installs a freshly hashed file. Returns the share now offered for it.
-share_info install(registry_ptr self, const std::string& path, const file_stat& fst,
-                   std::vector<char> bytes) {
+share_info install(registry_ptr self, const hash_job& job, std::vector<char> bytes) {
   auto& st = self->state;
   auto m = parse_manifest(bytes.data(), bytes.size());
   auto digest = sha256(bytes.data(), bytes.size());
   share_info info;
-  info.name = base_name(path);
-  info.path = path;
+  info.name = job.name;
+  info.path = job.path;
   info.id_hex = to_hex(digest.data(), digest.size());
-  info.size = m ? m->size : fst.size;
+  info.size = m ? m->size : job.fst.size;
   info.chunk_size = m ? m->chunk_size : 0;
-  info.mtime_ns = fst.mtime_ns;
-  bool changed = false;
-  // An older share of this path (different content) goes away.
-  for (auto it = st.shares.begin(); it != st.shares.end();) {
-    if (it->second.info.path == path && it->first != info.id_hex) {
-      remove_manifest(st, it->first);
-      it = st.shares.erase(it);
-      changed = true;
-    } else {
-      ++it;
-    }
+  info.mtime_ns = job.fst.mtime_ns;
+  if (auto old = st.by_path(job.path)) {
+    if (old->id_hex == info.id_hex && old->name == info.name && old->size == info.size
+        && old->mtime_ns == info.mtime_ns)
+      return info; // nothing new
+    erase_share(self, job.path);
   }
-  auto i = st.shares.find(info.id_hex);
-  if (i != st.shares.end() && i->second.info.path != path) {
-    // Same content already shared under another path: keep that one.
-    if (changed) {
-      save_table(st);
-      notify(self);
-    }
-    return i->second.info;
-  }
-  bool is_new = i == st.shares.end();
-  share_entry e{info, std::move(bytes)};
-  if (is_new)
-    save_manifest(st, e);
-  else if (i->second.info.size == info.size && i->second.info.mtime_ns == info.mtime_ns
-           && !changed)
-    return info; // nothing new
-  st.shares[info.id_hex] = std::move(e);
-  save_table(st);
-  notify(self);
-  if (is_new)
-    spdlog::info("sharing {} ({} bytes, id {})", path, info.size,
-                 info.id_hex.substr(0, 12));
+  bool new_content = st.manifests.count(info.id_hex) == 0;
+  retain_manifest(st, info.id_hex, std::move(bytes), true);
+  st.shares[job.path] = info;
+  changed(self);
+  if (new_content)
+    spdlog::debug("sharing {} ({} bytes, id {})", job.path, info.size,
+                  info.id_hex.substr(0, 12));
   return info;
 }
 
-// Hashes `path` in a detached actor (at most max_hashers at once; the rest
-// wait in a queue); calls `done` with the installed share or the error.
-// `done` gets a null share_info and no error when the job was dropped
-// (unshared while queued).
-void hash_file(registry_ptr self, const std::string& path, hash_done done) {
+// Queues `path` for hashing (at most max_hashers batches at once); calls
+// `done` with the installed share or the error. `done` gets a null
+// share_info and no error when the job was dropped (unshared while queued).
+// `size` (bytes, from a stat just taken) only counts in the hashing progress.
+void hash_file(registry_ptr self, const std::string& path, const std::string& name,
+               uint64_t size, hash_done done) {
   auto& st = self->state;
   auto gen = ++st.next_gen;
   st.hash_gen[path] = gen;
-  auto fst = stat_regular(path);
-  st.hash_queue.push_back(hash_job{path, gen, std::move(done), fst ? fst->size : 0});
+  st.hash_queue.push_back(hash_job{path, name, gen, std::move(done), {}, size});
   start_hashers(self);
 }
 
-void finish_hash(registry_ptr self, const hash_job& job, const file_stat& fst,
-                 std::vector<char>& bytes) {
+void finish_hash(registry_ptr self, const hash_job& job, hash_result& r) {
   auto& st = self->state;
   auto i = st.hash_gen.find(job.path);
-  if (i == st.hash_gen.end() || i->second != job.gen) {
+  bool current = i != st.hash_gen.end() && i->second == job.gen;
+  if (current)
+    st.hash_gen.erase(i);
+  if (!r.error.empty()) {
+    job.done(make_error(ec::io_error, r.error), nullptr);
+    return;
+  }
+  if (!current) {
     // Superseded or unshared meanwhile: report, do not install.
-    auto m = parse_manifest(bytes.data(), bytes.size());
-    auto digest = sha256(bytes.data(), bytes.size());
-    share_info info{base_name(job.path), job.path, to_hex(digest.data(), digest.size()),
-                    m ? m->size : fst.size, m ? m->chunk_size : 0, fst.mtime_ns, false, {}};
+    auto m = parse_manifest(r.manifest.data(), r.manifest.size());
+    auto digest = sha256(r.manifest.data(), r.manifest.size());
+    share_info info{job.name, job.path, to_hex(digest.data(), digest.size()),
+                    m ? m->size : job.fst.size, m ? m->chunk_size : 0, job.fst.mtime_ns, false, {}};
     job.done(caf::error{}, &info);
     return;
   }
-  st.hash_gen.erase(i);
-  auto info = install(self, job.path, fst, std::move(bytes));
+  auto info = install(self, job, std::move(r.manifest));
   job.done(caf::error{}, &info);
 }
 
-void start_hashers(registry_ptr self) {
+// Takes the next batch of jobs off the queue: still wanted, stat taken.
+std::vector<hash_job> next_batch(registry_ptr self) {
   auto& st = self->state;
-  while (st.hashers_running < st.max_hashers && !st.hash_queue.empty()) {
+  std::vector<hash_job> batch;
+  uint64_t bytes = 0;
+  while (!st.hash_queue.empty() && batch.size() < max_batch_files
+         && bytes < max_batch_bytes) {
     auto job = std::move(st.hash_queue.front());
     st.hash_queue.pop_front();
     auto g = st.hash_gen.find(job.path);
@@ -396,39 +527,65 @@ void start_hashers(registry_ptr self) {
       job.done(path_error(job.path, errno), nullptr);
       continue;
     }
+    job.fst = *fst;
+    bytes += fst->size;
+    batch.push_back(std::move(job));
+  }
+  return batch;
+}
+
+void start_hashers(registry_ptr self) {
+  auto& st = self->state;
+  while (st.hashers_running < st.max_hashers && !st.hash_queue.empty()) {
+    auto batch = std::make_shared<std::vector<hash_job>>(next_batch(self));
+    if (batch->empty())
+      continue;
     ++st.hashers_running;
+    std::vector<std::string> paths;
+    paths.reserve(batch->size());
+    for (auto& j : *batch)
+      paths.push_back(j.path);
     auto chunk = st.cfg.chunk_size != 0 ? st.cfg.chunk_size : defaults::chunk_size;
+    uint64_t batch_bytes = 0;
+    for (auto& j : *batch)
+      batch_bytes += j.fst.size;
+    auto gen = batch->front().gen;
     auto read = std::make_shared<std::atomic<uint64_t>>(0);
-    st.hashing[job.gen] = running_hash{fst->size, read};
-    auto h = self->spawn<caf::detached>(hasher, job.gen, st.stop_hashing, read);
-    auto shared_job = std::make_shared<hash_job>(std::move(job));
-    auto f = *fst;
-    self->request(h, caf::infinite, hash_atom::value, shared_job->path, chunk)
+    st.hashing[gen] = running_hash{batch->size(), batch_bytes, read};
+    auto h = self->spawn<caf::detached>(hasher, gen, st.stop_hashing, read);
+    self->request(h, caf::infinite, hash_atom::value, std::move(paths), chunk)
       .then(
-        [=](std::vector<char>& bytes) {
+        [=](std::vector<hash_result>& results) {
           --self->state.hashers_running;
-          self->state.hashing.erase(shared_job->gen);
-          finish_hash(self, *shared_job, f, bytes);
+          self->state.hashing.erase(gen);
+          for (size_t k = 0; k < batch->size() && k < results.size(); ++k)
+            finish_hash(self, (*batch)[k], results[k]);
           start_hashers(self);
+          if (self->state.hash_queue.empty() && self->state.hashers_running == 0)
+            flush(self);
         },
         [=](caf::error& err) {
           auto& st = self->state;
           --st.hashers_running;
-          st.hashing.erase(shared_job->gen);
-          auto i = st.hash_gen.find(shared_job->path);
-          if (i != st.hash_gen.end() && i->second == shared_job->gen)
-            st.hash_gen.erase(i);
-          shared_job->done(err, nullptr);
+          st.hashing.erase(gen);
+          for (auto& job : *batch) {
+            auto i = st.hash_gen.find(job.path);
+            if (i != st.hash_gen.end() && i->second == job.gen)
+              st.hash_gen.erase(i);
+            job.done(err, nullptr);
+          }
           start_hashers(self);
         });
   }
 }
 
 // Re-hash in the background after a change (nobody waits for the answer).
-void rehash(registry_ptr self, const std::string& path) {
+void rehash(registry_ptr self, const std::string& path, const std::string& name) {
   if (self->state.hash_gen.count(path) > 0)
     return; // already being hashed
-  hash_file(self, path, [path](const caf::error& err, const share_info* info) {
+  auto fst = stat_regular(path);
+  hash_file(self, path, name, fst ? fst->size : 0,
+            [path](const caf::error& err, const share_info* info) {
     if (err)
       spdlog::warn("share_registry: re-hash of {} failed: {}", path,
                    describe(err).second);
@@ -456,7 +613,7 @@ void load_table(registry_ptr self) {
   if (!arr.is_array())
     return;
   bool dropped = false;
-  std::vector<std::string> to_hash;
+  std::vector<share_info> to_hash;
   for (auto& j : arr) {
     auto info = info_from_json(j);
     if (!info)
@@ -464,101 +621,131 @@ void load_table(registry_ptr self) {
     auto fst = stat_regular(info->path);
     if (!fst) {
       spdlog::info("no longer sharing {}: {}", info->path, errno_text(errno));
-      remove_manifest(st, info->id_hex);
       dropped = true;
       continue;
     }
     if (fst->size != info->size || fst->mtime_ns != info->mtime_ns) {
-      remove_manifest(st, info->id_hex);
-      to_hash.push_back(info->path);
+      to_hash.push_back(*info);
       dropped = true;
       continue;
     }
-    auto bytes = load_manifest(st, *info);
-    if (!bytes) {
-      to_hash.push_back(info->path);
+    auto known = st.manifests.find(info->id_hex);
+    std::optional<std::vector<char>> bytes;
+    if (known == st.manifests.end())
+      bytes = load_manifest(st, *info, j);
+    if (known == st.manifests.end() && !bytes) {
+      to_hash.push_back(*info);
       dropped = true;
       continue;
     }
-    st.shares[info->id_hex] = share_entry{*info, std::move(*bytes)};
+    retain_manifest(st, info->id_hex, bytes ? std::move(*bytes) : std::vector<char>{},
+                    false);
+    st.shares[info->path] = *info;
+  }
+  // Manifest files no share uses any more (its file vanished or changed).
+  if (auto* d = ::opendir(st.manifest_dir().c_str())) {
+    while (auto* ent = ::readdir(d)) {
+      std::string fn = ent->d_name;
+      auto dot = fn.find(".manifest");
+      if (dot != std::string::npos && st.manifests.count(fn.substr(0, dot)) == 0)
+        ::unlink(join_path(st.manifest_dir(), fn).c_str());
+    }
+    ::closedir(d);
   }
   if (dropped)
     save_table(st);
-  for (auto& p : to_hash)
-    rehash(self, p);
+  for (auto& i : to_hash)
+    rehash(self, i.path, i.name);
 }
 
 // -- handlers ------------------------------------------------------------------
 
-caf::result<std::vector<share_info>> handle_share(registry_ptr self,
-                                                  const std::string& arg) {
+// What `share <arg>` offers: one file (a link under its own name) or every
+// file under a folder. Errors when the argument is neither.
+caf::expected<std::vector<share_target>> share_targets(const std::string& arg,
+                                                       std::vector<skipped_file>& skipped) {
   if (arg.empty() || arg[0] != '/')
     return make_error(ec::bad_request, arg + ": path must be absolute");
-  char* real = ::realpath(arg.c_str(), nullptr);
-  if (real == nullptr)
+  auto trimmed = arg;
+  while (trimmed.size() > 1 && trimmed.back() == '/')
+    trimmed.pop_back();
+  auto real = real_path(trimmed);
+  if (!real)
     return path_error(arg, errno);
-  std::string path{real};
-  ::free(real);
   struct stat sb;
-  if (::stat(path.c_str(), &sb) != 0)
+  if (::stat(real->c_str(), &sb) != 0)
     return path_error(arg, errno);
-  std::vector<std::string> files;
-  if (S_ISDIR(sb.st_mode)) {
-    auto fs = files_under(path);
-    if (!fs)
-      return fs.error();
-    files = std::move(*fs);
-  } else if (S_ISREG(sb.st_mode)) {
-    files.push_back(path);
-  } else {
+  if (S_ISDIR(sb.st_mode))
+    return files_under(*real, base_name(trimmed), skipped);
+  if (!S_ISREG(sb.st_mode))
     return make_error(ec::bad_request, arg + ": not a regular file or directory");
-  }
-  auto& st = self->state;
+  // A file, or a link to one: offered under the name given (the link's own),
+  // read through the link from its canonical folder.
+  auto parent = real_path(trimmed.substr(0, trimmed.rfind('/') + 1));
+  if (!parent)
+    return path_error(arg, errno);
+  auto name = base_name(trimmed);
+  return std::vector<share_target>{{join_path(*parent, name), name}};
+}
+
+caf::result<share_result> handle_share(registry_ptr self, const std::string& arg) {
   auto pending = std::make_shared<pending_share>();
-  pending->rp = self->make_response_promise<std::vector<share_info>>();
-  std::vector<std::string> to_hash;
-  bool withdrawn = false;
-  for (auto& f : files) {
-    auto fst = stat_regular(f);
+  auto targets = share_targets(arg, pending->result.skipped);
+  if (!targets)
+    return targets.error();
+  for (auto& s : pending->result.skipped)
+    spdlog::info("not sharing {}: {}", s.path, s.reason);
+  auto& st = self->state;
+  pending->rp = self->make_response_promise<share_result>();
+  std::vector<share_target> to_hash;
+  for (auto& t : *targets) {
+    auto fst = stat_regular(t.path);
     if (!fst)
       continue; // vanished since the walk
-    if (auto e = st.by_path(f)) {
-      if (e->info.size == fst->size && e->info.mtime_ns == fst->mtime_ns) {
-        pending->results.push_back(e->info);
+    if (auto* e = st.by_path(t.path)) {
+      if (e->size == fst->size && e->mtime_ns == fst->mtime_ns) {
+        if (e->name != t.name) {
+          st.shares[t.path].name = t.name; // the latest share names it
+          changed(self);
+        }
+        pending->result.shares.push_back(st.shares[t.path]);
         continue;
       }
       // Changed on disk: withdraw the stale share now, re-hash below.
-      erase_share(self, e->info.id_hex);
-      withdrawn = true;
+      erase_share(self, t.path);
     }
-    to_hash.push_back(f);
-  }
-  if (withdrawn) {
-    save_table(st);
-    notify(self);
+    to_hash.push_back(t);
+    to_hash.back().size = fst->size;
   }
   if (to_hash.empty()) {
-    pending->rp.deliver(std::move(pending->results));
+    flush(self);
+    pending->rp.deliver(std::move(pending->result));
     return pending->rp;
   }
+  spdlog::info("sharing {}: {} files to hash", arg, to_hash.size());
   pending->remaining = to_hash.size();
-  for (auto& f : to_hash) {
-    hash_file(self, f, [pending, f](const caf::error& err, const share_info* info) {
-      if (err) {
-        spdlog::warn("share_registry: cannot share {}: {}", f, describe(err).second);
-        if (!pending->first_error)
-          pending->first_error = err;
-      } else if (info) {
-        pending->results.push_back(*info);
-      }
-      if (--pending->remaining == 0) {
-        // Partial success of a directory reports what was shared.
-        if (pending->results.empty() && pending->first_error)
-          pending->rp.deliver(pending->first_error);
-        else
-          pending->rp.deliver(std::move(pending->results));
-      }
-    });
+  for (auto& t : to_hash) {
+    auto path = t.path;
+    hash_file(self, t.path, t.name, t.size,
+              [self, pending, path](const caf::error& err, const share_info* info) {
+                if (err) {
+                  spdlog::warn("share_registry: cannot share {}: {}", path,
+                               describe(err).second);
+                  if (!pending->first_error)
+                    pending->first_error = err;
+                } else if (info) {
+                  pending->result.shares.push_back(*info);
+                }
+                if (--pending->remaining > 0)
+                  return;
+                // The reply comes after the table is saved and announced.
+                flush(self);
+                // Partial success of a directory reports what was shared.
+                if (pending->result.shares.empty() && pending->first_error)
+                  pending->rp.deliver(pending->first_error);
+                else
+                  pending->rp.deliver(std::move(pending->result));
+              });
   }
   return pending->rp;
 }
@@ -567,33 +754,30 @@ caf::result<std::vector<share_info>> handle_unshare(registry_ptr self,
                                                     const std::string& arg) {
   auto& st = self->state;
   std::string real_arg = arg;
-  if (!arg.empty() && arg[0] == '/') {
-    if (char* r = ::realpath(arg.c_str(), nullptr)) {
-      real_arg = r;
-      ::free(r);
-    }
-  }
-  auto under = [&](const std::string& path, const std::string& dir) {
-    return dir.size() > 1 && path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0
-           && path[dir.size()] == '/';
+  if (!arg.empty() && arg[0] == '/')
+    real_arg = real_path(arg).value_or(arg);
+  // A folder's name unshares every file offered under it.
+  auto named = [&](const std::string& name) {
+    return name == arg
+           || (name.size() > arg.size() && name.compare(0, arg.size(), arg) == 0
+               && name[arg.size()] == '/');
+  };
+  auto matches = [&](const std::string& path) {
+    return path == arg || path == real_arg || (real_arg.size() > 1 && is_under(path, real_arg));
   };
   std::vector<share_info> removed;
-  for (auto it = st.shares.begin(); it != st.shares.end();) {
-    auto& i = it->second.info;
-    if (i.name == arg || i.id_hex == arg || i.path == arg || i.path == real_arg
-        || under(i.path, real_arg)) {
+  std::vector<std::string> paths;
+  for (auto& [path, i] : st.shares)
+    if (named(i.name) || i.id_hex == arg || matches(path)) {
       removed.push_back(i);
-      remove_manifest(st, it->first);
-      it = st.shares.erase(it);
-    } else {
-      ++it;
+      paths.push_back(path);
     }
-  }
+  for (auto& p : paths)
+    erase_share(self, p);
   // Hashes under way for matching paths will not be installed.
   bool cancelled = false;
   for (auto it = st.hash_gen.begin(); it != st.hash_gen.end();) {
-    if (it->first == arg || it->first == real_arg || under(it->first, real_arg)
-        || base_name(it->first) == arg) {
+    if (matches(it->first) || base_name(it->first) == arg) {
       it = st.hash_gen.erase(it);
       cancelled = true;
     } else {
@@ -602,38 +786,34 @@ caf::result<std::vector<share_info>> handle_unshare(registry_ptr self,
   }
   if (removed.empty() && !cancelled)
     return make_error(ec::not_found, "no share matches " + arg);
-  if (!removed.empty()) {
-    save_table(st);
-    notify(self);
-    for (auto& i : removed)
-      spdlog::info("stopped sharing {}", i.path);
-  }
+  flush(self);
+  for (auto& i : removed)
+    spdlog::info("stopped sharing {}", i.path);
   return removed;
 }
 
 void handle_tick(registry_ptr self) {
   auto& st = self->state;
   std::vector<std::string> withdrawn;
-  std::vector<std::string> changed_paths;
-  for (auto& [id, e] : st.shares) {
-    auto fst = stat_regular(e.info.path);
+  std::vector<share_info> changed_files;
+  for (auto& [path, info] : st.shares) {
+    auto fst = stat_regular(path);
     if (!fst) {
-      spdlog::info("no longer sharing {}: {}", e.info.path, errno_text(errno));
-      withdrawn.push_back(id);
-    } else if (fst->size != e.info.size || fst->mtime_ns != e.info.mtime_ns) {
-      spdlog::info("{} changed on disk; re-hashing", e.info.path);
-      withdrawn.push_back(id);
-      changed_paths.push_back(e.info.path);
+      spdlog::info("no longer sharing {}: {}", path, errno_text(errno));
+      withdrawn.push_back(path);
+    } else if (fst->size != info.size || fst->mtime_ns != info.mtime_ns) {
+      spdlog::info("{} changed on disk; re-hashing", path);
+      withdrawn.push_back(path);
+      changed_files.push_back(info);
     }
   }
   if (withdrawn.empty())
     return;
-  for (auto& id : withdrawn)
-    erase_share(self, id);
-  save_table(st);
-  notify(self);
-  for (auto& p : changed_paths)
-    rehash(self, p);
+  for (auto& p : withdrawn)
+    erase_share(self, p);
+  flush(self);
+  for (auto& i : changed_files)
+    rehash(self, i.path, i.name);
 }
 
 share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
@@ -660,20 +840,24 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
     [=](share_atom, const std::string& path) { return handle_share(self, path); },
     [=](hash_atom) {
       auto& st = self->state;
-      uint64_t files = st.hash_queue.size() + st.hashing.size();
+      uint64_t files = st.hash_queue.size();
       uint64_t left = 0;
       for (const auto& job : st.hash_queue)
         left += job.size;
-      for (const auto& [gen, h] : st.hashing)
+      for (const auto& [gen, h] : st.hashing) {
+        files += h.files;
         left += h.size - std::min(h.size, h.read->load(std::memory_order_relaxed));
+      }
       return std::make_tuple(files, left);
     },
     [=](unshare_atom, const std::string& arg) { return handle_unshare(self, arg); },
     [=](list_atom) { return self->state.table(false); },
     [=](manifest_atom, const std::string& id) -> caf::result<std::vector<char>> {
       auto& st = self->state;
-      auto i = st.shares.find(id);
-      if (i == st.shares.end() && (i = st.partials.find(id)) == st.partials.end())
+      if (auto i = st.manifests.find(id); i != st.manifests.end())
+        return i->second.bytes;
+      auto i = st.partials.find(id);
+      if (i == st.partials.end())
         return make_error(ec::not_found, "no share with id " + id);
       return i->second.manifest;
     },
@@ -681,9 +865,9 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
       auto& st = self->state;
       info.partial = true;
       auto id = info.id_hex;
-      st.partials[id] = share_entry{std::move(info), std::move(manifest)};
-      if (st.shares.count(id) == 0)
-        notify(self);
+      st.partials[id] = partial_offer{std::move(info), std::move(manifest)};
+      if (st.manifests.count(id) == 0)
+        announce(self);
     },
     [=](have_atom, const std::string& id, uint32_t index) {
       auto& st = self->state;
@@ -700,13 +884,21 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
       auto i = st.partials.find(id);
       if (i == st.partials.end())
         return;
-      auto manifest = std::move(i->second.manifest);
+      auto offer = std::move(i->second);
       st.partials.erase(i);
       auto fst = final_path.empty() ? std::nullopt : stat_regular(final_path);
-      if (fst) // the download verified every chunk: no need to hash it again
-        install(self, final_path, *fst, std::move(manifest));
-      else if (st.shares.count(id) == 0)
-        notify(self);
+      if (fst) {
+        // The download verified every chunk: shared on under the name it was
+        // downloaded by ("DIR/sub/file" for a folder's file), not hashed again.
+        hash_job job;
+        job.path = final_path;
+        job.name = offer.info.name;
+        job.fst = *fst;
+        install(self, job, std::move(offer.manifest));
+        flush(self);
+      } else if (st.manifests.count(id) == 0) {
+        announce(self);
+      }
     },
     [=](subscribe_atom, shares_listener_actor who) {
       auto& subs = self->state.subscribers;
@@ -722,6 +914,10 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
       // (tests) just run a check.
       if (self->current_sender().get() == self->ctrl())
         self->delayed_send(self, tick_interval, tick_atom::value);
+    },
+    [=](flush_atom) {
+      self->state.flush_scheduled = false;
+      flush(self);
     },
   };
 }

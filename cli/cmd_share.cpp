@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "storage/names.hpp"
 
 namespace p2p::cli {
 
@@ -70,8 +71,12 @@ void add_share_command(CLI::App& app, context& ctx) {
     if (ctx.global.json)
       return print_json(result);
     auto shares = result.value("shares", nlohmann::json::array());
+    // Links leading outside the shared folder (and broken ones) are left out.
+    for (auto& s : result.value("skipped", nlohmann::json::array()))
+      std::cout << "skipped " << json_name(s, "path") << ": " << json_name(s, "reason")
+                << '\n';
     if (shares.empty()) {
-      std::cout << "nothing to share under " << abs << '\n';
+      std::cout << "nothing to share under " << printable_name(abs) << '\n';
       return;
     }
     for (auto& s : shares)

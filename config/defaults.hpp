@@ -73,6 +73,7 @@ constexpr uint32_t shares_debounce_ms = 100;        // one announce for a burst 
 constexpr uint32_t bye_ack_timeout_ms = 200;        // `bye` replies at the latest after
 // share_registry
 constexpr uint32_t share_check_interval_ms = 2000;  // re-stat shared files
+constexpr uint32_t share_flush_interval_ms = 2000;  // save + announce while a batch hashes
 // download_manager
 constexpr uint32_t manager_ask_timeout_ms = 10000;  // -> catalog and downloads
 constexpr uint32_t download_stop_timeout_ms = 1000; // a download saving its record at shutdown

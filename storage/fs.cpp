@@ -54,7 +54,7 @@ void fsync_dir(const std::string& dir) {
 }
 
 std::string write_file_atomic(const std::string& path, const std::string& data,
-                              unsigned mode) {
+                              unsigned mode, bool durable) {
   static std::atomic<unsigned> counter{0};
   auto tmp = path + ".tmp." + std::to_string(::getpid()) + "."
              + std::to_string(counter++);
@@ -73,7 +73,7 @@ std::string write_file_atomic(const std::string& path, const std::string& data,
     return fail("cannot chmod");
   if (!write_all(fd, data.data(), data.size()))
     return fail("cannot write");
-  if (::fsync(fd) != 0)
+  if (durable && ::fsync(fd) != 0)
     return fail("cannot fsync");
   if (::close(fd) != 0) {
     auto text = "cannot close " + tmp + ": " + errno_text(errno);
@@ -85,7 +85,8 @@ std::string write_file_atomic(const std::string& path, const std::string& data,
     ::unlink(tmp.c_str());
     return text;
   }
-  fsync_dir(dir_name(path));
+  if (durable)
+    fsync_dir(dir_name(path));
   return "";
 }
 

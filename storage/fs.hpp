@@ -14,8 +14,11 @@ int64_t mtime_ns_of(const struct stat& st);
 
 // Writes `data` to `path` atomically: temp file in the same directory, fsync,
 // rename, fsync of the directory. Returns an error message or "" on success.
+// `durable` false skips both fsyncs (the rename stays atomic): for files that
+// are verified when read back and cheap to rebuild (manifests), so sharing
+// thousands of files does not cost two fsyncs each.
 std::string write_file_atomic(const std::string& path, const std::string& data,
-                              unsigned mode = 0644);
+                              unsigned mode = 0644, bool durable = true);
 
 // Whole file as a string; nullopt when it cannot be read.
 std::optional<std::string> read_file(const std::string& path);

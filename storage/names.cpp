@@ -1,6 +1,9 @@
 #include "storage/names.hpp"
 #include "util/hex.hpp"
 
+#include "storage/manifest.hpp"
+#include "util/hex.hpp"
+
 namespace p2p {
 
 namespace {
@@ -109,6 +112,56 @@ bool is_utf8(std::string_view s) {
     i += len;
   }
   return true;
+}
+
+// The longest prefix of `s` of at most `n` bytes that does not split a UTF-8
+// sequence (bytes outside UTF-8 count as sequences of one).
+std::string_view utf8_prefix(std::string_view s, size_t n) {
+  size_t end = 0;
+  while (end < s.size()) {
+    auto len = utf8_sequence(s, end);
+    len = len == 0 ? 1 : len;
+    if (end + len > n)
+      break;
+    end += len;
+  }
+  return s.substr(0, end);
+}
+
+std::optional<std::string> sanitize_path(std::string_view name) {
+  std::string out;
+  size_t start = 0;
+  while (start <= name.size()) {
+    auto slash = name.find('/', start);
+    auto part = name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    if (!part.empty()) {
+      if (part == "." || part == "..")
+        return std::nullopt;
+      auto clean = sanitize_name(part);
+      if (!clean)
+        return std::nullopt;
+      out += (out.empty() ? "" : "/") + *clean;
+    }
+    if (slash == std::string_view::npos)
+      break;
+    start = slash + 1;
+  }
+  if (out.empty())
+    return std::nullopt;
+  return out;
+}
+
+std::string part_path_of(const std::string& final_path) {
+  constexpr std::string_view suffix = ".part";
+  auto slash = final_path.rfind('/');
+  auto dir = slash == std::string::npos ? std::string() : final_path.substr(0, slash + 1);
+  std::string_view file = std::string_view(final_path).substr(dir.size());
+  if (file.size() + suffix.size() <= max_name_bytes)
+    return final_path + std::string(suffix);
+  auto d = sha256(file.data(), file.size());
+  auto tag = "~" + to_hex(d.data(), 8); // 16 hex digits
+  auto keep = utf8_prefix(file, max_name_bytes - suffix.size() - tag.size());
+  return dir + std::string(keep) + tag + std::string(suffix);
 }
 
 std::optional<std::string> sanitize_name(std::string_view name) {

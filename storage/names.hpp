@@ -41,4 +41,18 @@ bool is_utf8(std::string_view s);
 // nullopt when nothing usable remains.
 std::optional<std::string> sanitize_name(std::string_view name);
 
+// A relative path safe to create inside an output directory, for the names
+// of a shared folder's files ("DIR/sub/file"): each '/'-separated component
+// sanitised as by sanitize_name, empty components dropped. nullopt when a
+// component is "." or ".." or nothing usable remains, so nothing is ever
+// written outside the output directory.
+std::optional<std::string> sanitize_path(std::string_view name);
+
+// The part file that stands for `final_path` while it downloads:
+// final_path + ".part", or, when that last component would exceed 255 bytes
+// (NAME_MAX), the component cut on a UTF-8 boundary + "~" + 16 hex digits of
+// the SHA-256 of the whole component + ".part", so it fits and two long names
+// do not meet.
+std::string part_path_of(const std::string& final_path);
+
 } // namespace p2p

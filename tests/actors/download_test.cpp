@@ -60,10 +60,10 @@ struct daemon_in_process {
 };
 
 share_info share(caf::scoped_actor& self, daemon_in_process& d, const std::string& path) {
-  auto res = ask<std::vector<share_info>>(self, d.h.registry, share_atom::value, path);
+  auto res = ask<share_result>(self, d.h.registry, share_atom::value, path);
   REQUIRE(res);
-  REQUIRE(res->size() == 1);
-  return res->front();
+  REQUIRE(res->shares.size() == 1);
+  return res->shares.front();
 }
 
 // Overwrites a file with other bytes of the same size, keeping its mtime, so

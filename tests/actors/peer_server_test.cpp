@@ -137,10 +137,10 @@ struct server_fixture {
     REQUIRE(s);
     srv = *s;
     REQUIRE(port != 0);
-    auto res = ask<std::vector<share_info>>(*self, reg, share_atom::value, file);
+    auto res = ask<share_result>(*self, reg, share_atom::value, file);
     REQUIRE(res);
-    REQUIRE(res->size() == 1);
-    share = res->front();
+    REQUIRE(res->shares.size() == 1);
+    share = res->shares.front();
     REQUIRE(share.chunk_size == test_chunk);
     wait_for_catalog();
   }

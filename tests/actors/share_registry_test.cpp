@@ -15,6 +15,9 @@
 #include <caf/send.hpp>
 
 #include "actors/actors.hpp"
+#include <nlohmann/json.hpp>
+
+#include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "tests/support/actor_env.hpp"
 #include "util/hex.hpp"
@@ -60,8 +63,13 @@ struct registry_fixture {
   ~registry_fixture() { caf::anon_send_exit(reg, caf::exit_reason::user_shutdown); }
 
   shares share(const std::string& path) {
-    return test::ask<std::vector<share_info>>(self, reg, share_atom::value, path);
+    auto r = test::ask<share_result>(self, reg, share_atom::value, path);
+    if (!r)
+      return r.error();
+    skipped = r->skipped;
+    return r->shares;
   }
+  std::vector<skipped_file> skipped; // of the last share()
   shares unshare(const std::string& what) {
     return test::ask<std::vector<share_info>>(self, reg, unshare_atom::value, what);
   }
@@ -117,9 +125,16 @@ TEST_CASE("share_registry shares a file and serves its manifest", "[share_regist
   REQUIRE(!missing);
   CHECK(code_of(missing.error()) == "not_found");
 
-  // Persisted.
-  CHECK(stdfs::exists(tmp.file("state/shares.json")));
-  CHECK(stdfs::exists(tmp.file("state/manifests/" + s.id_hex + ".manifest")));
+  // Persisted: a manifest of up to 4 chunks inline in shares.json, larger
+  // ones in their own file.
+  auto saved = nlohmann::json::parse(*read_file(tmp.file("state/shares.json")));
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0].value("manifest_hex", "") == to_hex(m->data(), m->size()));
+  CHECK_FALSE(stdfs::exists(tmp.file("state/manifests/" + s.id_hex + ".manifest")));
+  write_file(tmp.file("data/big.bin"), random_bytes(5 * 4096, 'b'));
+  auto big = fx.share(tmp.file("data/big.bin"));
+  REQUIRE(big);
+  CHECK(stdfs::exists(tmp.file("state/manifests/" + big->front().id_hex + ".manifest")));
 }
 
 TEST_CASE("share_registry rejects bad paths", "[share_registry]") {
@@ -150,48 +165,242 @@ TEST_CASE("share_registry shares a directory recursively", "[share_registry]") {
   auto l = fx.list();
   REQUIRE(l);
   CHECK(l->size() == 4);
-  size_t ones = 0;
+  std::set<std::string> names;
   std::set<std::string> ids;
   for (auto& s : *l) {
     ids.insert(s.id_hex);
-    if (s.name == "one.txt")
-      ++ones;
+    names.insert(s.name);
   }
-  CHECK(ones == 2);
+  // A folder's files are offered as a tree under the folder's name.
+  CHECK(names == std::set<std::string>{"dir/one.txt", "dir/sub/one.txt", "dir/sub/two.txt",
+                                       "dir/empty.txt"});
   CHECK(ids.size() == 4);
 
   SECTION("re-sharing is a no-op") {
-    auto again = fx.share(tmp.file("dir/one.txt"));
-    REQUIRE(again);
-    REQUIRE(again->size() == 1);
-    auto l2 = fx.list();
-    REQUIRE(l2);
-    CHECK(l2->size() == 4);
     auto dir_again = fx.share(tmp.file("dir/"));
     REQUIRE(dir_again);
     CHECK(dir_again->size() == 4);
-  }
-  SECTION("unshare by name, id and path") {
-    auto by_name = fx.unshare(std::string("one.txt"));
-    REQUIRE(by_name);
-    CHECK(by_name->size() == 2);
     auto l2 = fx.list();
     REQUIRE(l2);
-    REQUIRE(l2->size() == 2);
-    auto id = l2->front().id_hex;
-    auto by_id = fx.unshare(id);
+    CHECK(l2->size() == 4);
+  }
+  SECTION("sharing a file of a shared folder again offers it under its own name") {
+    auto again = fx.share(tmp.file("dir/one.txt"));
+    REQUIRE(again);
+    REQUIRE(again->size() == 1);
+    CHECK(again->front().name == "one.txt");
+    auto l2 = fx.list();
+    REQUIRE(l2);
+    CHECK(l2->size() == 4);
+  }
+  SECTION("unshare by folder name, file name, id and path") {
+    auto by_folder = fx.unshare(std::string("dir/sub"));
+    REQUIRE(by_folder);
+    CHECK(by_folder->size() == 2);
+    auto by_name = fx.unshare(std::string("dir/one.txt"));
+    REQUIRE(by_name);
+    CHECK(by_name->size() == 1);
+    auto l2 = fx.list();
+    REQUIRE(l2);
+    REQUIRE(l2->size() == 1);
+    auto by_id = fx.unshare(l2->front().id_hex);
     REQUIRE(by_id);
     CHECK(by_id->size() == 1);
+    CHECK(fx.list()->empty());
+    REQUIRE(fx.share(tmp.file("dir")));
     auto by_path = fx.unshare(tmp.file("dir"));
     REQUIRE(by_path);
-    CHECK(by_path->size() == 1);
-    auto l3 = fx.list();
-    REQUIRE(l3);
-    CHECK(l3->empty());
-    auto again = fx.unshare(std::string("one.txt"));
+    CHECK(by_path->size() == 4);
+    auto again = fx.unshare(std::string("dir/one.txt"));
     REQUIRE(!again);
     CHECK(code_of(again.error()) == "not_found");
   }
+}
+
+TEST_CASE("share_registry offers every name of the same bytes, with one manifest",
+          "[share_registry][names]") {
+  temp_dir tmp;
+  auto data = random_bytes(40000, 'a'); // 10 chunks: its manifest has a file
+  tmp.write("d/a.bin", data);
+  tmp.write("d/copy.bin", data);
+  stdfs::create_hard_link(tmp.file("d/a.bin"), tmp.file("d/b.bin"));
+  tmp.write("d/__init__.py", "");
+  tmp.write("d/.keep", "");
+  registry_fixture fx{tmp};
+  auto res = fx.share(tmp.file("d"));
+  REQUIRE(res);
+  CHECK(res->size() == 5);
+  std::set<std::string> names;
+  std::set<std::string> ids;
+  auto listed = fx.list();
+  REQUIRE(listed);
+  for (auto& s : *listed) {
+    names.insert(s.name);
+    ids.insert(s.id_hex);
+  }
+  CHECK(names == std::set<std::string>{"d/a.bin", "d/b.bin", "d/copy.bin", "d/__init__.py",
+                                       "d/.keep"});
+  CHECK(ids.size() == 2); // the 40000 bytes and the empty file
+  CHECK(std::distance(stdfs::directory_iterator(tmp.file("state/manifests")),
+                      stdfs::directory_iterator{})
+        == 1); // the empty file's manifest is inline in shares.json
+  // Unsharing one name keeps the manifest the other names still use.
+  auto a = fx.unshare(std::string("d/a.bin"));
+  REQUIRE(a);
+  REQUIRE(a->size() == 1);
+  CHECK(fx.manifest(a->front().id_hex));
+  REQUIRE(fx.unshare(std::string("d/b.bin")));
+  REQUIRE(fx.unshare(std::string("d/copy.bin")));
+  CHECK_FALSE(fx.manifest(a->front().id_hex));
+  CHECK_FALSE(stdfs::exists(tmp.file("state/manifests/" + a->front().id_hex + ".manifest")));
+}
+
+TEST_CASE("share_registry offers links under their own names and skips links leading "
+          "outside the shared folder",
+          "[share_registry][names]") {
+  temp_dir tmp;
+  tmp.write("share/v1.2.3.iso", random_bytes(5000, 'v'));
+  tmp.write("private/secret.txt", "secret");
+  stdfs::create_symlink("v1.2.3.iso", tmp.file("share/latest.iso"));
+  stdfs::create_symlink("../private/secret.txt", tmp.file("share/alias.txt"));
+  stdfs::create_symlink("nowhere", tmp.file("share/broken"));
+  registry_fixture fx{tmp};
+  auto res = fx.share(tmp.file("share"));
+  REQUIRE(res);
+  std::set<std::string> names;
+  for (auto& s : *res)
+    names.insert(s.name);
+  CHECK(names == std::set<std::string>{"share/v1.2.3.iso", "share/latest.iso"});
+  std::map<std::string, std::string> skipped;
+  for (auto& s : fx.skipped)
+    skipped[stdfs::path(s.path).filename().string()] = s.reason;
+  CHECK(skipped.size() == 2);
+  CHECK(skipped["alias.txt"] == "link leads outside the shared folder");
+  CHECK(skipped["broken"] == "broken link");
+
+  // A link shared directly: its target under the link's name.
+  stdfs::create_symlink(tmp.file("share/v1.2.3.iso"), tmp.file("direct.iso"));
+  auto direct = fx.share(tmp.file("direct.iso"));
+  REQUIRE(direct);
+  REQUIRE(direct->size() == 1);
+  CHECK(direct->front().name == "direct.iso");
+  CHECK(direct->front().size == 5000);
+}
+
+TEST_CASE("share_registry announces a folder of many files in a few tables, not one "
+          "per file",
+          "[share_registry]") {
+  temp_dir tmp;
+  for (int i = 0; i < 600; ++i)
+    tmp.write("many/d" + std::to_string(i % 6) + "/f" + std::to_string(i),
+              random_bytes(100 + i, static_cast<uint32_t>(i)));
+  registry_fixture fx{tmp};
+  caf::scoped_actor listener{*fx.env.sys};
+  caf::anon_send(fx.reg, subscribe_atom::value,
+                 caf::actor_cast<shares_listener_actor>(listener));
+  listener->receive([&](shares_atom, std::vector<share_info>&, uint32_t) {}); // initial
+  auto res = fx.share(tmp.file("many"));
+  REQUIRE(res);
+  CHECK(res->size() == 600);
+  // The reply comes after the table was saved and announced.
+  size_t tables = 0;
+  size_t last_size = 0;
+  bool more = true;
+  while (more)
+    listener->receive(
+      [&](shares_atom, std::vector<share_info>& t, uint32_t) {
+        ++tables;
+        last_size = t.size();
+      },
+      caf::after(std::chrono::milliseconds(300)) >> [&] { more = false; });
+  CHECK(last_size == 600);
+  CHECK(tables >= 1);
+  CHECK(tables <= 3); // one per batch window, not 600
+  auto saved = nlohmann::json::parse(*p2p::read_file(tmp.file("state/shares.json")));
+  CHECK(saved.size() == 600);
+}
+
+TEST_CASE("share_registry reports the hashing still to do while batches are hashed",
+          "[share_registry]") {
+  // 600 files (three batches of at most 256): asked right behind the share,
+  // the registry answers before the share ends, so every file not hashed yet
+  // (queued or in a running batch) counts; afterwards nothing is left.
+  temp_dir tmp;
+  uint64_t total = 0;
+  for (int i = 0; i < 600; ++i) {
+    tmp.write("many/d" + std::to_string(i % 6) + "/f" + std::to_string(i),
+              random_bytes(8000 + i, static_cast<uint32_t>(i)));
+    total += 8000 + i;
+  }
+  registry_fixture fx{tmp};
+  fx.self->send(fx.reg, share_atom::value, tmp.file("many"));
+  fx.self->send(fx.reg, hash_atom::value);
+  // Replies arrive in the order the registry sent them.
+  std::vector<std::string> order;
+  uint64_t files = 0, left = 0;
+  for (int k = 0; k < 2; ++k)
+    fx.self->receive(
+      [&](share_result& r) {
+        order.push_back("share");
+        CHECK(r.shares.size() == 600);
+      },
+      [&](uint64_t f, uint64_t l) {
+        order.push_back("hash");
+        files = f;
+        left = l;
+      },
+      caf::after(std::chrono::seconds(30)) >> [&] { order.push_back("timeout"); });
+  REQUIRE(order.size() == 2);
+  CHECK(order.front() != "timeout");
+  if (order.front() == "hash") {
+    CHECK(files > 0);
+    CHECK(files <= 600);
+    CHECK(left <= total);
+  }
+  uint64_t f2 = 1, l2 = 1;
+  fx.self->request(fx.reg, std::chrono::seconds(10), hash_atom::value)
+    .receive(
+      [&](uint64_t f, uint64_t l) {
+        f2 = f;
+        l2 = l;
+      },
+      [&](caf::error&) {});
+  CHECK(f2 == 0);
+  CHECK(l2 == 0);
+}
+
+TEST_CASE("share_registry: a finished download of a folder's file is shared on under "
+          "its tree name, its partial offer hidden while the id is shared",
+          "[share_registry][swarm]") {
+  temp_dir tmp;
+  auto content = random_bytes(3 * 4096 + 5, 11);
+  auto path = tmp.write("out/photos/2024/a.jpg", content);
+  std::string err;
+  auto m = build_manifest(path, 4096, err);
+  REQUIRE(m);
+  auto cid = content_id_of(*m);
+  share_info info;
+  info.name = "photos/2024/a.jpg";
+  info.path = path + ".part";
+  info.id_hex = to_hex(cid.data(), cid.size());
+  info.size = content.size();
+  info.chunk_size = 4096;
+  info.have = {true, true, true, true};
+  registry_fixture fx{tmp};
+  caf::anon_send(fx.reg, partial_atom::value, info, serialize(*m));
+  // A partial offer is served (manifest) but not one of this daemon's shares.
+  CHECK(fx.manifest(info.id_hex));
+  CHECK(fx.list()->empty());
+  caf::anon_send(fx.reg, withdraw_atom::value, info.id_hex, path);
+  auto l = fx.wait_for([](auto& l) { return !l.empty(); });
+  REQUIRE(l.size() == 1);
+  CHECK(l[0].name == "photos/2024/a.jpg"); // the name it was downloaded by
+  CHECK(l[0].path == path);
+  CHECK(l[0].id_hex == info.id_hex);
+  CHECK_FALSE(l[0].partial);
+  auto saved = nlohmann::json::parse(*p2p::read_file(tmp.file("state/shares.json")));
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0]["name"] == "photos/2024/a.jpg");
 }
 
 TEST_CASE("share_registry notifies subscribers", "[share_registry]") {

@@ -123,3 +123,46 @@ TEST_CASE("long names are cut on a UTF-8 boundary", "[names]") {
   REQUIRE(out);
   CHECK(out->size() == 252);
 }
+
+TEST_CASE("folder paths are sanitised per component and never leave the output dir",
+          "[names]") {
+  using p2p::sanitize_path;
+  CHECK(sanitize_path("DIR/sub/file.txt") == "DIR/sub/file.txt");
+  CHECK(sanitize_path("/DIR//sub/") == "DIR/sub");
+  CHECK(sanitize_path("a\nb/c\x1b") == "a_b/c_");
+  CHECK(sanitize_path("d\\x/\xe9t\xe9") == "d_x/\xe9t\xe9");
+  CHECK_FALSE(sanitize_path("../etc/passwd"));
+  CHECK_FALSE(sanitize_path("DIR/../../x"));
+  CHECK_FALSE(sanitize_path("DIR/./x"));
+  CHECK_FALSE(sanitize_path("//"));
+  CHECK_FALSE(sanitize_path(""));
+  CHECK(sanitize_path(std::string(300, 'a') + "/b") == std::string(255, 'a') + "/b");
+}
+
+TEST_CASE("a part file name fits NAME_MAX whatever the final name", "[names]") {
+  using p2p::part_path_of;
+  CHECK(part_path_of("/o/file.bin") == "/o/file.bin.part");
+  CHECK(part_path_of("/o/" + std::string(250, 'a')) == "/o/" + std::string(250, 'a') + ".part");
+  for (size_t len : {251, 252, 254, 255}) {
+    auto name = std::string(len, 'n');
+    auto part = part_path_of("/o/d/" + name);
+    INFO(len);
+    REQUIRE(part.compare(0, 5, "/o/d/") == 0);
+    auto file = part.substr(5);
+    CHECK(file.size() <= 255);
+    CHECK(file.size() >= 250);
+    CHECK(file.substr(file.size() - 5) == ".part");
+    CHECK(file.find('/') == std::string::npos);
+  }
+  // Two long names with the same start get different part files.
+  auto a = part_path_of("/o/" + std::string(254, 'x') + "1");
+  auto b = part_path_of("/o/" + std::string(254, 'x') + "2");
+  CHECK(a != b);
+  // The cut keeps UTF-8 sequences whole.
+  std::string cjk;
+  for (int i = 0; i < 85; ++i)
+    cjk += "語"; // 255 bytes
+  auto p = part_path_of("/" + cjk);
+  CHECK(p.size() - 1 <= 255);
+  CHECK(p2p::is_utf8(p));
+}

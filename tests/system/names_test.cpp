@@ -37,29 +37,26 @@ TEST_CASE("a Latin-1 name in a shared directory is shared, listed and downloaded
   auto r = c.cli(0, {"share", dir}, 60s);
   INFO("share: exit " << r.exit_code << "\n" << r.out << r.err << c.dump_logs());
   REQUIRE(r.exit_code == 0);
-  CHECK(contains(r.out, "shared \\xe9t\\xe9.txt"));
-  CHECK(contains(r.out, "shared plain.txt"));
+  // Offered as the folder's files: d/<name>.
+  CHECK(contains(r.out, "shared d/\\xe9t\\xe9.txt"));
+  CHECK(contains(r.out, "shared d/plain.txt"));
   CHECK(p2p::is_utf8(r.out)); // escaped, not raw bytes
 
   // The daemon is whole afterwards: status answers and lists both names in
   // the documented JSON text.
   auto status = c.cli_json(0, {"status"});
-  CHECK(cluster::find_by_name(status, "shares", "\\xe9t\\xe9.txt").is_object());
-  CHECK(cluster::find_by_name(status, "shares", "plain.txt").is_object());
-  // Sharing the file directly (the path is bytes in argv) works too.
-  auto direct = c.cli(0, {"share", dir + "/" + latin}, 60s);
-  INFO("direct share: " << direct.out << direct.err);
-  CHECK(direct.exit_code == 0);
+  CHECK(cluster::find_by_name(status, "shares", "d/\\xe9t\\xe9.txt").is_object());
+  CHECK(cluster::find_by_name(status, "shares", "d/plain.txt").is_object());
 
-  auto ls = c.wait_for_file(1, p2p::name_to_json(latin), 1, 30s);
+  auto ls = c.wait_for_file(1, p2p::name_to_json("d/" + latin), 1, 30s);
   REQUIRE_FALSE(ls.is_null());
-  auto human = c.cli(1, {"ls"}, 30s);
+  auto human = c.cli(1, {"ls", "d"}, 30s);
   CHECK(contains(human.out, "\\xe9t\\xe9.txt"));
   CHECK(p2p::is_utf8(human.out));
 
   auto out = c.root() + "/out";
-  for (auto& [name, data] : {std::pair{latin, latin_data}, std::pair{std::string("plain.txt"),
-                                                                    plain_data}}) {
+  for (auto& [name, data] : {std::pair{"d/" + latin, latin_data},
+                             std::pair{std::string("d/plain.txt"), plain_data}}) {
     auto dl = c.cli(1, {"download", "-f", name, "-o", out, "-w"}, 60s);
     INFO("download " << p2p::printable_name(name) << ": exit " << dl.exit_code << "\n"
                      << dl.out << dl.err);
@@ -67,6 +64,12 @@ TEST_CASE("a Latin-1 name in a shared directory is shared, listed and downloaded
     REQUIRE(fs::exists(out + "/" + name)); // under its own bytes
     CHECK(slurp(out + "/" + name) == data);
   }
+  // Sharing the file directly (the path is bytes in argv) offers it under its
+  // own name.
+  auto direct = c.cli(0, {"share", dir + "/" + latin}, 60s);
+  INFO("direct share: " << direct.out << direct.err);
+  CHECK(direct.exit_code == 0);
+  CHECK(contains(direct.out, "shared \\xe9t\\xe9.txt ("));
 }
 
 TEST_CASE("names with escape sequences and newlines print escaped, one row per file, "
@@ -84,19 +87,23 @@ TEST_CASE("names with escape sequences and newlines print escaped, one row per f
   CHECK_FALSE(has_terminal_control(r.out));
   CHECK(count_lines(r.out) == 2);
 
-  auto doc = c.wait_for_file(1, forged, 1, 30s);
+  auto doc = c.wait_for_file(1, "d/" + forged, 1, 30s);
   REQUIRE_FALSE(doc.is_null());
   // --json carries the exact names (JSON escapes the control characters).
-  CHECK(cluster::find_by_name(doc, "files", red).is_object());
-  CHECK(cluster::find_by_name(doc, "files", forged).is_object());
+  CHECK(cluster::find_by_name(doc, "files", "d/" + red).is_object());
+  CHECK(cluster::find_by_name(doc, "files", "d/" + forged).is_object());
 
   auto ls = c.cli(1, {"ls"}, 30s);
   INFO("ls:\n" << ls.out);
   REQUIRE(ls.exit_code == 0);
   CHECK_FALSE(has_terminal_control(ls.out));
-  CHECK(count_lines(ls.out) == 3); // header + one row per file
-  CHECK(contains(ls.out, "x\\x1b[31mRED.txt"));
-  CHECK(contains(ls.out, "a\\x0afake.txt   999 GiB"));
+  CHECK(count_lines(ls.out) == 2); // header + the folder
+  auto inside = c.cli(1, {"ls", "d"}, 30s);
+  INFO("ls d:\n" << inside.out);
+  CHECK_FALSE(has_terminal_control(inside.out));
+  CHECK(count_lines(inside.out) == 3); // header + one row per file
+  CHECK(contains(inside.out, "d/x\\x1b[31mRED.txt"));
+  CHECK(contains(inside.out, "d/a\\x0afake.txt   999 GiB"));
 
   auto status = c.cli(0, {"status"}, 30s);
   CHECK_FALSE(has_terminal_control(status.out));
