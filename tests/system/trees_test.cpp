@@ -1,6 +1,7 @@
 // Names and trees (issue 11): every file is offered under its own name, links
 // under theirs, long names download, folders download whole, and sharing
 // thousands of files stays linear.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -222,12 +223,24 @@ TEST_CASE("cancel DIR cancels every download of the folder", "[system][names][ca
 TEST_CASE("sharing small files scales linearly: 4,000 files take at most 6 times as long "
           "as 1,000",
           "[system][names][scale]") {
+  // Each size three times, interleaved, the fastest run of each compared: a
+  // stall from other work on the machine (a build, another test) lengthens
+  // one run, not all three, so load does not make the ratio fail; a
+  // quadratic share (issue 11: 9.0 s for 1,000 files, 86 s for 4,000) fails
+  // every run.
   cluster c(1);
-  make_small_files(c.root() + "/k1", 1000, 10);
-  make_small_files(c.root() + "/k4", 4000, 40);
-  auto t1 = share_seconds(c, 0, c.root() + "/k1");
-  auto t4 = share_seconds(c, 0, c.root() + "/k4");
-  WARN("sharing 1,000 files: " << t1 << " s, 4,000 files: " << t4 << " s");
+  for (int r = 0; r < 3; ++r) {
+    make_small_files(c.root() + "/k1_" + std::to_string(r), 1000, 10);
+    make_small_files(c.root() + "/k4_" + std::to_string(r), 4000, 40);
+  }
+  double t1 = 1e9, t4 = 1e9;
+  for (int r = 0; r < 3; ++r) {
+    auto a = share_seconds(c, 0, c.root() + "/k1_" + std::to_string(r));
+    auto b = share_seconds(c, 0, c.root() + "/k4_" + std::to_string(r));
+    WARN("run " << r << ": sharing 1,000 files " << a << " s, 4,000 files " << b << " s");
+    t1 = std::min(t1, a);
+    t4 = std::min(t4, b);
+  }
   // Quadratic growth would be 16 times; linear is 4 plus noise.
   CHECK(t4 <= 6 * t1);
 }
