@@ -167,7 +167,8 @@ void handle_status(self_ptr self, connection_handle hdl, json id) {
                                 {"downloads", to_json(downloads)},
                                 {"uploads",
                                  {{"bytes_total", up.bytes_total},
-                                  {"active", up.active}}}};
+                                  {"active", up.active},
+                                  {"disk_reads", up.disk_reads}}}};
                     send_line(self, hdl, control::ok_reply(id, std::move(result)));
                   },
                   reply_error(self, hdl, id));

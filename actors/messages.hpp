@@ -93,6 +93,9 @@ struct scan_result {
 struct upload_stats {
   uint64_t bytes_total = 0;
   uint32_t active = 0; // connections with requests being served
+  // Chunk reads handed to the disk reader (not in the page cache, or the
+  // file's first read on a connection): the I/O thread never waited for them.
+  uint64_t disk_reads = 0;
 };
 
 struct download_request {
@@ -182,7 +185,7 @@ typename Inspector::result_type inspect(Inspector& f, scan_result& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upload_stats& x) {
-  return f(caf::meta::type_name("upload_stats"), x.bytes_total, x.active);
+  return f(caf::meta::type_name("upload_stats"), x.bytes_total, x.active, x.disk_reads);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_request& x) {

@@ -2,16 +2,25 @@
 //
 // One broker owns the listening socket and every connection. Per connection it
 // reads frames (protocol/frame.hpp), answers hello, catalog and manifest
-// requests, and serves queued chunk requests in order. Chunk data is read with
-// pread straight into the connection's write buffer; at most
+// requests, and serves queued chunk requests in order. At most
 // `max_buffered_chunks` chunks per connection sit in CAF's write buffers
 // (tracked with data_transferred_msg), so memory is bounded by requests in
 // flight, never by file size.
+//
+// The broker runs on CAF's I/O thread and never waits for the disk. A chunk
+// in the page cache is read there with preadv2(RWF_NOWAIT) straight into the
+// write buffer (no copy, no hop: the common case for a file just hashed or
+// served). Any other read (the file's first on this connection: open and
+// fstat; a chunk the kernel would have to fetch from the disk: EAGAIN; a
+// kernel without RWF_NOWAIT) goes to the disk reader, a detached actor, and
+// that connection serves nothing else until it answers, so chunks stay in
+// request order.
 #include "actors/actors.hpp"
 #include "actors/crash_hook.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +28,9 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include <caf/actor_cast.hpp>
@@ -73,6 +84,8 @@ private:
   int fd_;
 };
 
+using disk_read_atom = caf::atom_constant<caf::atom("diskread")>;
+
 struct chunk_request {
   std::string id_hex;
   uint32_t index = 0;
@@ -88,10 +101,12 @@ struct connection {
   uint64_t remote_peer = 0;         // from its hello
   std::set<std::string> interested; // content ids it gets have frames for
   bool greeted = false;             // hello received
+  bool reading = false;             // the disk reader has this connection's next chunk
+  uint64_t serial = 0;              // tells a later connection on the same handle apart
   std::string addr;                 // remote IP address (connection limits)
   std::string remote;               // "addr:port" for logs
 
-  bool busy() const { return !queue.empty() || !chunk_ends.empty(); }
+  bool busy() const { return !queue.empty() || !chunk_ends.empty() || reading; }
 };
 
 struct peer_server_state {
@@ -106,6 +121,10 @@ struct peer_server_state {
   std::vector<share_info> offers; // every (name, content id) shared, for catalogs
   std::map<connection_handle, connection> conns;
   uint64_t bytes_total = 0;
+  uint64_t disk_reads = 0;   // reads handed to the disk reader
+  uint64_t next_serial = 0;
+  caf::actor disk_reader;    // detached; linked
+  bool nowait = true;        // preadv2(RWF_NOWAIT) works here
   // Upload rate limiter (cfg.upload_rate_limit > 0): a token bucket that may
   // go into debt by one chunk, refilled every rate_tick.
   int64_t tokens = 0;
@@ -190,6 +209,7 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
     return;
   }
   auto& c = st.conns[hdl];
+  c.serial = ++st.next_serial;
   c.addr = addr;
   c.remote = addr + ":" + std::to_string(self->remote_port(hdl));
   spdlog::debug("peer_server: connection from {}", c.remote);
@@ -201,42 +221,141 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
 
 // -- serving chunks ------------------------------------------------------------
 
-// The open file for a share, checked against what was hashed. On failure sends
-// the error frame and returns -1.
-int checked_fd(broker_ptr self, connection_handle hdl, connection& c,
-               const share_info& s, uint32_t index) {
-  auto i = c.files.find(s.id_hex);
-  if (i == c.files.end()) {
-    int fd = ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      auto err = errno;
-      send_error(self, hdl, c,
-                 err == ENOENT ? proto::error_code::changed : proto::error_code::io,
-                 index, s.name + ": " + errno_text(err));
-      return -1;
-    }
-    i = c.files.emplace(s.id_hex, file_handle{fd}).first;
-  }
+// Why the file behind `fd` is not the share that was hashed (size, and mtime
+// unless it is a part file, which is written while it is served), as the
+// error to answer; nullopt when it is. `fd` is open.
+std::optional<std::pair<proto::error_code, std::string>>
+file_mismatch(int fd, const std::string& name, uint64_t size, int64_t mtime_ns, bool partial) {
   struct stat st;
-  if (::fstat(i->second.get(), &st) != 0) {
-    auto err = errno;
-    c.files.erase(i);
-    send_error(self, hdl, c, proto::error_code::io, index,
-               s.name + ": " + errno_text(err));
-    return -1;
-  }
-  // A part file is written while it is served: only its size is fixed.
-  if (static_cast<uint64_t>(st.st_size) != s.size
-      || (!s.partial && mtime_ns_of(st) != s.mtime_ns)) {
-    c.files.erase(i);
-    send_error(self, hdl, c, proto::error_code::changed, index,
-               s.name + ": changed on disk");
-    return -1;
-  }
-  return i->second.get();
+  if (::fstat(fd, &st) != 0)
+    return std::make_pair(proto::error_code::io, name + ": " + errno_text(errno));
+  if (static_cast<uint64_t>(st.st_size) != size || (!partial && mtime_ns_of(st) != mtime_ns))
+    return std::make_pair(proto::error_code::changed, name + ": changed on disk");
+  return std::nullopt;
 }
 
-// Writes chunk `r` (header + data) into the write buffer, or an error frame.
+// The disk reader's one request: chunk bytes [offset, offset + len) of the
+// share at `path`, from `fd` (this actor's own duplicate, closed here) or,
+// when fd is -1, from the file opened here and checked (file_mismatch).
+// Answers (fd it opened or -1, data, 0 or a proto::error_code, message).
+using disk_answer = std::tuple<int, std::vector<char>, uint8_t, std::string>;
+
+disk_answer read_from_disk(const std::string& path, const std::string& name, int fd,
+                           uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns,
+                           bool partial) {
+  auto failed = [&](proto::error_code code, std::string msg) {
+    return disk_answer{-1, {}, static_cast<uint8_t>(code), std::move(msg)};
+  };
+  int opened = -1;
+  if (fd < 0) {
+    fd = opened = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      auto err = errno;
+      return failed(err == ENOENT ? proto::error_code::changed : proto::error_code::io,
+                    name + ": " + errno_text(err));
+    }
+    if (auto bad = file_mismatch(fd, name, size, mtime_ns, partial)) {
+      ::close(fd);
+      return failed(bad->first, bad->second);
+    }
+  }
+  std::vector<char> data(len);
+  size_t got = 0;
+  while (got < len) {
+    auto n = ::pread(fd, data.data() + got, len - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      auto err = n < 0 ? errno : 0;
+      ::close(fd);
+      return n < 0 ? failed(proto::error_code::io, name + ": " + errno_text(err))
+                   : failed(proto::error_code::changed, name + ": changed on disk");
+    }
+    got += static_cast<size_t>(n);
+  }
+  if (opened < 0)
+    ::close(fd); // the duplicate
+  return disk_answer{opened, std::move(data), 0, std::string{}};
+}
+
+// `job` only names the actor in the log; a function actor needs an argument
+// (see share_registry.cpp's hasher).
+caf::behavior disk_reader(caf::event_based_actor*, uint16_t job) {
+  spdlog::debug("peer_server: disk reader {} up", job);
+  return {
+    [](disk_read_atom, const std::string& path, const std::string& name, int fd,
+       uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns, bool partial) {
+      return read_from_disk(path, name, fd, offset, len, size, mtime_ns, partial);
+    },
+  };
+}
+
+void pump(broker_ptr self, connection_handle hdl, connection& c);
+
+// A chunk frame of `len` data bytes now ends the write buffer (it starts at
+// `base`): account for it and flush.
+void chunk_appended(broker_ptr self, connection_handle hdl, connection& c, size_t base,
+                    uint32_t len) {
+  auto& st = self->state;
+  c.appended += self->wr_buf(hdl).size() - base;
+  c.chunk_ends.push_back(c.appended);
+  st.bytes_total += len;
+  if (st.limited())
+    st.tokens -= len;
+  self->flush(hdl);
+}
+
+// Hands chunk `r` of share `s` to the disk reader (`fd`: a duplicate of the
+// connection's open file, or -1 to open it there); the connection waits.
+void read_on_disk_reader(broker_ptr self, connection_handle hdl, connection& c,
+                         const share_info& s, const chunk_request& r, int fd,
+                         uint64_t offset, uint32_t len) {
+  c.reading = true;
+  ++self->state.disk_reads;
+  auto serial = c.serial;
+  auto id = s.id_hex;
+  auto name = s.name;
+  auto index = r.index;
+  self->request(self->state.disk_reader, caf::infinite, disk_read_atom::value, s.path, s.name,
+                fd, offset, len, s.size, s.mtime_ns, s.partial)
+    .then(
+      [=](int opened, std::vector<char>& data, uint8_t code, std::string& message) {
+        auto i = self->state.conns.find(hdl);
+        if (i == self->state.conns.end() || i->second.serial != serial) {
+          if (opened >= 0)
+            ::close(opened); // the connection went meanwhile
+          return;
+        }
+        auto& c = i->second;
+        c.reading = false;
+        if (opened >= 0)
+          c.files[id] = file_handle{opened};
+        if (code != 0) {
+          c.files.erase(id);
+          send_error(self, hdl, c, static_cast<proto::error_code>(code), index,
+                     std::move(message));
+        } else {
+          auto& buf = self->wr_buf(hdl);
+          auto base = buf.size();
+          proto::encode_chunk_header(buf, index, len);
+          buf.insert(buf.end(), data.begin(), data.end());
+          chunk_appended(self, hdl, c, base, len);
+        }
+        pump(self, hdl, c);
+      },
+      [=](const caf::error& err) {
+        auto i = self->state.conns.find(hdl);
+        if (i == self->state.conns.end() || i->second.serial != serial)
+          return;
+        i->second.reading = false;
+        send_error(self, hdl, i->second, proto::error_code::io, index,
+                   name + ": " + self->system().render(err));
+        pump(self, hdl, i->second);
+      });
+}
+
+// Writes chunk `r` (header + data) into the write buffer from the page cache,
+// hands it to the disk reader, or writes an error frame.
 void serve(broker_ptr self, connection_handle hdl, connection& c,
            const chunk_request& r) {
   auto& st = self->state;
@@ -252,11 +371,19 @@ void serve(broker_ptr self, connection_handle hdl, connection& c,
                "no chunk " + std::to_string(r.index));
     return;
   }
-  int fd = checked_fd(self, hdl, c, s, r.index);
-  if (fd < 0)
-    return;
   uint64_t offset = uint64_t{r.index} * s.chunk_size;
   auto len = static_cast<uint32_t>(std::min<uint64_t>(s.chunk_size, s.size - offset));
+  auto fi = c.files.find(s.id_hex);
+  if (fi == c.files.end())
+    return read_on_disk_reader(self, hdl, c, s, r, -1, offset, len);
+  int fd = fi->second.get();
+  if (auto bad = file_mismatch(fd, s.name, s.size, s.mtime_ns, s.partial)) {
+    c.files.erase(fi);
+    send_error(self, hdl, c, bad->first, r.index, bad->second);
+    return;
+  }
+  if (!st.nowait)
+    return read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
   auto& buf = self->wr_buf(hdl);
   auto base = buf.size();
   proto::encode_chunk_header(buf, r.index, len);
@@ -264,30 +391,36 @@ void serve(broker_ptr self, connection_handle hdl, connection& c,
   buf.resize(data_at + len);
   size_t got = 0;
   while (got < len) {
-    auto n = ::pread(fd, buf.data() + data_at + got, len - got,
-                     static_cast<off_t>(offset + got));
+    iovec v{buf.data() + data_at + got, len - got};
+    auto n = ::preadv2(fd, &v, 1, static_cast<off_t>(offset + got), RWF_NOWAIT);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0) {
-      auto err = n < 0 ? errno : 0;
-      buf.resize(base);
-      c.files.erase(s.id_hex);
-      if (n < 0)
-        send_error(self, hdl, c, proto::error_code::io, r.index,
-                   s.name + ": " + errno_text(err));
-      else
-        send_error(self, hdl, c, proto::error_code::changed, r.index,
-                   s.name + ": changed on disk");
-      return;
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+      continue;
     }
-    got += static_cast<size_t>(n);
+    auto err = n < 0 ? errno : 0;
+    buf.resize(base);
+    if (n < 0 && (err == EAGAIN || err == EOPNOTSUPP || err == EINVAL || err == ENOSYS)) {
+      if (err != EAGAIN) {
+        spdlog::info("peer_server: preadv2(RWF_NOWAIT) unsupported here ({}); every chunk "
+                     "read goes to the disk reader",
+                     errno_text(err));
+        st.nowait = false;
+      }
+      // Not in the page cache (or cannot tell): read on the disk reader.
+      return read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+    }
+    c.files.erase(s.id_hex);
+    if (n < 0)
+      send_error(self, hdl, c, proto::error_code::io, r.index,
+                 s.name + ": " + errno_text(err));
+    else
+      send_error(self, hdl, c, proto::error_code::changed, r.index,
+                 s.name + ": changed on disk");
+    return;
   }
-  c.appended += buf.size() - base;
-  c.chunk_ends.push_back(c.appended);
-  st.bytes_total += len;
-  if (st.limited())
-    st.tokens -= len;
-  self->flush(hdl);
+  chunk_appended(self, hdl, c, base, len);
   spdlog::trace("peer_server: chunk {} of {} to {}", r.index, s.name, c.remote);
 }
 
@@ -295,7 +428,7 @@ void serve(broker_ptr self, connection_handle hdl, connection& c,
 // (and the rate limiter has tokens).
 void pump(broker_ptr self, connection_handle hdl, connection& c) {
   auto& st = self->state;
-  while (!c.queue.empty() && c.chunk_ends.size() < max_buffered_chunks) {
+  while (!c.reading && !c.queue.empty() && c.chunk_ends.size() < max_buffered_chunks) {
     if (st.limited() && st.tokens <= 0)
       return;
     auto r = std::move(c.queue.front());
@@ -584,6 +717,9 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
   st.peer_id = peer_id;
   st.port = port;
   st.host_name = local_host_name();
+  // Linked: it ends with the broker, and the broker (so the daemon, see
+  // supervision) with it.
+  st.disk_reader = self->spawn<caf::detached + caf::linked>(disk_reader, uint16_t{1});
   self->add_doorman(std::move(door));
   if (registry)
     self->send(registry, subscribe_atom::value,
@@ -632,6 +768,7 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
     [=](uploads_atom) {
       upload_stats out;
       out.bytes_total = self->state.bytes_total;
+      out.disk_reads = self->state.disk_reads;
       for (auto& [hdl, c] : self->state.conns)
         if (c.busy())
           ++out.active;

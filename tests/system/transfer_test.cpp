@@ -1,4 +1,6 @@
 // Real daemons on loopback moving real files.
+#include <fcntl.h>
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -212,4 +214,51 @@ TEST_CASE("memory stays bounded by the requests in flight, not by the file size"
   // 16 requests of 256 KiB in flight are 4 MiB; the file is 64 times that.
   CHECK(seeder_after - seeder_before < 24 * MiB);
   CHECK(leecher_after - leecher_before < 24 * MiB);
+}
+
+TEST_CASE("chunks not in the page cache are read by the disk reader, not on the I/O "
+          "thread, and arrive byte-identical",
+          "[system][transfer][disk]") {
+  // The seeder's broker reads cached chunks with preadv2(RWF_NOWAIT); a chunk
+  // the kernel would fetch from the disk (EAGAIN) and each connection's first
+  // read (open, fstat) go to the detached disk reader: status counts them.
+  const uint64_t size = 16 * 1024 * 1024 + 4321; // 65 chunks of 256 KiB
+  cluster c(2);
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/warm.bin", random_bytes(size, 61));
+  write_file(src + "/cold.bin", random_bytes(size, 62));
+  for (auto name : {"warm.bin", "cold.bin"})
+    c.share_id(0, src + "/" + name);
+  REQUIRE_FALSE(c.wait_for_file(1, "cold.bin", 1).is_null());
+  auto out = c.make_dir(c.root() + "/out");
+  auto disk_reads = [&] {
+    return c.cli_json(0, {"status"})["uploads"].value("disk_reads", uint64_t{0});
+  };
+  auto download = [&](const std::string& name) {
+    auto dl = c.cli(1, {"download", "-f", name, "-o", out, "-w"}, 60s);
+    INFO("download " << name << ": exit " << dl.exit_code << "\n" << dl.out << dl.err);
+    REQUIRE(dl.exit_code == 0);
+    CHECK(file_sha256(out + "/" + name) == file_sha256(src + "/" + name));
+  };
+
+  // Just written and hashed: every chunk is in the page cache. Only the
+  // first read of the one connection goes to the disk reader.
+  download("warm.bin");
+  CHECK(disk_reads() == 1);
+
+  // Out of the page cache (written back, then dropped): reads wait for the
+  // disk, so they must not happen on the broker.
+  {
+    int fd = ::open((src + "/cold.bin").c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::fdatasync(fd) == 0);
+    REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+    ::close(fd);
+  }
+  download("cold.bin");
+  auto reads = disk_reads();
+  INFO("disk reads after the cold file: " << reads);
+  std::printf("disk reads: 1 for the warm file (65 chunks), %llu in all after the cold one\n",
+              (unsigned long long)reads);
+  CHECK(reads >= 3); // the warm one, the cold file's first, at least one EAGAIN
 }
