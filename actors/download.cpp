@@ -51,7 +51,7 @@ download_info snapshot(self_ptr self) {
                                      : -1;
   d.error = st.error;
   for (const auto& s : st.seeders->seeders())
-    d.peers.push_back(peer_bytes{s.endpoint, s.bytes, to_string(s.st), s.error});
+    d.peers.push_back(peer_bytes{s.endpoint, s.bytes, s.st, s.error});
   d.seeding = st.seeding;
   return d;
 }

@@ -104,7 +104,7 @@ nlohmann::json to_json(const download_info& x) {
   auto peers = nlohmann::json::array();
   for (const auto& p : x.peers)
     peers.push_back(
-      {{"addr", p.addr}, {"bytes", p.bytes}, {"state", p.state}, {"error", name_to_json(p.error)}});
+      {{"addr", p.addr}, {"bytes", p.bytes}, {"state", to_string(p.state)}, {"error", name_to_json(p.error)}});
   return {{"key", x.key},
           {"name", name_to_json(x.name)},
           {"id", x.id_hex},

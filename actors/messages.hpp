@@ -8,6 +8,8 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "storage/seeder_state.hpp"
+
 namespace p2p {
 
 // A file this daemon shares.
@@ -110,7 +112,7 @@ struct download_request {
 struct peer_bytes {
   std::string addr;     // "host:port"
   uint64_t bytes = 0;   // verified bytes received from it
-  std::string state;    // "connecting", "active", "retrying", "dropped", "done"
+  seeder_state state = seeder_state::connecting;
   std::string error;    // last error from it, if any
 };
 

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "protocol/frame.hpp"
+#include "storage/seeder_state.hpp"
 
 namespace p2p {
 
@@ -43,13 +44,7 @@ public:
   using time_point = clock::time_point;
   using key = uint32_t; // index into seeders(), stable for the download's life
 
-  enum class state {
-    connecting, // waiting for its connection (or for the transfer to start)
-    active,     // connected, takes requests
-    retrying,   // lost; reconnects after a backoff
-    dropped,    // not used any more (see seeder::may_rejoin)
-    done,       // the download completed while it was in use
-  };
+  using state = seeder_state;
 
   struct seeder {
     std::string endpoint; // "host:port"
@@ -158,7 +153,5 @@ private:
   std::optional<time_point> last_offered_; // the last listed() with any endpoint
 };
 
-// "connecting", "active", ... (status JSON).
-const char* to_string(seeder_set::state s);
 
 } // namespace p2p

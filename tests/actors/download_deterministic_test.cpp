@@ -73,8 +73,8 @@ TEST_CASE("a download served by two seeders completes into its file and ends the
   CHECK(d.bytes_done == movie().data.size());
   CHECK(read_whole(fx.out_path()) == movie().data);
   CHECK_FALSE(std::filesystem::exists(fx.part_path()));
-  CHECK(seeder_of(d, fx.a).state == "done");
-  CHECK(seeder_of(d, fx.b).state == "done");
+  CHECK(seeder_of(d, fx.a).state == seeder_state::done);
+  CHECK(seeder_of(d, fx.b).state == seeder_state::done);
   CHECK(seeder_of(d, fx.a).bytes + seeder_of(d, fx.b).bytes == movie().data.size());
   CHECK(fx.lan->latest(fx.a).stopped);
   CHECK(fx.lan->latest(fx.b).stopped);
@@ -101,7 +101,7 @@ TEST_CASE("a chunk that fails its hash from one seeder is fetched from the other
   CHECK(d.state == dl_state::complete);
   CHECK(read_whole(fx.out_path()) == movie().data);
   // One bad chunk is not enough to drop a seeder.
-  CHECK(seeder_of(d, fx.a).state == "done");
+  CHECK(seeder_of(d, fx.a).state == seeder_state::done);
   CHECK(seeder_of(d, fx.a).error == "chunk " + std::to_string(bad) + " failed its hash");
 }
 
@@ -121,7 +121,7 @@ TEST_CASE("a seeder that sends max_bad_chunks bad chunks is dropped and the othe
   CHECK(fx.lan->opened(fx.a) == 1); // dropped for bad data: never reconnected
   auto d = fx.status(fx.key);
   CHECK(d.state == dl_state::complete);
-  CHECK(seeder_of(d, fx.a).state == "dropped");
+  CHECK(seeder_of(d, fx.a).state == seeder_state::dropped);
   CHECK(seeder_of(d, fx.a).bytes == 0);
   CHECK(seeder_of(d, fx.b).bytes == movie().data.size());
   CHECK(read_whole(fx.out_path()) == movie().data);
@@ -142,11 +142,11 @@ TEST_CASE("a lost seeder's chunks go to the other and it reconnects after its ba
   fx.d.advance(240ms);
   CHECK(fx.lan->opened(fx.a) == 1);
   auto d = fx.reported(fx.key);
-  CHECK(seeder_of(d, fx.a).state == "retrying");
+  CHECK(seeder_of(d, fx.a).state == seeder_state::retrying);
   CHECK(seeder_of(d, fx.a).error == "connection lost");
   fx.d.advance(250ms);
   REQUIRE(fx.lan->opened(fx.a) == 2);
-  CHECK(seeder_of(fx.reported(fx.key), fx.a).state == "connecting");
+  CHECK(seeder_of(fx.reported(fx.key), fx.a).state == seeder_state::connecting);
   auto& fa2 = fx.lan->latest(fx.a);
   fx.ready(fa2);
   CHECK(fa2.fetched.size() == 2);
@@ -169,11 +169,11 @@ TEST_CASE("busy gives a chunk back without blame and unknown_file drops the seed
   fx.fail(fa, busy, proto::error_code::busy);
   // The chunk goes back to the pool; A gets a request in its place.
   CHECK(fa.fetched.size() == 3);
-  CHECK(seeder_of(fx.reported(fx.key), fx.a).state == "active");
+  CHECK(seeder_of(fx.reported(fx.key), fx.a).state == seeder_state::active);
   fx.fail(fb, b_had.at(0), proto::error_code::unknown_file);
   CHECK(fb.stopped);
   auto d = fx.reported(fx.key);
-  CHECK(seeder_of(d, fx.b).state == "dropped");
+  CHECK(seeder_of(d, fx.b).state == seeder_state::dropped);
   CHECK(seeder_of(d, fx.b).error.rfind("unknown_file", 0) == 0);
   fx.serve(movie());
   CHECK(fx.status(fx.key).state == dl_state::complete);
@@ -206,13 +206,13 @@ TEST_CASE("a download waits while its unreachable seeder is listed and fails onc
   auto d = fx.reported(info->key);
   CHECK(fx.lan->opened(a) == defaults::max_retries + 1);
   CHECK(d.state == dl_state::running); // the catalog still lists it: it may come back
-  CHECK(seeder_of(d, a).state == "dropped");
+  CHECK(seeder_of(d, a).state == seeder_state::dropped);
   CHECK(std::filesystem::exists(part));
   // Still listed retry_max_ms later: one more attempt, dropped again when lost.
   fx.d.advance(std::chrono::milliseconds(fx.cfg.retry_max_ms));
   REQUIRE(fx.lan->opened(a) == defaults::max_retries + 2);
   fx.lose(fx.lan->latest(a));
-  CHECK(seeder_of(fx.reported(info->key), a).state == "dropped");
+  CHECK(seeder_of(fx.reported(info->key), a).state == seeder_state::dropped);
   CHECK(fx.status(info->key).state == dl_state::running);
   // The seeder says bye: nobody offers the file any more.
   caf::anon_send(fx.catalog, bye_atom::value, uint64_t{1});

@@ -140,12 +140,12 @@ TEST_CASE("a download survives a corrupt seeder and a seeder that dies",
 
   auto bad = peer_of(d, corrupt.endpoint());
   REQUIRE(bad);
-  CHECK(bad->state == "dropped");
+  CHECK(bad->state == seeder_state::dropped);
   CHECK(bad->error.find("hash") != std::string::npos);
   CHECK(bad->bytes == 0);
   auto dead = peer_of(d, dying.endpoint());
   REQUIRE(dead);
-  CHECK(dead->state != "active");
+  CHECK(dead->state != seeder_state::active);
   CHECK_FALSE(dead->error.empty());
   // Every byte came from a seeder that served good data.
   CHECK(peer_of(d, good.endpoint())->bytes + dead->bytes == content.size());

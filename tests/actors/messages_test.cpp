@@ -30,7 +30,7 @@ TEST_CASE("download_info with its state survives CAF serialization", "[messages]
   d.key = 7;
   d.name = "a.bin";
   d.state = dl_state::cancelled;
-  d.peers.push_back(peer_bytes{"10.0.0.1:7000", 4096, "dropped", "chunk 1 failed its hash"});
+  d.peers.push_back(peer_bytes{"10.0.0.1:7000", 4096, seeder_state::dropped, "chunk 1 failed its hash"});
   std::vector<char> buf;
   caf::binary_serializer sink{nullptr, buf};
   REQUIRE_FALSE(sink(d));
@@ -41,6 +41,6 @@ TEST_CASE("download_info with its state survives CAF serialization", "[messages]
   CHECK(back.name == "a.bin");
   CHECK(back.state == dl_state::cancelled);
   REQUIRE(back.peers.size() == 1);
-  CHECK(back.peers[0].state == "dropped");
+  CHECK(back.peers[0].state == seeder_state::dropped);
   CHECK(caf::deep_to_string(d).find("cancelled") != std::string::npos);
 }
