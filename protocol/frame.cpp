@@ -71,9 +71,27 @@ void encode(std::vector<char>& out, const catalog_msg& m) {
   patch_length(out, at);
 }
 
+namespace {
+
+// The frames whose payload is one content id (manifest_req, interested).
+void encode_id_only(std::vector<char>& out, frame_type type, const content_id& id) {
+  encode_header(out, type, static_cast<uint32_t>(id.size()));
+  bytes::put_raw(out, id.data(), id.size());
+}
+
+bool decode_id_only(const char* p, size_t n, content_id& out) {
+  bytes::reader r(p, n);
+  content_id id;
+  if (!r.get_raw(id.data(), id.size()) || !r.at_end())
+    return false;
+  out = id;
+  return true;
+}
+
+} // namespace
+
 void encode(std::vector<char>& out, const manifest_req_msg& m) {
-  encode_header(out, frame_type::manifest_req, static_cast<uint32_t>(m.id.size()));
-  bytes::put_raw(out, m.id.data(), m.id.size());
+  encode_id_only(out, frame_type::manifest_req, m.id);
 }
 
 void encode_manifest(std::vector<char>& out, const std::vector<char>& manifest_bytes) {
@@ -97,8 +115,7 @@ void encode(std::vector<char>& out, const error_msg& m) {
 }
 
 void encode(std::vector<char>& out, const interested_msg& m) {
-  encode_header(out, frame_type::interested, static_cast<uint32_t>(m.id.size()));
-  bytes::put_raw(out, m.id.data(), m.id.size());
+  encode_id_only(out, frame_type::interested, m.id);
 }
 
 void encode(std::vector<char>& out, const bitfield_msg& m) {
@@ -167,12 +184,7 @@ bool decode(const char* p, size_t n, catalog_msg& out) {
 }
 
 bool decode(const char* p, size_t n, manifest_req_msg& out) {
-  bytes::reader r(p, n);
-  manifest_req_msg m;
-  if (!r.get_raw(m.id.data(), m.id.size()) || !r.at_end())
-    return false;
-  out = m;
-  return true;
+  return decode_id_only(p, n, out.id);
 }
 
 bool decode(const char* p, size_t n, chunk_req_msg& out) {
@@ -197,12 +209,7 @@ bool decode(const char* p, size_t n, error_msg& out) {
 }
 
 bool decode(const char* p, size_t n, interested_msg& out) {
-  bytes::reader r(p, n);
-  interested_msg m;
-  if (!r.get_raw(m.id.data(), m.id.size()) || !r.at_end())
-    return false;
-  out = m;
-  return true;
+  return decode_id_only(p, n, out.id);
 }
 
 bool decode(const char* p, size_t n, bitfield_msg& out) {
