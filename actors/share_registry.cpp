@@ -287,10 +287,14 @@ bool stored_inline(const std::vector<char>& manifest) {
   return manifest.size() <= max_inline_manifest;
 }
 
+// shares.json is a JSON array with one share object per line. It is written
+// object by object, never as one document tree: a tree of 100,000 shares took
+// ~1 KiB per share at once (issue 11's RSS measurement); this holds one object
+// and the text.
 void save_table(registry_state& st) {
   if (!st.persistent())
     return;
-  auto arr = nlohmann::json::array();
+  std::string text = "[";
   for (auto& [path, i] : st.shares) {
     nlohmann::json j{{"name", name_to_json(i.name)},
                      {"path", name_to_json(i.path)},
@@ -301,14 +305,15 @@ void save_table(registry_state& st) {
     if (auto m = st.manifests.find(i.id_hex);
         m != st.manifests.end() && stored_inline(m->second.bytes))
       j["manifest_hex"] = to_hex(m->second.bytes.data(), m->second.bytes.size());
-    arr.push_back(std::move(j));
+    text += text.size() == 1 ? "\n" : ",\n";
+    text += j.dump();
   }
+  text += "\n]\n";
   if (auto err = make_dirs(st.cfg.state_dir); !err.empty()) {
     spdlog::warn("share_registry: cannot create {}: {}", st.cfg.state_dir, err);
     return;
   }
-  auto err = write_file_atomic(join_path(st.cfg.state_dir, "shares.json"),
-                               arr.dump(2) + "\n");
+  auto err = write_file_atomic(join_path(st.cfg.state_dir, "shares.json"), text);
   if (!err.empty())
     spdlog::warn("share_registry: cannot save shares.json: {}", err);
 }
