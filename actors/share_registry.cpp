@@ -99,7 +99,9 @@ struct share_target {
 // Every regular file under the canonical directory `root`, offered as
 // "<folder>/<relative path>" (sorted by path). Links to files inside `root`
 // are offered under their own names; links leading outside it, to folders or
-// nowhere are left out and listed in `skipped` (rule of issue 11).
+// nowhere are left out and listed in `skipped` (rule of issue 11), as are
+// special files (fifos, sockets, devices) and what this user cannot read
+// (issue 13: the reply lists them, not only the log).
 caf::expected<std::vector<share_target>>
 files_under(const std::string& root, const std::string& folder,
             std::vector<skipped_file>& skipped) {
@@ -128,8 +130,21 @@ files_under(const std::string& root, const std::string& folder,
         out.push_back({path, folder.empty() ? rel : folder + "/" + rel});
       continue;
     }
-    if (!it->is_regular_file(e2))
+    if (it->is_directory(e2)) {
+      // recursive_directory_iterator steps over a folder it cannot open
+      // (skip_permission_denied); say so instead of leaving it out silently.
+      if (::access(path.c_str(), R_OK | X_OK) != 0)
+        skipped.push_back({path, "unreadable folder: " + errno_text(errno)});
       continue;
+    }
+    if (!it->is_regular_file(e2)) {
+      skipped.push_back({path, "special file (fifo, socket or device)"});
+      continue;
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      skipped.push_back({path, "unreadable: " + errno_text(errno)});
+      continue;
+    }
     out.push_back({path, folder.empty() ? rel : folder + "/" + rel});
   }
   std::sort(out.begin(), out.end(),

@@ -287,6 +287,21 @@ TEST_CASE("share_registry offers links under their own names and skips links lea
   CHECK(direct->front().size == 5000);
 }
 
+TEST_CASE("share_registry lists a folder's special files as skipped in its reply",
+          "[share_registry][names]") {
+  temp_dir tmp;
+  tmp.write("share/a.txt", "a");
+  REQUIRE(::mkfifo(tmp.file("share/pipe").c_str(), 0644) == 0);
+  registry_fixture fx{tmp};
+  auto res = fx.share(tmp.file("share"));
+  REQUIRE(res);
+  REQUIRE(res->size() == 1);
+  CHECK(res->front().name == "share/a.txt");
+  REQUIRE(fx.skipped.size() == 1);
+  CHECK(fx.skipped[0].path == tmp.file("share/pipe"));
+  CHECK(fx.skipped[0].reason == "special file (fifo, socket or device)");
+}
+
 TEST_CASE("share_registry announces a folder of many files in a few tables, not one "
           "per file",
           "[share_registry]") {

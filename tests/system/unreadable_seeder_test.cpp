@@ -59,6 +59,23 @@ TEST_CASE("a seeder that cannot read its file is dropped and the download fails,
   INFO("share: " << shared.out << shared.err << "\nseeder log:\n" << slurp(area + "/seeder.log"));
   REQUIRE(shared.exit_code == 0);
   REQUIRE_FALSE(c.wait_for_file(0, "locked.bin", 1).is_null());
+  {
+    // A folder with a file this user cannot read: shared without it, and the
+    // reply says so (issue 13 item 3), not only the daemon's log.
+    auto dir = area + "/mixed";
+    fs::create_directories(dir);
+    write_file(dir + "/ok.bin", "ok");
+    write_file(dir + "/secret.bin", "secret"); // root's, 0600
+    REQUIRE(::chmod((dir + "/secret.bin").c_str(), 0600) == 0);
+    REQUIRE(::chown(dir.c_str(), nobody, nobody) == 0);
+    REQUIRE(::chown((dir + "/ok.bin").c_str(), nobody, nobody) == 0);
+    auto mixed = seeder_cli({"share", dir});
+    INFO("share of the folder: " << mixed.out << mixed.err);
+    CHECK(mixed.exit_code == 0);
+    CHECK(contains(mixed.out, "skipped " + dir + "/secret.bin: unreadable: Permission denied"));
+    CHECK(contains(mixed.out, "shared mixed/ok.bin"));
+  }
+
   REQUIRE(::chmod(file.c_str(), 0) == 0); // same size and mtime: still listed
 
   auto out = c.root() + "/out";
