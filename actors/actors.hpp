@@ -249,7 +249,10 @@ using control_server_actor = caf::typed_actor<
   caf::reacts_to<caf::io::connection_closed_msg>,
   caf::reacts_to<caf::io::acceptor_closed_msg>,
   // Timer: streams progress of `download` requests that wait.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // The `status` reply's result object ({"shares","downloads","uploads"}),
+  // serialised JSON: what the web page's /api/status serves.
+  caf::replies_to<status_atom>::with<std::string>>;
 
 // -- spawning ------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 // control_server: newline-delimited JSON for p2p-cli (see protocol/control.hpp).
 #include <chrono>
+#include <functional>
 #include <map>
 #include <unordered_map>
 
@@ -152,7 +153,12 @@ void poll_share_waiters(self_ptr self) {
     });
 }
 
-void handle_status(self_ptr self, connection_handle hdl, json id) {
+// Gathers what `status` answers: {"shares","downloads","uploads"} (the
+// result object of the `status` reply, which `p2p-cli --json status` prints
+// and the web page's /api/status serves). Calls `done` with it, or `fail`
+// with the first actor error (a timeout after ask_timeout).
+void collect_status(self_ptr self, std::function<void(json)> done,
+                    std::function<void(const caf::error&)> fail) {
   auto& st = self->state;
   self->request(st.registry, ask_timeout, list_atom::value)
     .then(
@@ -163,19 +169,25 @@ void handle_status(self_ptr self, connection_handle hdl, json id) {
               self->request(self->state.peer_server, ask_timeout, uploads_atom::value)
                 .then(
                   [=](const upload_stats& up) {
-                    json result{{"shares", to_json(shares)},
-                                {"downloads", to_json(downloads)},
-                                {"uploads",
-                                 {{"bytes_total", up.bytes_total},
-                                  {"active", up.active},
-                                  {"disk_reads", up.disk_reads}}}};
-                    send_line(self, hdl, control::ok_reply(id, std::move(result)));
+                    done(json{{"shares", to_json(shares)},
+                              {"downloads", to_json(downloads)},
+                              {"uploads",
+                               {{"bytes_total", up.bytes_total},
+                                {"active", up.active},
+                                {"disk_reads", up.disk_reads}}}});
                   },
-                  reply_error(self, hdl, id));
+                  fail);
             },
-            reply_error(self, hdl, id));
+            fail);
       },
-      reply_error(self, hdl, id));
+      fail);
+}
+
+void handle_status(self_ptr self, connection_handle hdl, json id) {
+  collect_status(
+    self,
+    [=](json result) { send_line(self, hdl, control::ok_reply(id, std::move(result))); },
+    reply_error(self, hdl, id));
 }
 
 void handle_download(self_ptr self, connection_handle hdl, const control::request& r) {
@@ -268,14 +280,6 @@ void dispatch(self_ptr self, connection_handle hdl, const control::request& r) {
   }
 }
 
-// Constant-time comparison, so the token cannot be guessed byte by byte.
-bool token_matches(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 void handle_line(self_ptr self, connection_handle hdl, const std::string& line) {
   auto parsed = control::parse_request(line);
   if (auto* e = std::get_if<control::parse_error>(&parsed)) {
@@ -283,7 +287,7 @@ void handle_line(self_ptr self, connection_handle hdl, const std::string& line) 
     return;
   }
   auto& r = std::get<control::request>(parsed);
-  if (!token_matches(r.token, self->state.cookie)) {
+  if (!control::token_matches(r.token, self->state.cookie)) {
     send_line(self, hdl,
               control::error_reply(r.id, control::errc::unauthorized,
                                    "bad or missing token (read it from "
@@ -372,6 +376,18 @@ control_server(self_ptr self, config cfg, std::string cookie,
     [=](const caf::io::acceptor_closed_msg&) {
       spdlog::error("control port closed");
       self->quit();
+    },
+    [=](status_atom) -> caf::result<std::string> {
+      // The web page's /api/status (http/web_server.cpp): the same document.
+      auto rp = self->make_response_promise<std::string>();
+      collect_status(
+        self,
+        [rp](json result) mutable {
+          // name_to_json made every string valid UTF-8; replace, never throw.
+          rp.deliver(result.dump(-1, ' ', false, json::error_handler_t::replace));
+        },
+        [rp](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
     },
     [=](tick_atom) {
       self->state.ticking = false;

@@ -77,6 +77,10 @@ public:
   const std::string& address() const {
     return address_;
   }
+  // The control token read from the cookie file (`p2p-cli web` puts it in the URL).
+  const std::string& token() const {
+    return token_;
+  }
 
 private:
   // Next line from the daemon into `line`; false on EOF/error (`why` set).

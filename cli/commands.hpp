@@ -30,5 +30,6 @@ void add_download_command(CLI::App& app, context& ctx);
 void add_cancel_command(CLI::App& app, context& ctx);
 void add_status_command(CLI::App& app, context& ctx);
 void add_clear_command(CLI::App& app, context& ctx);
+void add_web_command(CLI::App& app, context& ctx);
 
 } // namespace p2p::cli

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   add_cancel_command(app, ctx);
   add_status_command(app, ctx);
   add_clear_command(app, ctx);
+  add_web_command(app, ctx);
 
   // A mistyped command: name the closest one instead of CLI11's
   // "A subcommand is required".

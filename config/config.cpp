@@ -233,6 +233,21 @@ void apply(config& cfg, const std::string& key, const json& v, const source& src
       static_cast<uint32_t>(get_unsigned(key, v, 1, 65536, src));
   } else if (key == "hello_timeout_ms") {
     cfg.hello_timeout_ms = static_cast<uint32_t>(get_unsigned(key, v, 1, 86400000, src));
+  } else if (key == "http_addr") {
+    auto text = get_string(key, v, src);
+    if (text.empty()) {
+      cfg.http_host.clear();
+      cfg.http_port = 0;
+      return;
+    }
+    // A bare port: loopback, so the page is never on the LAN by accident.
+    auto hp = text.find_first_not_of("0123456789") == std::string::npos
+                ? parse_host_port("127.0.0.1:" + text)
+                : parse_host_port(text);
+    if (!hp || hp->host.empty())
+      fail(key, "'" + text + "' is not HOST:PORT or PORT with a port 0..65535", src);
+    cfg.http_host = hp->host;
+    cfg.http_port = hp->port;
   } else if (key == "upload_rate_limit") {
     cfg.upload_rate_limit =
       get_unsigned(key, v, 0, std::numeric_limits<uint64_t>::max(), src);
@@ -269,7 +284,7 @@ struct env_key {
   const char* key;
   const char* var;
 };
-constexpr std::array<env_key, 21> env_keys = {{
+constexpr std::array<env_key, 22> env_keys = {{
   {"state_dir", "P2P_STATE_DIR"},
   {"control_addr", "P2P_CONTROL_ADDR"},
   {"peer_port", "P2P_PEER_PORT"},
@@ -290,6 +305,7 @@ constexpr std::array<env_key, 21> env_keys = {{
   {"max_connections", "P2P_MAX_CONNECTIONS"},
   {"max_connections_per_addr", "P2P_MAX_CONNECTIONS_PER_ADDR"},
   {"hello_timeout_ms", "P2P_HELLO_TIMEOUT_MS"},
+  {"http_addr", "P2P_HTTP_ADDR"},
   {"multicast", "P2P_NO_MULTICAST"}, // inverted below
 }};
 

@@ -38,6 +38,10 @@ struct config {
   uint32_t max_connections = defaults::max_connections;
   uint32_t max_connections_per_addr = defaults::max_connections_per_addr;
   uint32_t hello_timeout_ms = defaults::hello_timeout_ms;
+  // The read-only web page (--http): empty host = off (the default). A bare
+  // port in the key means 127.0.0.1 (loopback unless the address says so).
+  std::string http_host;
+  uint16_t http_port = 0;           // 0: any free port
 };
 
 // Keys, in the config file (JSON object) and the flags' JSON:
@@ -46,10 +50,11 @@ struct config {
 //   log_level, multicast (bool), announce_interval_ms, peer_expiry_ms,
 //   scan_window_ms, requests_in_flight, stall_timeout_ms, retry_max_ms,
 //   upload_rate_limit, max_connections, max_connections_per_addr,
-//   hello_timeout_ms.
+//   hello_timeout_ms, http_addr ("HOST:PORT" or "PORT" for 127.0.0.1:PORT;
+//   "" = no web page).
 // Env: P2P_STATE_DIR, P2P_CONTROL_ADDR, P2P_PEER_PORT, P2P_ADVERTISE_ADDR,
 //   P2P_INTERFACE, P2P_MULTICAST_GROUP, P2P_MULTICAST_PORT, P2P_PEERS
-//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true), and
+//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true), P2P_HTTP_ADDR, and
 //   P2P_ + the upper-case key for the timing keys (P2P_RETRY_MAX_MS, ...).
 // The state dir default: $XDG_STATE_HOME/p2p, else $HOME/.local/state/p2p.
 

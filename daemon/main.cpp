@@ -25,6 +25,7 @@
 #include "actors/crash_hook.hpp"
 #include "actors/system.hpp"
 #include "config/config.hpp"
+#include "http/web_server.hpp"
 #include "p2p/version.hpp"
 #include "storage/fs.hpp"
 #include "util/hex.hpp"
@@ -71,6 +72,9 @@ void add_flags(CLI::App& app, nlohmann::json& flags, std::optional<std::string>&
       "peer connections open at once from one IP address (default 32)");
   num("--hello-timeout-ms", "hello_timeout_ms",
       "a peer connection that sent no hello this long is closed (default 10000)");
+  str("--http", "http_addr",
+      "serve the read-only web page on HOST:PORT (PORT alone: 127.0.0.1:PORT); "
+      "off by default; `p2p-cli web` prints its URL");
 }
 
 std::string make_cookie() {
@@ -226,6 +230,21 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // The web page's port first: a taken one fails the start before any actor
+  // runs or anything is announced.
+  std::unique_ptr<p2p::web_server> web;
+  auto http_addr_path = p2p::join_path(cfg.state_dir, "http.addr");
+  if (!cfg.http_host.empty()) {
+    std::string err;
+    web = p2p::web_server::bind(cfg.http_host, cfg.http_port, err);
+    if (!web) {
+      spdlog::error("cannot start: {}", err);
+      return 1;
+    }
+  } else {
+    std::remove(http_addr_path.c_str()); // a page of an earlier run is gone
+  }
+
   caf::actor_system_config caf_cfg;
   p2p::configure_actor_system(caf_cfg);
   caf::actor_system sys{caf_cfg};
@@ -244,6 +263,18 @@ int main(int argc, char** argv) {
     exit_anyway_after(std::chrono::seconds(2), 1);
     return 1;
   }
+  if (web) {
+    web->start(sys, h.control, h.catalog, cookie);
+    auto err = p2p::write_file_atomic(
+      http_addr_path, p2p::format_host_port(cfg.http_host, web->port()) + "\n", 0644);
+    if (!err.empty()) {
+      spdlog::error("cannot write {}: {}", http_addr_path, err);
+      web->stop();
+      p2p::stop_daemon(sys, h);
+      exit_anyway_after(std::chrono::seconds(2), 1);
+      return 1;
+    }
+  }
   spdlog::info("p2p-daemon ready: control {}, peers {}:{}, multicast {}, state {}",
                p2p::format_host_port(cfg.control_host, h.control_port),
                h.self.advertise_addr, h.self.peer_port,
@@ -252,6 +283,8 @@ int main(int argc, char** argv) {
                              : std::string{"off"},
                cfg.state_dir);
   int code = wait_for_stop(sys, h, stop_signals);
+  if (web)
+    web->stop(); // no request may ask an actor that stop_daemon ends
   p2p::stop_daemon(sys, h);
   if (code != 0)
     exit_anyway_after(std::chrono::seconds(2), code);

@@ -157,6 +157,13 @@ nlohmann::json progress_event(const nlohmann::json& id, nlohmann::json download)
   return {{"id", id}, {"event", "progress"}, {"download", std::move(download)}};
 }
 
+bool token_matches(const std::string& given, const std::string& cookie) {
+  unsigned char diff = given.size() == cookie.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size() && i < cookie.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i] ^ cookie[i]);
+  return diff == 0;
+}
+
 std::string make_request_line(uint64_t id, const std::string& token,
                               const std::string& cmd, nlohmann::json args) {
   if (args.is_null())

@@ -63,6 +63,11 @@ struct parse_error {
 // Returns the request, or the error reply to send.
 std::variant<request, parse_error> parse_request(const std::string& line);
 
+// True when `given` equals the control cookie `cookie`; compares in constant
+// time (for the cookie's length), so the token cannot be guessed byte by byte.
+// Used by the control channel and the web page (http/web_server.cpp).
+bool token_matches(const std::string& given, const std::string& cookie);
+
 nlohmann::json ok_reply(const nlohmann::json& id, nlohmann::json result);
 nlohmann::json error_reply(const nlohmann::json& id, const std::string& code,
                            const std::string& message);

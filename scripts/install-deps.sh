@@ -3,10 +3,13 @@
 # --bench: also the baselines of bench/run.sh (aria2, nginx-light,
 # python3-libtorrent, openssl). The CI smoke of the benchmark does not need
 # them (it skips a baseline that is not installed); it needs python3 (base list).
+# libcpp-httplib-dev serves the web page (p2p-daemon --http); chromium is the
+# headless browser of its test (tests/web; ~27 s more to install, 2026-11-30).
 set -euo pipefail
 pkgs=(build-essential binutils cmake pkg-config
       libcaf-dev libcli11-dev nlohmann-json3-dev catch2 libspdlog-dev libssl-dev
-      iproute2 procps clang-14 libfuzzer-14-dev python3)
+      iproute2 procps clang-14 libfuzzer-14-dev python3
+      libcpp-httplib-dev chromium)
 if [[ "${1:-}" == --bench ]]; then
   pkgs+=(aria2 nginx-light python3-libtorrent openssl)
 fi

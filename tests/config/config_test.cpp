@@ -332,3 +332,26 @@ TEST_CASE("process_env reads the real environment", "[config]") {
   ::unsetenv("P2P_UNIT_TEST_VAR");
   CHECK_FALSE(env("P2P_UNIT_TEST_VAR"));
 }
+
+TEST_CASE("http_addr: off by default, a bare port is loopback, errors name the key",
+          "[config]") {
+  auto d = resolve_ok(nullptr, home_only, nullptr);
+  CHECK(d.http_host.empty());
+  auto flag = resolve_ok(nullptr, home_only, {{"http_addr", "7648"}});
+  CHECK(flag.http_host == "127.0.0.1");
+  CHECK(flag.http_port == 7648);
+  auto file = resolve_ok({{"http_addr", "0.0.0.0:8080"}}, home_only, nullptr);
+  CHECK(file.http_host == "0.0.0.0");
+  CHECK(file.http_port == 8080);
+  auto v6 = resolve_ok(nullptr, {{"HOME", "/h"}, {"P2P_HTTP_ADDR", "[::1]:0"}}, nullptr);
+  CHECK(v6.http_host == "::1");
+  CHECK(v6.http_port == 0);
+  // A flag wins over the file, and "" turns the page off again.
+  auto off = resolve_ok({{"http_addr", "127.0.0.1:8080"}}, home_only, {{"http_addr", ""}});
+  CHECK(off.http_host.empty());
+  for (auto bad : {"localhost", "70000", "127.0.0.1:70000", ":8080", "1.2.3.4:x"})
+    CHECK_THAT(resolve_err(nullptr, home_only, {{"http_addr", bad}}),
+               Catch::StartsWith("http_addr: '"));
+  CHECK_THAT(resolve_err({{"http_addr", 8080}}, home_only, nullptr),
+             Catch::StartsWith("http_addr: expected a string"));
+}

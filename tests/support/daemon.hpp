@@ -56,7 +56,7 @@ inline std::vector<std::string> p2p_env_names() {
           "P2P_ADVERTISE_ADDR", "P2P_INTERFACE",   "P2P_MULTICAST_GROUP",
           "P2P_MULTICAST_PORT", "P2P_PEERS",       "P2P_CHUNK_SIZE",   "P2P_LOG",
           "P2P_NO_MULTICAST",   "XDG_STATE_HOME",  "P2P_MAX_CONNECTIONS",
-          "P2P_MAX_CONNECTIONS_PER_ADDR", "P2P_HELLO_TIMEOUT_MS"};
+          "P2P_MAX_CONNECTIONS_PER_ADDR", "P2P_HELLO_TIMEOUT_MS", "P2P_HTTP_ADDR"};
 }
 
 constexpr uint64_t KiB = 1024;

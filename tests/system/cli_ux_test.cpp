@@ -71,7 +71,7 @@ TEST_CASE("both binaries say --version, a mistyped command, help with an example
   CHECK_FALSE(contains(far.err, "did you mean"));
 
   for (auto cmd : {"share", "unshare", "scan", "ls", "peers", "download", "cancel", "status",
-                   "clear"}) {
+                   "clear", "web"}) {
     auto h = run_exe(cli_exe(), {cmd, "--help"});
     INFO(cmd << " --help: exit " << h.exit_code << "\n" << h.out);
     CHECK(h.exit_code == 0);

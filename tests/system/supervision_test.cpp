@@ -76,6 +76,19 @@ TEST_CASE("a daemon that cannot start exits 1 within a second with one error lin
                                                  peer_port, "--interface", "p2pnosuch0"});
     expected = "cannot start: no IPv4 address on interface 'p2pnosuch0'";
   }
+  SECTION("web page port taken") {
+    r = start_failing_daemon(c, "web-taken", {"--control-addr", control, "--peer-port",
+                                              peer_port, "--http", c.node(0).control_addr()});
+    expected = "cannot start: cannot listen on web address " + c.node(0).control_addr()
+               + ": Address already in use";
+  }
+  SECTION("web page address not on this machine") {
+    // 192.0.2.1: TEST-NET-1 (RFC 5737), never a local address.
+    r = start_failing_daemon(c, "web-not-local", {"--control-addr", control, "--peer-port",
+                                                  peer_port, "--http", "192.0.2.1:8080"});
+    expected = "cannot start: cannot listen on web address 192.0.2.1:8080: Cannot assign "
+               "requested address";
+  }
   INFO("exit " << (r.status ? std::to_string(*r.status) : "none (killed after 5 s)")
                << " after " << r.ms << " ms; log:\n" << r.log);
   REQUIRE(r.status.has_value());
