@@ -13,6 +13,7 @@
 #include "config/defaults.hpp"
 #include "actors/download_files.hpp"
 #include "storage/fs.hpp"
+#include "util/size.hpp"
 #include "storage/names.hpp"
 #include "storage/resume.hpp"
 #include "util/hex.hpp"
@@ -119,8 +120,8 @@ caf::expected<std::vector<file_offer>> choose(const download_request& req,
   if (hits.size() > 1) {
     std::string ids;
     for (const auto& h : hits)
-      ids += (ids.empty() ? "" : ", ") + h.id_hex.substr(0, 12) + " ("
-             + std::to_string(h.size) + " bytes)";
+      ids += (ids.empty() ? "" : ", ") + h.id_hex.substr(0, 12) + " (" + format_size(h.size)
+             + (h.size >= 1024 ? ", " + std::to_string(h.size) + " bytes" : "") + ")";
     return make_error(ec::ambiguous, std::to_string(hits.size()) + " files " + what
                                        + "; pick one with --id: " + ids);
   }

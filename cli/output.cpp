@@ -42,26 +42,6 @@ int terminal_columns() {
 
 } // namespace
 
-std::string format_size(uint64_t bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  if (bytes < 1024)
-    return std::to_string(bytes) + " B";
-  double v = static_cast<double>(bytes);
-  size_t u = 0;
-  while (v >= 1024.0 && u + 1 < std::size(units)) {
-    v /= 1024.0;
-    ++u;
-  }
-  // 1023.96 KiB would print as "1024.0 KiB"; move it up a unit instead.
-  if (v >= 1023.95 && u + 1 < std::size(units)) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
-  return buf;
-}
-
 std::string format_rate(double bytes_per_second) {
   if (!(bytes_per_second > 0))
     return "0 B/s";

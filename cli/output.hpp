@@ -7,10 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/size.hpp"
+
 namespace p2p::cli {
 
-// 1536 -> "1.5 KiB", 20971520 -> "20.0 MiB", 12 -> "12 B".
-std::string format_size(uint64_t bytes);
+// 1536 -> "1.5 KiB" (util/size.hpp: the daemon's messages use it too).
+using p2p::format_size;
 
 // Bytes per second as "3.2 MiB/s".
 std::string format_rate(double bytes_per_second);

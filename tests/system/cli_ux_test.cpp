@@ -148,6 +148,12 @@ TEST_CASE("unshare and cancel refuse a name with several matches, short ids, uns
     auto doc = nlohmann::json::parse(amb_json.out, nullptr, false);
     REQUIRE(doc.is_object());
     CHECK(doc["error"].value("code", "") == "ambiguous");
+    // download names the versions by short id and human size (issue 13 item 7).
+    auto dl_amb = c.cli(1, {"download", "-f", "same.bin", "-o", c.root() + "/out-c"});
+    INFO("download same.bin: exit " << dl_amb.exit_code << "\n" << dl_amb.err);
+    CHECK(dl_amb.exit_code == 1);
+    CHECK(contains(dl_amb.err, id_a.substr(0, 12) + " (3.0 MiB, "));
+    CHECK(contains(dl_amb.err, id_b.substr(0, 12) + " (6.0 MiB, "));
 
     auto by_short = c.cli(1, {"cancel", id_a.substr(0, 6)});
     INFO("cancel by prefix: " << by_short.out << by_short.err);
