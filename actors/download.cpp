@@ -2,7 +2,8 @@
 // (which chunk each seeder fetches), the seeder set (each seeder's state,
 // retries, drops, wait-or-give-up) and the part file (<name>.part, written at
 // chunk offsets after each chunk is verified). Its start-up (resume record or
-// manifest rounds) is in download_start.cpp. It hands chunks to one
+// manifest rounds) is in download_start.cpp, its progress reports and partial
+// offer in download_status.cpp. It hands chunks to one
 // range_fetcher per seeder, keeps the resume record, and ends complete
 // (renamed to <name>), failed or cancelled (part file and record removed).
 #include <algorithm>
@@ -32,33 +33,7 @@ constexpr auto tick_interval = milliseconds(defaults::download_tick_ms);
 constexpr uint32_t ticks_per_save = defaults::resume_save_interval_ms / defaults::download_tick_ms;
 constexpr uint32_t ticks_per_seeder_poll =
   defaults::seeder_poll_interval_ms / defaults::download_tick_ms;
-constexpr auto rate_window = milliseconds(defaults::rate_window_ms);
 constexpr auto catalog_timeout = milliseconds(defaults::catalog_ask_timeout_ms);
-
-download_info snapshot(self_ptr self) {
-  auto& st = self->state;
-  download_info d;
-  d.key = st.p.key;
-  d.name = st.p.name;
-  d.id_hex = st.p.id_hex;
-  d.out_path = st.final_path;
-  d.size = st.p.size;
-  d.state = st.state;
-  d.bytes_done = st.bytes_done;
-  bool running = st.state == dl_state::running;
-  d.rate_bps = running ? st.rate : 0;
-  d.eta_s = (st.rate > 0 && running) ? static_cast<int64_t>((st.p.size - st.bytes_done) / st.rate)
-                                     : -1;
-  d.error = st.error;
-  for (const auto& s : st.seeders->seeders())
-    d.peers.push_back(peer_bytes{s.endpoint, s.bytes, s.st, s.error});
-  d.seeding = st.seeding;
-  return d;
-}
-
-void report(self_ptr self) {
-  self->send(self->state.manager, progress_atom::value, snapshot(self));
-}
 
 void remove_record(self_ptr self) {
   ::unlink((self->state.stem + ".json").c_str());
@@ -70,18 +45,6 @@ void stop_fetcher(self_ptr self, seeder_key k) {
   if (f)
     self->send_exit(f, caf::exit_reason::user_shutdown);
   f = nullptr;
-}
-
-// Withdraws the partial offer; a complete download (every chunk verified)
-// becomes a share of the final file unless --no-seed.
-void withdraw_offer(self_ptr self) {
-  auto& st = self->state;
-  if (!st.offered)
-    return;
-  st.seeding = st.state == dl_state::complete && st.p.req.seed;
-  self->send(st.registry, withdraw_atom::value, st.p.id_hex,
-             st.seeding ? st.final_path : std::string{});
-  st.offered = false;
 }
 
 // Stops the fetchers and this actor (manifest queries still out stop when they
@@ -240,24 +203,6 @@ void check_alive(self_ptr self) {
     poll_seeders(self, true);
 }
 
-// Offers the part file's verified chunks to peers (swarming): the registry
-// lists it in the catalog, peer_server serves the verified chunks.
-void offer(self_ptr self) {
-  auto& st = self->state;
-  if (!st.registry || st.offered || !st.man || !st.picker)
-    return;
-  share_info info;
-  info.name = st.p.name;
-  info.path = st.part.path();
-  info.id_hex = st.p.id_hex;
-  info.size = st.man->size;
-  info.chunk_size = st.man->chunk_size;
-  info.partial = true;
-  info.have = st.picker->bitmap();
-  self->send(st.registry, partial_atom::value, std::move(info), serialize(*st.man));
-  st.offered = true;
-}
-
 void begin_transfer(self_ptr self) {
   auto& st = self->state;
   st.state = dl_state::running;
@@ -309,17 +254,6 @@ void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
   refill(self, key);
   for (auto o : others)
     refill(self, o);
-}
-
-void update_rate(self_ptr self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  st.samples.emplace_back(now, st.bytes_done);
-  while (st.samples.size() > 2 && now - st.samples.front().first > rate_window)
-    st.samples.pop_front();
-  auto dt = std::chrono::duration<double>(now - st.samples.front().first).count();
-  st.rate = dt > 0.1 ? static_cast<uint64_t>((st.bytes_done - st.samples.front().second) / dt)
-                     : 0;
 }
 
 // The unoffered rule fired (seeder_set::unoffered): ends the download failed,

@@ -91,6 +91,20 @@ void save_record(self_ptr self);
 // The manifest is known and the picker set up: connect the seeders.
 void begin_transfer(self_ptr self);
 
+// download_status.cpp
+// The download's status as the manager shows it.
+download_info snapshot(self_ptr self);
+// Sends the manager a progress report (snapshot).
+void report(self_ptr self);
+// Adds a rate sample (bytes_done now) and updates the rate over rate_window_ms.
+void update_rate(self_ptr self);
+// Offers the part file's verified chunks to peers through the registry
+// (swarming); once per download, when the manifest is known.
+void offer(self_ptr self);
+// Withdraws that offer; a complete download becomes a share of the final
+// file unless --no-seed.
+void withdraw_offer(self_ptr self);
+
 // download_start.cpp
 // Continues from a resume record that matches its part file; false otherwise
 // (a record that does not match is discarded).
