@@ -112,11 +112,17 @@ void refill(self_ptr self, seeder_key key) {
   auto& st = self->state;
   if (st.ended || !st.picker || !st.fetchers[key] || !st.seeders->ready(key))
     return;
-  auto cap = st.picker->fresh_count() > 0
-               ? st.cfg.requests_in_flight
-               : std::min(st.cfg.requests_in_flight, defaults::endgame_in_flight);
-  while (st.picker->in_flight(key) < cap) {
-    auto i = st.picker->pick(key);
+  for (;;) {
+    // Endgame only once no chunk is left that nobody is fetching: a partial
+    // seeder that lacks the fresh chunks gets no duplicates before (in a
+    // swarm they were sent, cancelled too late and thrown away).
+    bool endgame = st.picker->fresh_count() == 0;
+    auto cap = st.seeders->depth(key); // paced by the seeder's rate
+    if (endgame)
+      cap = std::min(cap, defaults::endgame_in_flight);
+    if (st.picker->in_flight(key) >= cap)
+      break;
+    auto i = st.picker->pick(key, endgame);
     if (!i)
       break;
     self->send(st.fetchers[key], fetch_atom::value, *i);
@@ -282,6 +288,13 @@ void on_tick(self_ptr self) {
     return;
   ++st.ticks;
   update_rate(self);
+  auto now = clock_type::now();
+  if (st.man && st.paced_at != clock_type::time_point{}) {
+    st.seeders->pace(std::chrono::duration_cast<milliseconds>(now - st.paced_at),
+                     st.man->chunk_size);
+    refill_all(self); // a seeder's depth may have grown
+  }
+  st.paced_at = now;
   if (st.dirty && st.ticks % ticks_per_save == 0)
     save_record(self);
   if (st.ended)

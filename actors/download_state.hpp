@@ -33,7 +33,9 @@ inline seeder_set make_seeder_set(const config& cfg) {
   return seeder_set({defaults::retry_base_ms, cfg.retry_max_ms, defaults::max_retries,
                      defaults::max_bad_chunks, defaults::max_bad_chunks,
                      defaults::max_sources_per_download, cfg.peer_expiry_ms,
-                     cfg.scan_window_ms + defaults::seeder_poll_interval_ms},
+                     cfg.scan_window_ms + defaults::seeder_poll_interval_ms,
+                     defaults::request_queue_ms, defaults::min_requests_in_flight,
+                     cfg.requests_in_flight, defaults::start_requests_in_flight},
                     [rng](uint64_t lo, uint64_t hi) {
                       return std::uniform_int_distribution<uint64_t>(lo, hi)(*rng);
                     });
@@ -77,6 +79,7 @@ struct download_state {
   uint32_t ticks = 0;
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> samples;
   uint64_t rate = 0;
+  std::chrono::steady_clock::time_point paced_at{}; // last seeder_set::pace()
 };
 
 using self_ptr = download_actor::stateful_pointer<download_state>;

@@ -21,6 +21,12 @@ constexpr uint32_t scan_reply_jitter_ms = 200;   // answers to a scan spread ove
 
 // Transfers.
 constexpr uint32_t requests_in_flight = 16;      // per range_fetcher
+// A seeder gets fewer when its rate is low: about request_queue_ms of its
+// rate, at least min_requests_in_flight, start_requests_in_flight until its
+// rate is first measured (storage/seeder_set.hpp pace()).
+constexpr uint32_t request_queue_ms = 250;
+constexpr uint32_t min_requests_in_flight = 1;
+constexpr uint32_t start_requests_in_flight = 2;
 
 // Limits of the peer_server against peers it does not trust (docs/protocol.md,
 // "Limits"). Chunk requests queued: per connection and over all connections;
@@ -53,7 +59,7 @@ constexpr uint32_t max_retries = 5;              // per seeder, before it is dro
 // download
 constexpr uint32_t download_tick_ms = 250;          // progress report, rate sample
 constexpr uint32_t resume_save_interval_ms = 1000;  // resume record saved at most this often
-constexpr uint32_t seeder_poll_interval_ms = 3000;  // ask the catalog for new seeders
+constexpr uint32_t seeder_poll_interval_ms = 250;   // ask the catalog for new seeders (partial ones join fast)
 constexpr uint32_t manifest_rounds_max = 3;         // rounds over all seeders, then fail
 constexpr uint32_t manifest_hedge_ms = 1000;        // silent seeder: ask the next one after
 constexpr uint32_t endgame_in_flight = 4;           // requests per seeder once none is fresh

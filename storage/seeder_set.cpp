@@ -200,6 +200,28 @@ seeder_set::actions seeder_set::misbehaved(key k, const std::string& reason) {
   return drop(k, reason, false, time_point{});
 }
 
+void seeder_set::pace(std::chrono::milliseconds elapsed, uint32_t chunk_bytes) {
+  if (elapsed.count() <= 0 || chunk_bytes == 0)
+    return;
+  for (auto& s : seeders_) {
+    uint64_t got = s.bytes - s.paced_bytes;
+    s.paced_bytes = s.bytes;
+    uint64_t sample = got * 1000 / static_cast<uint64_t>(elapsed.count());
+    s.rate = (s.rate + sample) / 2;
+    uint64_t want = s.rate * lim_.queue_ms / 1000 / chunk_bytes;
+    // A --requests-in-flight below min_depth wins; never 0.
+    uint64_t hi = std::max<uint32_t>(1, lim_.max_depth);
+    uint64_t lo = std::min<uint64_t>(std::max<uint32_t>(1, lim_.min_depth), hi);
+    s.depth = static_cast<uint32_t>(std::clamp<uint64_t>(want, lo, hi));
+  }
+}
+
+uint32_t seeder_set::depth(key k) const {
+  if (k >= seeders_.size() || seeders_[k].depth == 0)
+    return std::min(std::max<uint32_t>(1, lim_.start_depth), std::max<uint32_t>(1, lim_.max_depth));
+  return seeders_[k].depth;
+}
+
 void seeder_set::complete() {
   for (auto& s : seeders_)
     if (s.st != state::dropped)

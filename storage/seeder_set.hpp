@@ -26,6 +26,7 @@
 //   listed no seeder for unoffered_fail_ms, and not before offer_grace_ms
 //   after the first listing (issue 7: the catalog's full chance to fill after
 //   a restart is one scan window plus one catalog poll).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -55,6 +56,9 @@ public:
     uint32_t io_errors = 0; // io error replies (they count like bad chunks)
     uint32_t retries = 0;   // reconnects since its last good chunk
     bool linked = false;    // a connection (fetcher) exists for it
+    uint64_t rate = 0;      // verified bytes/s from it, smoothed (pace())
+    uint32_t depth = 0;     // requests it may have in flight (pace())
+    uint64_t paced_bytes = 0; // `bytes` at the last pace()
     // Set when dropped as unreachable: it may rejoin from then on if listed.
     std::optional<time_point> rejoin_after;
   };
@@ -89,6 +93,13 @@ public:
     uint32_t max_linked = UINT32_MAX;
     uint32_t unoffered_fail_ms = 0; // no seeder listed this long: fail (0: never); peer_expiry_ms
     uint32_t offer_grace_ms = 0;    // not before this long after the first listing
+    // Requests in flight per seeder (see pace()): enough to keep about
+    // queue_ms of its measured rate asked for, within [min_depth, max_depth]
+    // (max_depth: --requests-in-flight).
+    uint32_t queue_ms = 250;
+    uint32_t min_depth = 2;
+    uint32_t max_depth = 16;
+    uint32_t start_depth = 2; // before the first pace(), within [1, max_depth]
   };
 
   // `random(lo, hi)`: a uniformly drawn integer in [lo, hi] (the backoff jitter).
@@ -132,6 +143,19 @@ public:
   actions misbehaved(key k, const std::string& reason);
   // The download completed: seeders in use become done.
   void complete();
+
+  // Timer (every download tick, `elapsed` since the last call): each
+  // seeder's rate (verified bytes over `elapsed`, averaged with the last
+  // value) and from it its depth = rate * queue_ms / chunk_bytes (rounded down) within
+  // [min_depth, max_depth]. Like libtorrent's request queue sized by the
+  // peer's rate (request_queue_time): a seeder that many downloaders share
+  // holds few requests of each, so a chunk never waits seconds in its queue
+  // while other sources could serve it; a fast one gets the full pipeline.
+  void pace(std::chrono::milliseconds elapsed, uint32_t chunk_bytes);
+  // Requests seeder k may have in flight: its depth; start_depth before the
+  // first pace() (small: a seeder many downloaders start on at once would
+  // otherwise queue a full pipeline from each).
+  uint32_t depth(key k) const;
 
   // Backoff before reconnect `attempt` (1-based), before jitter: retry_base_ms
   // doubling, capped at retry_max_ms, at least 1 ms.

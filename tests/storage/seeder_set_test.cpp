@@ -377,3 +377,67 @@ TEST_CASE("seeder_set: unoffered content fails after the expiry, not before the 
     CHECK(s.unoffered(t0() + std::chrono::hours(24)).empty());
   }
 }
+
+TEST_CASE("seeder_set: requests in flight follow each seeder's rate (pace)",
+          "[seeder_set][swarm]") {
+  seeder_set::limits l = lim;
+  l.queue_ms = 250;
+  l.min_depth = 2;
+  l.max_depth = 16;
+  seeder_set s(l, [](uint64_t, uint64_t hi) { return hi; });
+  s.listed({"fast:1", "shared:2", "idle:3"}, t0(), false);
+  s.start(t0());
+  const uint32_t chunk = 256 * 1024;
+  // Before any measurement: start_depth (a seeder shared by many downloaders
+  // must not get a deep queue from each of them at once).
+  l.start_depth = 3;
+  s = seeder_set(l, [](uint64_t, uint64_t hi) { return hi; });
+  s.listed({"fast:1", "shared:2", "idle:3"}, t0(), false);
+  s.start(t0());
+  CHECK(s.depth(0) == 3);
+  CHECK(s.depth(7) == 3); // out of range: the same
+  // In 250 ms: 16 chunks from 0 (64 chunks/s), 1.5 chunks from 1, none from 2.
+  s.chunk_ok(0, 16ull * chunk);
+  s.chunk_ok(1, 3ull * chunk / 2);
+  s.pace(ms(250), chunk);
+  CHECK(s.at(0).rate == 16ull * chunk * 4 / 2); // averaged with the start value 0
+  CHECK(s.depth(0) == 8);                       // 32 chunks/s * 250 ms (rounded down)
+  CHECK(s.depth(1) == 2);                       // 3 chunks/s: the minimum
+  CHECK(s.depth(2) == 2);
+  // 40 chunks in the next 250 ms: (32 + 160) / 2 = 96 chunks/s, 24 > the cap.
+  s.chunk_ok(0, 40ull * chunk);
+  s.pace(ms(250), chunk);
+  CHECK(s.depth(0) == 16);
+  // A seeder that stops delivering falls back towards the minimum.
+  for (int i = 0; i < 10; ++i)
+    s.pace(ms(250), chunk);
+  CHECK(s.depth(0) == 2);
+  CHECK(s.at(0).rate < chunk);
+  // Middle of the range: 6.5 chunks in every 250 ms: 26 chunks/s, 6.5 -> 6.
+  for (int i = 0; i < 12; ++i) {
+    s.chunk_ok(1, 13ull * chunk / 2);
+    s.pace(ms(250), chunk);
+  }
+  CHECK(s.depth(1) == 6);
+  // Zero elapsed time or chunk size changes nothing.
+  s.pace(ms(0), chunk);
+  s.pace(ms(250), 0);
+  CHECK(s.depth(1) == 6);
+}
+
+TEST_CASE("seeder_set: a --requests-in-flight below the minimum depth wins", "[seeder_set]") {
+  seeder_set::limits l = lim;
+  l.min_depth = 2;
+  l.max_depth = 1;
+  seeder_set s(l, [](uint64_t, uint64_t hi) { return hi; });
+  s.listed({"a:1"}, t0(), false);
+  s.start(t0());
+  CHECK(s.depth(0) == 1); // start_depth 2 > max_depth 1
+  s.chunk_ok(0, 1ull << 30);
+  s.pace(ms(250), 256 * 1024);
+  CHECK(s.depth(0) == 1);
+  l.max_depth = 0; // never 0 requests
+  seeder_set z(l, [](uint64_t, uint64_t hi) { return hi; });
+  z.listed({"a:1"}, t0(), false);
+  CHECK(z.depth(0) == 1);
+}
