@@ -29,11 +29,12 @@ inline seeder_set make_seeder_set(const config& cfg) {
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
   // Unoffered for a peer expiry: the catalog itself would have forgotten the
   // last seeder by then. The grace is the first scan window plus one catalog
-  // poll (issue 7 item 3).
+  // poll (issue 7 item 3): the catalog polls static peers, and hears every
+  // multicast peer's announce, once per announce interval.
   return seeder_set({defaults::retry_base_ms, cfg.retry_max_ms, defaults::max_retries,
                      defaults::max_bad_chunks, defaults::max_bad_chunks,
                      defaults::max_sources_per_download, cfg.peer_expiry_ms,
-                     cfg.scan_window_ms + defaults::seeder_poll_interval_ms,
+                     cfg.scan_window_ms + cfg.announce_interval_ms,
                      defaults::request_queue_ms, defaults::min_requests_in_flight,
                      cfg.requests_in_flight, defaults::start_requests_in_flight},
                     [rng](uint64_t lo, uint64_t hi) {

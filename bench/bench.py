@@ -613,7 +613,10 @@ http {{
                 bad.append(msg.get("error"))
         wall = time.monotonic() - t
         cpu = cpu_seconds(self.p2p.pid(0)) - cpu0
-        self.check_small(out, bad, "p2p")
+        # Shared as a folder, the files are offered as small/fNNNN.bin and
+        # land in that tree under -o (issue 11).
+        self.check_small(os.path.join(out, "small"), bad, "p2p")
+        shutil.rmtree(out)
         return {"wall_s": wall, "cpu_s": cpu}
 
     def aria2_small(self):

@@ -465,8 +465,9 @@ TEST_CASE("a resumed download whose content changed on its only seeder fails aft
   auto err = d.value("error", "");
   CHECK(contains(err, "no seeder has offered"));
   CHECK(contains(err, "now offered with content id " + new_id.substr(0, 8)));
-  // Grace (scan window 1 s + one catalog poll 3 s) and the expiry: ~4 s here,
-  // plus the start and a tick or two.
+  // Grace (scan window 1 s + one announce interval 5 s, the catalog's poll of
+  // static peers) after the expiry of 3 s: ~6 s here, plus the start and a
+  // tick or two.
   CHECK(took < 12);
   CHECK_FALSE(fs::exists(out + "/" + name + ".part"));
   CHECK(download_state_files(c.node(1)).empty());
