@@ -4,9 +4,11 @@
 // so all of them together take about as long as one download alone (before
 // swarming: 7.8x for 8 downloaders of 48 MiB).
 //
-// The CI size is 24 MiB and 8 downloaders. bench/fanout.sh runs the same
+// The CI size is the issue's: 48 MiB and 8 downloaders (at 24 MiB the fixed
+// costs, start-up and the first seeder polls, made the ratio 1.34-1.49 against
+// the 1.5 bound; at 48 MiB it was 1.18-1.21). bench/fanout.sh runs the same
 // cases bigger through the environment:
-//   P2P_SWARM_MIB          file size in MiB (default 24)
+//   P2P_SWARM_MIB          file size in MiB (default 48)
 //   P2P_SWARM_DOWNLOADERS  downloaders (default 8, 1..30)
 //   P2P_SWARM_UNCAPPED=1   no tc (the 1 -> 16 correctness run): the ratio is
 //                          reported, not checked (2 shared cores bound it)
@@ -40,7 +42,7 @@ uint64_t env_number(const char* name, uint64_t fallback, uint64_t lo, uint64_t h
 }
 
 uint64_t swarm_size() {
-  return env_number("P2P_SWARM_MIB", 24, 1, 4096) << 20;
+  return env_number("P2P_SWARM_MIB", 48, 1, 4096) << 20;
 }
 size_t swarm_downloaders() {
   return env_number("P2P_SWARM_DOWNLOADERS", 8, 1, 30);
