@@ -9,37 +9,14 @@
 #define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-#include <cstring>
-#include <iostream>
-
 #include "tests/lan/netns.hpp"
-
-namespace {
-
-// True when Catch only lists or explains and runs no test.
-bool runs_no_test(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const char* a = argv[i];
-    if (std::strncmp(a, "--list", 6) == 0 || std::strcmp(a, "-l") == 0
-        || std::strcmp(a, "-t") == 0 || std::strcmp(a, "-h") == 0
-        || std::strcmp(a, "-?") == 0 || std::strcmp(a, "--help") == 0)
-      return true;
-  }
-  return false;
-}
-
-} // namespace
+#include "tests/support/skip.hpp"
 
 int main(int argc, char** argv) {
-  if (!runs_no_test(argc, argv)) {
-    if (auto reason = p2p::test::lan_unavailable_reason()) {
-      const char* req = std::getenv("P2P_REQUIRE_LAN");
-      bool required = req != nullptr && std::strcmp(req, "1") == 0;
-      std::cout << (required ? "FAILED" : "SKIPPED") << ": cannot build a LAN of network "
-                << "namespaces: " << *reason << "\n";
-      return required ? 1 : 77;
-    }
+  if (!p2p::test::runs_no_test(argc, argv)) {
+    if (auto reason = p2p::test::lan_unavailable_reason())
+      return p2p::test::skip_or_fail("P2P_REQUIRE_LAN",
+                                     "cannot build a LAN of network namespaces: " + *reason);
     p2p::test::remove_stale_namespaces();
   }
   return Catch::Session().run(argc, argv);

@@ -12,39 +12,17 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
-#include <cstring>
-#include <iostream>
-
 #include "tests/web/chromium.hpp"
-
-namespace {
-
-// True when Catch only lists or explains and runs no test.
-bool runs_no_test(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const char* a = argv[i];
-    if (std::strncmp(a, "--list", 6) == 0 || std::strcmp(a, "-l") == 0
-        || std::strcmp(a, "-t") == 0 || std::strcmp(a, "-h") == 0
-        || std::strcmp(a, "-?") == 0 || std::strcmp(a, "--help") == 0)
-      return true;
-  }
-  return false;
-}
-
-} // namespace
+#include "tests/support/skip.hpp"
 
 int main(int argc, char** argv) {
-  if (!runs_no_test(argc, argv)) {
+  if (!p2p::test::runs_no_test(argc, argv)) {
     auto exe = p2p::test::chromium_exe();
-    if (::access(exe.c_str(), X_OK) != 0) {
-      const char* req = std::getenv("P2P_REQUIRE_CHROMIUM");
-      bool required = req != nullptr && std::strcmp(req, "1") == 0;
-      std::cout << (required ? "FAILED" : "SKIPPED") << ": no headless browser: " << exe
-                << " is not installed (Debian's chromium; scripts/install-deps.sh "
-                   "installs it)\n";
-      return required ? 1 : 77;
-    }
+    if (::access(exe.c_str(), X_OK) != 0)
+      return p2p::test::skip_or_fail("P2P_REQUIRE_CHROMIUM",
+                                     "no headless browser: " + exe
+                                       + " is not installed (Debian's chromium; "
+                                         "scripts/install-deps.sh installs it)");
   }
   return Catch::Session().run(argc, argv);
 }
