@@ -260,18 +260,12 @@ disk_answer read_from_disk(const std::string& path, const std::string& name, int
     }
   }
   std::vector<char> data(len);
-  size_t got = 0;
-  while (got < len) {
-    auto n = ::pread(fd, data.data() + got, len - got, static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      auto err = n < 0 ? errno : 0;
-      ::close(fd);
-      return n < 0 ? failed(proto::error_code::io, name + ": " + errno_text(err))
-                   : failed(proto::error_code::changed, name + ": changed on disk");
-    }
-    got += static_cast<size_t>(n);
+  auto n = read_full_at(fd, data.data(), len, offset);
+  if (n != static_cast<long>(len)) {
+    auto err = n < 0 ? errno : 0;
+    ::close(fd);
+    return n < 0 ? failed(proto::error_code::io, name + ": " + errno_text(err))
+                 : failed(proto::error_code::changed, name + ": changed on disk");
   }
   if (opened < 0)
     ::close(fd); // the duplicate

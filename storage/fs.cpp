@@ -156,4 +156,19 @@ std::string base_name(const std::string& path) {
   return path.substr(start, end - start + 1);
 }
 
+long read_full_at(int fd, char* buf, size_t len, uint64_t offset) {
+  size_t got = 0;
+  while (got < len) {
+    auto n = ::pread(fd, buf + got, len - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      break;
+    got += static_cast<size_t>(n);
+  }
+  return static_cast<long>(got);
+}
+
 } // namespace p2p

@@ -1,5 +1,6 @@
 #pragma once
 // File-system helpers with the durability rules of DESIGN.md.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,6 +38,11 @@ std::string join_path(const std::string& dir, const std::string& name);
 
 // The last path component ("/a/b.txt" -> "b.txt").
 std::string base_name(const std::string& path);
+
+// Reads `len` bytes at `offset` of `fd` into `buf` (pread, continuing after
+// short reads and EINTR). Returns the bytes read: `len`, fewer when the file
+// ends first, or -1 with errno set.
+long read_full_at(int fd, char* buf, size_t len, uint64_t offset);
 
 // strerror(errno) as a string.
 std::string errno_text(int err);

@@ -175,18 +175,12 @@ std::vector<uint32_t> verify_unrecorded(const std::string& part_path, const mani
     if (i < have.size() && have[i])
       continue;
     size_t len = m.chunk_length(i);
-    size_t got = 0;
-    while (got < len) {
-      auto n = ::pread(fd, buf.get() + got, len - got, static_cast<off_t>(m.chunk_offset(i) + got));
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        err = "cannot read " + part_path + ": "
-              + (n < 0 ? errno_text(errno) : std::string("file shorter than the manifest"));
-        ::close(fd);
-        return found;
-      }
-      got += static_cast<size_t>(n);
+    auto n = read_full_at(fd, buf.get(), len, m.chunk_offset(i));
+    if (n != static_cast<long>(len)) {
+      err = "cannot read " + part_path + ": "
+            + (n < 0 ? errno_text(errno) : std::string("file shorter than the manifest"));
+      ::close(fd);
+      return found;
     }
     if (m.verify(i, buf.get(), len))
       found.push_back(i);
