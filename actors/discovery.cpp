@@ -23,6 +23,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -80,7 +81,19 @@ struct discovery_state {
   caf::typed_response_promise<bool> bye_rp;
   bool bye_pending = false;
   clock_type::time_point bye_deadline;
+  // Private swarm: datagrams are keyed (protocol/datagram.hpp); null: plain.
+  std::shared_ptr<const network_secrets> network;
+  uint64_t counter = 0;             // of our keyed datagrams
+  proto::replay_guard replay;       // of theirs
 };
+
+// Wall-clock ms since the Unix epoch: keyed datagrams carry it, receivers on
+// other hosts compare it with theirs (a steady clock is per host).
+uint64_t unix_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+}
 
 using discovery_ptr = discovery_actor::stateful_broker_pointer<discovery_state>;
 
@@ -92,7 +105,12 @@ void send_datagram(discovery_ptr self, proto::datagram_kind kind) {
   d.tcp_port = st.me.peer_port;
   d.catalog_version = st.catalog_version;
   d.addr = st.me.advertise_addr;
-  self->enqueue_datagram(st.send_hdl, proto::encode(d));
+  if (st.network) {
+    d.time_ms = unix_ms();
+    d.counter = ++st.counter;
+  }
+  self->enqueue_datagram(st.send_hdl, st.network ? proto::encode_keyed(d, st.network->datagram)
+                                                 : proto::encode(d));
   self->flush(st.send_hdl);
   ++st.sent;
   spdlog::debug("discovery: sent {} to {} (version {}; {} sent, {} received)",
@@ -163,16 +181,39 @@ void on_scan_received(discovery_ptr self, const proto::datagram& d) {
   schedule_announce(self, now + milliseconds(dist(st.rng)));
 }
 
+// The datagram in `buf` if it is one this daemon listens to: plain without
+// a network key; with one, tagged with our key and neither replayed nor stale.
+std::optional<proto::datagram> accept_datagram(discovery_state& st,
+                                               const caf::io::network::receive_buffer& buf) {
+  if (!st.network) {
+    auto d = proto::decode_datagram(buf.data(), buf.size());
+    if (!d)
+      spdlog::debug("discovery: ignoring undecodable datagram ({} bytes)", buf.size());
+    return d;
+  }
+  auto d = proto::decode_keyed_datagram(buf.data(), buf.size(), st.network->datagram);
+  if (!d) {
+    spdlog::debug("discovery: ignoring a datagram without a valid tag of our network "
+                  "key ({} bytes)", buf.size());
+    return d;
+  }
+  if (d->peer_id == st.me.peer_id)
+    return d; // our own, looped back: dropped by the caller
+  auto verdict = st.replay.check(*d, unix_ms());
+  if (verdict != proto::replay_guard::verdict::fresh) {
+    spdlog::debug("discovery: ignoring a datagram from {:016x}: {}", d->peer_id,
+                  proto::to_string(verdict));
+    return std::nullopt;
+  }
+  return d;
+}
+
 void on_datagram(discovery_ptr self, const caf::io::network::receive_buffer& buf) {
   auto& st = self->state;
   ++st.received;
-  auto d = proto::decode_datagram(buf.data(), buf.size());
-  if (!d) {
-    spdlog::debug("discovery: ignoring undecodable datagram ({} bytes)", buf.size());
-    return;
-  }
-  if (d->peer_id == st.me.peer_id)
-    return; // our own, looped back
+  auto d = accept_datagram(st, buf);
+  if (!d || d->peer_id == st.me.peer_id)
+    return; // not for us, or our own, looped back
   if (d->kind == proto::datagram_kind::bye) {
     st.first_seen.erase(d->peer_id);
   } else {
@@ -207,10 +248,12 @@ discovery_actor::behavior_type discovery(discovery_ptr self, int recv_fd,
                                          int send_fd, caf::io::network::ip_endpoint group,
                                          std::string group_endpoint,
                                          uint32_t announce_interval_ms, identity me,
-                                         catalog_actor catalog) {
+                                         catalog_actor catalog,
+                                         std::shared_ptr<const network_secrets> network) {
   arm_crash_hook(self);
   auto& st = self->state;
   st.me = me;
+  st.network = std::move(network);
   st.catalog = catalog;
   st.group_endpoint = group_endpoint;
   st.announce_interval_ms = announce_interval_ms;
@@ -401,7 +444,7 @@ caf::expected<discovery_actor> spawn_discovery(caf::actor_system& sys,
                                                     : defaults::announce_interval_ms;
   return sys.middleman().spawn_broker(discovery, *recv_fd, *send_fd, std::move(ep),
                                       group_endpoint, interval, self,
-                                      std::move(catalog));
+                                      std::move(catalog), cfg.network);
 }
 
 } // namespace p2p

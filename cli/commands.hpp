@@ -31,5 +31,6 @@ void add_cancel_command(CLI::App& app, context& ctx);
 void add_status_command(CLI::App& app, context& ctx);
 void add_clear_command(CLI::App& app, context& ctx);
 void add_web_command(CLI::App& app, context& ctx);
+void add_keygen_command(CLI::App& app, context& ctx);
 
 } // namespace p2p::cli

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   add_status_command(app, ctx);
   add_clear_command(app, ctx);
   add_web_command(app, ctx);
+  add_keygen_command(app, ctx);
 
   // A mistyped command: name the closest one instead of CLI11's
   // "A subcommand is required".

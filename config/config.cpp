@@ -248,6 +248,10 @@ void apply(config& cfg, const std::string& key, const json& v, const source& src
       fail(key, "'" + text + "' is not HOST:PORT or PORT with a port 0..65535", src);
     cfg.http_host = hp->host;
     cfg.http_port = hp->port;
+  } else if (key == "network_key") {
+    cfg.network_key_file = get_string(key, v, src);
+  } else if (key == "encrypt") {
+    cfg.encrypt = get_bool(key, v, src);
   } else if (key == "upload_rate_limit") {
     cfg.upload_rate_limit =
       get_unsigned(key, v, 0, std::numeric_limits<uint64_t>::max(), src);
@@ -284,7 +288,7 @@ struct env_key {
   const char* key;
   const char* var;
 };
-constexpr std::array<env_key, 22> env_keys = {{
+constexpr std::array<env_key, 24> env_keys = {{
   {"state_dir", "P2P_STATE_DIR"},
   {"control_addr", "P2P_CONTROL_ADDR"},
   {"peer_port", "P2P_PEER_PORT"},
@@ -306,6 +310,8 @@ constexpr std::array<env_key, 22> env_keys = {{
   {"max_connections_per_addr", "P2P_MAX_CONNECTIONS_PER_ADDR"},
   {"hello_timeout_ms", "P2P_HELLO_TIMEOUT_MS"},
   {"http_addr", "P2P_HTTP_ADDR"},
+  {"network_key", "P2P_NETWORK_KEY"},
+  {"encrypt", "P2P_ENCRYPT"},
   {"multicast", "P2P_NO_MULTICAST"}, // inverted below
 }};
 
@@ -376,6 +382,9 @@ config_result resolve_config(const nlohmann::json& file_json, const env_lookup& 
         if (key != "config" && !value.is_null()) // the file itself was read already
           apply(cfg, key, value, source{source::flag, ""});
     }
+    if (cfg.encrypt && cfg.network_key_file.empty())
+      throw config_error{"encrypt: needs a network key (--network-key FILE; "
+                         "p2p-cli keygen FILE makes one)"};
     if (cfg.state_dir.empty()) {
       cfg.state_dir = default_state_dir(env);
       if (cfg.state_dir.empty())

@@ -2,6 +2,7 @@
 // Daemon configuration. Precedence: flag > P2P_* env > config file > default.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "config/defaults.hpp"
+#include "protocol/network_key.hpp"
 
 namespace p2p {
 
@@ -42,6 +44,14 @@ struct config {
   // port in the key means 127.0.0.1 (loopback unless the address says so).
   std::string http_host;
   uint16_t http_port = 0;           // 0: any free port
+  // Private swarm (--network-key FILE): the key file's path; the daemon
+  // loads it at start (load_network_key) into `network`. `encrypt` (TLS 1.3
+  // on peer connections) requires it.
+  std::string network_key_file;
+  bool encrypt = false;
+  // The keys derived from the network key; null without one. Shared, never
+  // logged or shown in status.
+  std::shared_ptr<const network_secrets> network;
 };
 
 // Keys, in the config file (JSON object) and the flags' JSON:
@@ -51,10 +61,12 @@ struct config {
 //   scan_window_ms, requests_in_flight, stall_timeout_ms, retry_max_ms,
 //   upload_rate_limit, max_connections, max_connections_per_addr,
 //   hello_timeout_ms, http_addr ("HOST:PORT" or "PORT" for 127.0.0.1:PORT;
-//   "" = no web page).
+//   "" = no web page), network_key (a key file's path; "" = none), encrypt
+//   (bool; an error without network_key).
 // Env: P2P_STATE_DIR, P2P_CONTROL_ADDR, P2P_PEER_PORT, P2P_ADVERTISE_ADDR,
 //   P2P_INTERFACE, P2P_MULTICAST_GROUP, P2P_MULTICAST_PORT, P2P_PEERS
-//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true), P2P_HTTP_ADDR, and
+//   (comma-separated), P2P_CHUNK_SIZE, P2P_LOG, P2P_NO_MULTICAST (1/true), P2P_HTTP_ADDR,
+//   P2P_NETWORK_KEY, P2P_ENCRYPT (1/true), and
 //   P2P_ + the upper-case key for the timing keys (P2P_RETRY_MAX_MS, ...).
 // The state dir default: $XDG_STATE_HOME/p2p, else $HOME/.local/state/p2p.
 

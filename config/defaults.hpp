@@ -77,6 +77,11 @@ constexpr uint32_t catalog_fetch_slack_ms = 1000;   // added to a catalog fetch'
 constexpr uint32_t scan_suppress_window_ms = 500;   // no scan answer if announced this recently
 constexpr uint32_t shares_debounce_ms = 100;        // one announce for a burst of share changes
 constexpr uint32_t bye_ack_timeout_ms = 200;        // `bye` replies at the latest after
+// A keyed datagram whose timestamp is further than this from our clock is a
+// replay (or a clock that is off by more): ignored. Senders remembered for
+// the counter check, at most (docs/protocol.md, "Private swarms").
+constexpr uint32_t datagram_replay_window_ms = 60000;
+constexpr uint32_t datagram_replay_senders = 4096;
 // share_registry
 constexpr uint32_t share_check_interval_ms = 2000;  // re-stat shared files
 constexpr uint32_t share_flush_interval_ms = 2000;  // save + announce while a batch hashes

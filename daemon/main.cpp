@@ -15,6 +15,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -72,6 +73,11 @@ void add_flags(CLI::App& app, nlohmann::json& flags, std::optional<std::string>&
       "peer connections open at once from one IP address (default 32)");
   num("--hello-timeout-ms", "hello_timeout_ms",
       "a peer connection that sent no hello this long is closed (default 10000)");
+  str("--network-key", "network_key",
+      "private swarm: the key FILE (p2p-cli keygen FILE); only daemons with the same "
+      "key find and serve each other");
+  app.add_flag_callback("--encrypt", [&flags] { flags["encrypt"] = true; },
+                        "TLS 1.3 on peer connections, keyed from --network-key");
   str("--http", "http_addr",
       "serve the read-only web page on HOST:PORT (PORT alone: 127.0.0.1:PORT); "
       "off by default; `p2p-cli web` prints its URL");
@@ -214,8 +220,19 @@ int main(int argc, char** argv) {
     std::cerr << "p2p-daemon: " << loaded.error << '\n';
     return 2;
   }
+  setup_logging(loaded.cfg->log_level);
+  if (!loaded.cfg->network_key_file.empty()) {
+    std::string err;
+    auto key = p2p::load_network_key(loaded.cfg->network_key_file, err);
+    if (!key) {
+      spdlog::error("cannot start: {}", err);
+      return 1;
+    }
+    loaded.cfg->network =
+      std::make_shared<const p2p::network_secrets>(p2p::derive_secrets(*key));
+    OPENSSL_cleanse(key->data(), key->size()); // only the derived keys stay
+  }
   const p2p::config& cfg = *loaded.cfg;
-  setup_logging(cfg.log_level);
   if (auto err = p2p::make_dirs(cfg.state_dir); !err.empty()) {
     spdlog::error("cannot create state dir {}: {}", cfg.state_dir, err);
     return 1;
@@ -275,13 +292,15 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  spdlog::info("p2p-daemon ready: control {}, peers {}:{}, multicast {}, state {}",
+  spdlog::info("p2p-daemon ready: control {}, peers {}:{}, multicast {}, state {}{}",
                p2p::format_host_port(cfg.control_host, h.control_port),
                h.self.advertise_addr, h.self.peer_port,
                cfg.multicast ? p2p::format_host_port(cfg.multicast_group,
                                                      cfg.multicast_port)
                              : std::string{"off"},
-               cfg.state_dir);
+               cfg.state_dir,
+               !cfg.network ? "" : cfg.encrypt ? ", private swarm, encrypted"
+                                               : ", private swarm");
   int code = wait_for_stop(sys, h, stop_signals);
   if (web)
     web->stop(); // no request may ask an actor that stop_daemon ends

@@ -355,3 +355,26 @@ TEST_CASE("http_addr: off by default, a bare port is loopback, errors name the k
   CHECK_THAT(resolve_err({{"http_addr", 8080}}, home_only, nullptr),
              Catch::StartsWith("http_addr: expected a string"));
 }
+
+TEST_CASE("network_key and encrypt come from file, env and flag, and encrypt needs a key", "[config]") {
+  auto cfg = resolve_ok(json(nullptr), home_only, json::object());
+  CHECK(cfg.network_key_file.empty());
+  CHECK_FALSE(cfg.encrypt);
+  CHECK_FALSE(cfg.network);
+  cfg = resolve_ok(json{{"network_key", "/etc/p2p/key"}, {"encrypt", true}}, home_only,
+                   json::object());
+  CHECK(cfg.network_key_file == "/etc/p2p/key");
+  CHECK(cfg.encrypt);
+  auto env = home_only;
+  env["P2P_NETWORK_KEY"] = "/env.key";
+  env["P2P_ENCRYPT"] = "1";
+  cfg = resolve_ok(json(nullptr), env, json::object());
+  CHECK(cfg.network_key_file == "/env.key");
+  CHECK(cfg.encrypt);
+  cfg = resolve_ok(json(nullptr), env, json{{"network_key", "/flag.key"}});
+  CHECK(cfg.network_key_file == "/flag.key");
+  CHECK(resolve_err(json(nullptr), home_only, json{{"encrypt", true}})
+          .find("encrypt: needs a network key") != std::string::npos);
+  CHECK(resolve_err(json{{"network_key", 5}}, home_only, json::object())
+          .find("network_key") != std::string::npos);
+}
