@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ struct peer_query_state {
 
   std::string endpoint;             // "host:port", prefixes every error
   caf::io::connection_handle conn;
+  std::optional<proto::hello_client> opening;
   bool connected = false;           // a scribe exists
   bool hello_done = false;          // hello_ack received
   bool request_sent = false;
@@ -134,19 +136,20 @@ void on_frame(query_ptr self) {
   auto& st = self->state;
   auto type = st.reader.header().type;
   auto& payload = st.reader.payload();
-  if (type == proto::frame_type::error) {
+  if (type == proto::frame_type::error && st.hello_done) {
     proto::error_msg err;
     if (!proto::decode(payload.data(), payload.size(), err))
       return fail(self, "malformed error frame");
     return fail(self, "peer error: " + err.message);
   }
   if (!st.hello_done) {
-    proto::hello_msg hello;
-    if (type != proto::frame_type::hello_ack
-        || !proto::decode(payload.data(), payload.size(), hello))
-      return fail(self, "expected hello_ack, got " + proto::to_string(type));
+    std::vector<char> reply; // keyed: our proof of the network key
+    if (!st.opening->on_answer(type, payload, reply))
+      return fail(self, st.opening->error());
+    if (!reply.empty())
+      send_bytes(self, reply);
     st.hello_done = true;
-    st.remote_id = hello.peer_id;
+    st.remote_id = st.opening->server().peer_id;
     send_request(self);
     return;
   }
@@ -162,7 +165,8 @@ void on_frame(query_ptr self) {
 
 peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
                                            uint16_t port, uint64_t self_id,
-                                           uint32_t timeout_ms) {
+                                           uint32_t timeout_ms,
+                                           std::shared_ptr<const network_secrets> network) {
   auto& st = self->state;
   st.endpoint = format_host_port(host, port);
   // The one who asks is watched: when it is gone (daemon shutdown, a download
@@ -175,8 +179,8 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
   self->delayed_send(caf::actor_cast<peer_query_actor>(self),
                      std::chrono::milliseconds(timeout_ms), timeout_atom::value);
   std::string err;
-  st.conn = connect_with_hello(self, host, port, proto::hello_msg{self_id, 0, local_host_name()},
-                               err);
+  st.opening.emplace(std::move(network), proto::hello_msg{self_id, 0, local_host_name()});
+  st.conn = connect_with_hello(self, host, port, *st.opening, err);
   st.connected = st.conn != caf::io::connection_handle{};
   if (!st.connected)
     fail(self, err.empty() ? "cannot connect" : err);
@@ -252,8 +256,10 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
 
 peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& host,
                                   uint16_t port, uint64_t self_id,
-                                  uint32_t timeout_ms) {
-  return sys.middleman().spawn_broker(peer_query, host, port, self_id, timeout_ms);
+                                  uint32_t timeout_ms,
+                                  std::shared_ptr<const network_secrets> network) {
+  return sys.middleman().spawn_broker(peer_query, host, port, self_id, timeout_ms,
+                                      std::move(network));
 }
 
 } // namespace p2p

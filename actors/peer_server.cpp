@@ -47,6 +47,7 @@
 
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/hello_auth.hpp"
 #include "storage/fs.hpp"
 #include "util/net.hpp"
 #include "util/hex.hpp"
@@ -100,7 +101,10 @@ struct connection {
   std::unordered_map<std::string, file_handle> files; // by content id
   uint64_t remote_peer = 0;         // from its hello
   std::set<std::string> interested; // content ids it gets have frames for
-  bool greeted = false;             // hello received
+  // The opening (protocol/hello_auth.hpp): keyed, the client proves the
+  // network key before anything else is answered.
+  std::optional<proto::hello_server> opening;
+  bool greeted = false;             // hello received (keyed: the key proven)
   bool reading = false;             // the disk reader has this connection's next chunk
   uint64_t serial = 0;              // tells a later connection on the same handle apart
   std::string addr;                 // remote IP address (connection limits)
@@ -212,6 +216,7 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
   c.serial = ++st.next_serial;
   c.addr = addr;
   c.remote = addr + ":" + std::to_string(self->remote_port(hdl));
+  c.opening.emplace(st.cfg.network, proto::hello_msg{st.peer_id, st.port, st.host_name});
   spdlog::debug("peer_server: connection from {}", c.remote);
   self->ack_writes(hdl, true);
   self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
@@ -433,15 +438,34 @@ void pump(broker_ptr self, connection_handle hdl, connection& c) {
 
 // -- frames --------------------------------------------------------------------
 
-void on_hello(broker_ptr self, connection_handle hdl, connection& c,
-              const proto::hello_msg& m) {
-  auto& st = self->state;
-  c.remote_peer = m.peer_id;
-  c.greeted = true;
-  spdlog::debug("peer_server: hello from {:016x} ({}) at {}", m.peer_id, m.name,
-                c.remote);
-  proto::hello_msg ack{st.peer_id, st.port, st.host_name};
-  emit(self, hdl, c, [&](std::vector<char>& buf) { proto::encode(buf, ack, true); });
+// The opening's frames (hello, or the keyed challenge-response), and with a
+// network key every frame until the key is proven. Returns false when the
+// connection must be closed (the reason sent as an error frame and logged
+// once, at info when a key is involved: a neighbour outside the swarm).
+bool on_opening(broker_ptr self, connection_handle hdl, connection& c) {
+  auto& hdr = c.reader.header();
+  std::vector<char> reply;
+  auto verdict = c.opening->on_frame(hdr.type, c.reader.payload(), reply);
+  if (verdict == proto::hello_server::verdict::refused) {
+    if (self->state.cfg.network || hdr.type == proto::frame_type::auth_hello)
+      spdlog::info("peer_server: refused {}: {}", c.remote, c.opening->reason());
+    else
+      spdlog::debug("peer_server: refused {}: {}", c.remote, c.opening->reason());
+    send_error(self, hdl, c, proto::error_code::bad_request, 0, c.opening->reason());
+    return false;
+  }
+  if (!reply.empty())
+    emit(self, hdl, c, [&](std::vector<char>& buf) {
+      buf.insert(buf.end(), reply.begin(), reply.end());
+    });
+  if (c.opening->accepted() && !c.greeted) {
+    c.greeted = true;
+    c.remote_peer = c.opening->client().peer_id;
+    spdlog::debug("peer_server: hello from {:016x} ({}) at {}{}", c.remote_peer,
+                  c.opening->client().name, c.remote,
+                  self->state.cfg.network ? ", network key proven" : "");
+  }
+  return true;
 }
 
 void on_catalog_req(broker_ptr self, connection_handle hdl, connection& c) {
@@ -586,14 +610,14 @@ bool on_frame(broker_ptr self, connection_handle hdl, connection& c) {
                "malformed " + proto::to_string(hdr.type) + " frame");
     return false;
   };
+  // Keyless, requests before a hello are served as they always were.
+  if (!c.greeted && self->state.cfg.network)
+    return on_opening(self, hdl, c);
   switch (hdr.type) {
-    case proto::frame_type::hello: {
-      proto::hello_msg m;
-      if (!proto::decode(p, n, m))
-        return malformed();
-      on_hello(self, hdl, c, m);
-      return true;
-    }
+    case proto::frame_type::hello:
+    case proto::frame_type::auth_hello:
+    case proto::frame_type::auth_proof:
+      return on_opening(self, hdl, c);
     case proto::frame_type::catalog_req:
       if (n != 0)
         return malformed();

@@ -1,6 +1,7 @@
 // range_fetcher: one TCP connection to one seeder for one download. Keeps the
 // requests its download hands it in flight and passes chunks back unverified.
 #include <chrono>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ struct fetcher_state {
   std::string endpoint;
   proto::content_id id{};
   caf::io::connection_handle hdl;
+  std::optional<proto::hello_client> opening;
   proto::frame_reader reader;
   std::set<uint32_t> pending; // requested, not answered
   bool connected = false;     // hello_ack received
@@ -68,20 +70,20 @@ void request_chunk(self_ptr self, uint32_t index, bool cancel) {
 void on_frame(self_ptr self) {
   auto& st = self->state;
   auto& payload = st.reader.payload();
-  switch (st.reader.header().type) {
-    case proto::frame_type::hello_ack: {
-      proto::hello_msg h;
-      if (!proto::decode(payload.data(), payload.size(), h)) {
-        lost(self, "malformed hello from seeder");
-        return;
-      }
-      st.connected = true;
-      // Which chunks does it have? Its bitfield makes this fetcher ready.
-      std::vector<char> frame;
-      proto::encode(frame, proto::interested_msg{st.id});
-      send_frame(self, frame);
+  if (!st.connected) {
+    // The seeder's answer to our hello (keyed: proof of the network key).
+    std::vector<char> frame;
+    if (!st.opening->on_answer(st.reader.header().type, payload, frame)) {
+      lost(self, st.opening->error());
       return;
     }
+    st.connected = true;
+    // Which chunks does it have? Its bitfield makes this fetcher ready.
+    proto::encode(frame, proto::interested_msg{st.id});
+    send_frame(self, frame);
+    return;
+  }
+  switch (st.reader.header().type) {
     case proto::frame_type::bitfield: {
       proto::bitfield_msg b;
       if (!proto::decode(payload.data(), payload.size(), b) || b.id != st.id) {
@@ -213,10 +215,10 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
   };
   auto hp = parse_host_port(endpoint);
   std::string err = "bad address";
+  st.opening.emplace(cfg.network,
+                     proto::hello_msg{me.peer_id, me.peer_port, local_host_name()});
   if (hp)
-    st.hdl = connect_with_hello(
-      self, hp->host, hp->port, proto::hello_msg{me.peer_id, me.peer_port, local_host_name()},
-      err);
+    st.hdl = connect_with_hello(self, hp->host, hp->port, *st.opening, err);
   if (st.hdl == caf::io::connection_handle{}) {
     lost(self, "cannot connect: " + err);
     return behavior;

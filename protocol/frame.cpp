@@ -8,7 +8,7 @@ namespace p2p::proto {
 namespace {
 
 constexpr uint8_t min_type = static_cast<uint8_t>(frame_type::hello);
-constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::have);
+constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::auth_proof);
 constexpr uint16_t max_error_code = static_cast<uint16_t>(error_code::not_have);
 
 // Writes a header with a zero length, returns its offset for patch_length.
@@ -299,6 +299,12 @@ std::string to_string(frame_type t) {
       return "bitfield";
     case frame_type::have:
       return "have";
+    case frame_type::auth_hello:
+      return "auth_hello";
+    case frame_type::auth_hello_ack:
+      return "auth_hello_ack";
+    case frame_type::auth_proof:
+      return "auth_proof";
   }
   return "unknown(" + std::to_string(static_cast<int>(t)) + ")";
 }

@@ -44,6 +44,11 @@ enum class frame_type : uint8_t {
                     // for this content id, then a have per chunk you verify
   bitfield = 12,    // server -> client: bitfield_msg
   have = 13,        // server -> client: have_msg (one newly verified chunk)
+  // Private swarms (protocol/hello_auth.hpp): the hello as a mutual
+  // challenge-response over the network key, instead of hello/hello_ack.
+  auth_hello = 14,     // client -> server: auth_hello_msg
+  auth_hello_ack = 15, // server -> client: auth_hello_ack_msg
+  auth_proof = 16,     // client -> server: auth_proof_msg
 };
 
 struct frame_header {

@@ -62,7 +62,7 @@ TEST_CASE("frame header round trip and rejection", "[frame]") {
   SECTION("bad type") {
     buf[5] = 0;
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
-    buf[5] = 14;
+    buf[5] = 17; // the type after auth_proof
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
     buf[5] = static_cast<char>(255);
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);

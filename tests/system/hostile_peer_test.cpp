@@ -265,7 +265,7 @@ TEST_CASE("oversize frames, other versions and unknown types get bad_request and
     header_bytes(0, 1, 3),                   // version 1 after a version 2 hello
     header_bytes(0, 0, 3),                   // version 0
     header_bytes(0, v, 0),                   // type 0
-    header_bytes(0, v, 14),                  // the type after have
+    header_bytes(0, v, 17),                  // the type after auth_proof
     header_bytes(0, v, 255),
   };
   for (auto& h : bad_headers) {
