@@ -5,6 +5,7 @@
 
 #include "fuzz/check.hpp"
 #include "protocol/frame.hpp"
+#include "protocol/hello_auth.hpp"
 
 using namespace p2p::proto;
 
@@ -67,6 +68,15 @@ void decode_payload(frame_type t, const char* p, size_t n) {
       }
       break;
     }
+    case frame_type::auth_hello:
+      round_trip<auth_hello_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
+    case frame_type::auth_hello_ack:
+      round_trip<auth_hello_ack_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
+    case frame_type::auth_proof:
+      round_trip<auth_proof_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
     case frame_type::catalog_req:
     case frame_type::manifest:
       break; // empty payload / manifest bytes (the manifest target)
