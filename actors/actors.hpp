@@ -292,8 +292,10 @@ struct peer_links {
 };
 
 // The daemon's links: TCP brokers; peer queries with the private swarm's
-// keys `network` (null: none; range fetchers take them from their config).
-peer_links tcp_links(std::shared_ptr<const network_secrets> network = nullptr);
+// keys `network` (null: none) and TLS when `encrypt` (range fetchers take
+// both from their config).
+peer_links tcp_links(std::shared_ptr<const network_secrets> network = nullptr,
+                     bool encrypt = false);
 
 share_registry_actor spawn_share_registry(caf::actor_system& sys, const config& cfg);
 
@@ -312,11 +314,13 @@ caf::expected<discovery_actor> spawn_discovery(caf::actor_system& sys,
                                                const config& cfg, identity self,
                                                catalog_actor catalog);
 
-// `network`: the private swarm's keys (config::network), null without one.
+// `network`: the private swarm's keys (config::network), null without one;
+// `encrypt` (needs them): TLS 1.3 on the connection (--encrypt).
 peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& host,
                                   uint16_t port, uint64_t self_id,
                                   uint32_t timeout_ms,
-                                  std::shared_ptr<const network_secrets> network = nullptr);
+                                  std::shared_ptr<const network_secrets> network = nullptr,
+                                  bool encrypt = false);
 
 // With a registry, downloads offer their verified chunks (swarming) and
 // completed ones are shared on unless the request says seed = false.

@@ -36,6 +36,7 @@ struct peer_query_state {
   std::string endpoint;             // "host:port", prefixes every error
   caf::io::connection_handle conn;
   std::optional<proto::hello_client> opening;
+  std::unique_ptr<proto::tls_channel> tls; // --encrypt
   bool connected = false;           // a scribe exists
   bool hello_done = false;          // hello_ack received
   bool request_sent = false;
@@ -53,10 +54,7 @@ struct peer_query_state {
 using query_ptr = peer_query_actor::stateful_broker_pointer<peer_query_state>;
 
 void send_bytes(query_ptr self, const std::vector<char>& bytes) {
-  auto& st = self->state;
-  auto& buf = self->wr_buf(st.conn);
-  buf.insert(buf.end(), bytes.begin(), bytes.end());
-  self->flush(st.conn);
+  send_sealed(self, self->state.conn, self->state.tls.get(), bytes);
 }
 
 // Delivers an error to whoever asked (or remembers it until a request comes)
@@ -166,7 +164,8 @@ void on_frame(query_ptr self) {
 peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
                                            uint16_t port, uint64_t self_id,
                                            uint32_t timeout_ms,
-                                           std::shared_ptr<const network_secrets> network) {
+                                           std::shared_ptr<const network_secrets> network,
+                                           bool encrypt) {
   auto& st = self->state;
   st.endpoint = format_host_port(host, port);
   // The one who asks is watched: when it is gone (daemon shutdown, a download
@@ -179,8 +178,11 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
   self->delayed_send(caf::actor_cast<peer_query_actor>(self),
                      std::chrono::milliseconds(timeout_ms), timeout_atom::value);
   std::string err;
+  if (encrypt && network)
+    st.tls = std::make_unique<proto::tls_channel>(proto::tls_channel::role::client,
+                                                  network->tls);
   st.opening.emplace(std::move(network), proto::hello_msg{self_id, 0, local_host_name()});
-  st.conn = connect_with_hello(self, host, port, *st.opening, err);
+  st.conn = connect_with_hello(self, host, port, *st.opening, st.tls.get(), err);
   st.connected = st.conn != caf::io::connection_handle{};
   if (!st.connected)
     fail(self, err.empty() ? "cannot connect" : err);
@@ -189,6 +191,14 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
       auto& st = self->state;
       if (st.answered)
         return;
+      if (st.tls) {
+        auto alive = [&] { return !self->state.answered && !self->state.failure; };
+        auto err = read_sealed(self, st.conn, *st.tls, st.reader, msg.buf,
+                               [&] { on_frame(self); }, alive);
+        if (!err.empty())
+          fail(self, err);
+        return;
+      }
       switch (st.reader.feed(msg.buf)) {
         case proto::frame_reader::step::frame:
           on_frame(self);
@@ -257,9 +267,10 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
 peer_query_actor spawn_peer_query(caf::actor_system& sys, const std::string& host,
                                   uint16_t port, uint64_t self_id,
                                   uint32_t timeout_ms,
-                                  std::shared_ptr<const network_secrets> network) {
+                                  std::shared_ptr<const network_secrets> network,
+                                  bool encrypt) {
   return sys.middleman().spawn_broker(peer_query, host, port, self_id, timeout_ms,
-                                      std::move(network));
+                                      std::move(network), encrypt);
 }
 
 } // namespace p2p

@@ -48,6 +48,7 @@
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/hello_auth.hpp"
+#include "protocol/tls_channel.hpp"
 #include "storage/fs.hpp"
 #include "util/net.hpp"
 #include "util/hex.hpp"
@@ -58,6 +59,8 @@ namespace {
 
 using caf::io::connection_handle;
 
+// Reads of an encrypted connection: whatever arrived, at most this much.
+constexpr uint32_t tls_read_max = 256 * 1024;
 // Chunks per connection allowed in CAF's write buffers at once.
 constexpr size_t max_buffered_chunks = 2;
 // Frames a client sends are small; refuse anything larger early.
@@ -104,6 +107,7 @@ struct connection {
   // The opening (protocol/hello_auth.hpp): keyed, the client proves the
   // network key before anything else is answered.
   std::optional<proto::hello_server> opening;
+  std::unique_ptr<proto::tls_channel> tls; // --encrypt: every byte in and out
   bool greeted = false;             // hello received (keyed: the key proven)
   bool reading = false;             // the disk reader has this connection's next chunk
   uint64_t serial = 0;              // tells a later connection on the same handle apart
@@ -151,13 +155,29 @@ std::string id_to_hex(const proto::content_id& id) {
 
 // -- writing -------------------------------------------------------------------
 
+// The one place the server writes an encrypted connection: the plaintext
+// appended to the write buffer from `from` on is replaced by its TLS
+// records (and any handshake bytes due). A no-op without --encrypt. Chunk
+// data read into the buffer (serve) is sealed here too, so no path sends
+// plaintext around it.
+void seal(broker_ptr self, connection_handle hdl, connection& c, size_t from) {
+  if (!c.tls)
+    return;
+  auto& buf = self->wr_buf(hdl);
+  if (buf.size() > from)
+    c.tls->write_plain(buf.data() + from, buf.size() - from);
+  buf.resize(from);
+  c.tls->take_ciphertext(buf);
+}
+
 // Appends to the connection's write buffer via `f(buf)` and flushes.
 template <class F>
 void emit(broker_ptr self, connection_handle hdl, connection& c, F f) {
   auto& buf = self->wr_buf(hdl);
   auto before = buf.size();
   f(buf);
-  c.appended += buf.size() - before;
+  seal(self, hdl, c, before);
+  c.appended += self->wr_buf(hdl).size() - before;
   self->flush(hdl);
 }
 
@@ -219,7 +239,13 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
   c.opening.emplace(st.cfg.network, proto::hello_msg{st.peer_id, st.port, st.host_name});
   spdlog::debug("peer_server: connection from {}", c.remote);
   self->ack_writes(hdl, true);
-  self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+  if (st.cfg.encrypt && st.cfg.network) {
+    c.tls = std::make_unique<proto::tls_channel>(proto::tls_channel::role::server,
+                                                 st.cfg.network->tls);
+    self->configure_read(hdl, caf::io::receive_policy::at_most(tls_read_max));
+  } else {
+    self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+  }
   self->delayed_send(self, std::chrono::milliseconds(st.cfg.hello_timeout_ms),
                      timeout_atom::value, hdl);
 }
@@ -296,6 +322,7 @@ void pump(broker_ptr self, connection_handle hdl, connection& c);
 void chunk_appended(broker_ptr self, connection_handle hdl, connection& c, size_t base,
                     uint32_t len) {
   auto& st = self->state;
+  seal(self, hdl, c, base);
   c.appended += self->wr_buf(hdl).size() - base;
   c.chunk_ends.push_back(c.appended);
   st.bytes_total += len;
@@ -658,15 +685,13 @@ bool on_frame(broker_ptr self, connection_handle hdl, connection& c) {
   }
 }
 
-void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
-  auto hdl = msg.handle;
-  auto i = self->state.conns.find(hdl);
-  if (i == self->state.conns.end())
-    return;
-  auto& c = i->second;
-  switch (c.reader.feed(msg.buf)) {
+// Acts on what the frame reader made of the bytes so far. False when the
+// connection was dropped.
+bool on_step(broker_ptr self, connection_handle hdl, connection& c,
+             proto::frame_reader::step step) {
+  switch (step) {
     case proto::frame_reader::step::more:
-      break;
+      return true;
     case proto::frame_reader::step::error: {
       auto what = c.reader.error() == proto::header_status::oversize ? "oversize frame"
                   : c.reader.error() == proto::header_status::bad_version
@@ -684,15 +709,55 @@ void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
         send_error(self, hdl, c, proto::error_code::bad_request, 0, what);
       }
       drop(self, hdl);
-      return;
+      return false;
     }
     case proto::frame_reader::step::frame:
       if (!on_frame(self, hdl, c)) {
         drop(self, hdl);
-        return;
+        return false;
       }
-      break;
+      return true;
   }
+  return true;
+}
+
+// The one place the server reads an encrypted connection: decrypts, answers
+// the handshake, and handles every whole frame the plaintext completes. A
+// peer without --encrypt (or with another key) is told in plain why and
+// dropped.
+void on_sealed_data(broker_ptr self, connection_handle hdl, connection& c,
+                    const std::vector<char>& buf) {
+  std::vector<char> plain;
+  bool ok = c.tls->read_ciphertext(buf.data(), buf.size(), plain);
+  emit(self, hdl, c, [](std::vector<char>&) {}); // the handshake's answer, if any
+  if (!ok) {
+    spdlog::info("peer_server: refused {}: {}", c.remote, c.tls->error());
+    if (c.tls->peer_is_plain()) {
+      proto::encode(self->wr_buf(hdl),
+                    proto::error_msg{proto::error_code::bad_request, 0,
+                                     "this daemon runs --encrypt; the peer does not"});
+      self->flush(hdl);
+    }
+    drop(self, hdl);
+    return;
+  }
+  auto step = c.reader.feed(plain);
+  while (on_step(self, hdl, c, step) && step == proto::frame_reader::step::frame) {
+    std::vector<char> none;
+    step = c.reader.feed(none);
+  }
+}
+
+void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
+  auto hdl = msg.handle;
+  auto i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end())
+    return;
+  auto& c = i->second;
+  if (c.tls)
+    return on_sealed_data(self, hdl, c, msg.buf);
+  if (!on_step(self, hdl, c, c.reader.feed(msg.buf)))
+    return;
   // `c` is still valid: handlers above never erase the connection.
   self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
 }

@@ -1,6 +1,7 @@
 // range_fetcher: one TCP connection to one seeder for one download. Keeps the
 // requests its download hands it in flight and passes chunks back unverified.
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <set>
 #include <unistd.h>
@@ -32,6 +33,7 @@ struct fetcher_state {
   proto::content_id id{};
   caf::io::connection_handle hdl;
   std::optional<proto::hello_client> opening;
+  std::unique_ptr<proto::tls_channel> tls; // --encrypt
   proto::frame_reader reader;
   std::set<uint32_t> pending; // requested, not answered
   bool connected = false;     // hello_ack received
@@ -57,8 +59,7 @@ void lost(self_ptr self, const std::string& why) {
 }
 
 void send_frame(self_ptr self, const std::vector<char>& frame) {
-  self->write(self->state.hdl, frame.size(), frame.data());
-  self->flush(self->state.hdl);
+  send_sealed(self, self->state.hdl, self->state.tls.get(), frame);
 }
 
 void request_chunk(self_ptr self, uint32_t index, bool cancel) {
@@ -152,6 +153,14 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
     [=](const caf::io::new_data_msg& msg) {
       auto& st = self->state;
       st.last_data = clock_type::now();
+      if (st.tls) {
+        auto err = read_sealed(
+          self, st.hdl, *st.tls, st.reader, msg.buf, [&] { on_frame(self); },
+          [&] { return !self->state.done; });
+        if (!err.empty())
+          lost(self, err);
+        return;
+      }
       auto& buf = const_cast<std::vector<char>&>(msg.buf);
       switch (st.reader.feed(buf)) {
         case proto::frame_reader::step::error:
@@ -217,8 +226,11 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
   std::string err = "bad address";
   st.opening.emplace(cfg.network,
                      proto::hello_msg{me.peer_id, me.peer_port, local_host_name()});
+  if (cfg.encrypt && cfg.network)
+    st.tls = std::make_unique<proto::tls_channel>(proto::tls_channel::role::client,
+                                                  cfg.network->tls);
   if (hp)
-    st.hdl = connect_with_hello(self, hp->host, hp->port, *st.opening, err);
+    st.hdl = connect_with_hello(self, hp->host, hp->port, *st.opening, st.tls.get(), err);
   if (st.hdl == caf::io::connection_handle{}) {
     lost(self, "cannot connect: " + err);
     return behavior;

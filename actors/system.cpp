@@ -29,10 +29,10 @@ void configure_actor_system(caf::actor_system_config& caf_cfg) {
   caf_cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{milliseconds(1000)});
 }
 
-peer_links tcp_links(std::shared_ptr<const network_secrets> network) {
-  auto query = [network](caf::actor_system& sys, const std::string& host, uint16_t port,
-                         uint64_t self_id, uint32_t timeout_ms) {
-    return spawn_peer_query(sys, host, port, self_id, timeout_ms, network);
+peer_links tcp_links(std::shared_ptr<const network_secrets> network, bool encrypt) {
+  auto query = [network, encrypt](caf::actor_system& sys, const std::string& host,
+                                  uint16_t port, uint64_t self_id, uint32_t timeout_ms) {
+    return spawn_peer_query(sys, host, port, self_id, timeout_ms, network, encrypt);
   };
   return {query, spawn_range_fetcher};
 }
@@ -100,7 +100,7 @@ caf::error spawn_all(caf::actor_system& sys, const config& cfg, const std::strin
   if (!control_door)
     return control_door.error();
   h.control_port = (*control_door)->port();
-  h.catalog = spawn_catalog(sys, cfg, h.self, tcp_links(cfg.network));
+  h.catalog = spawn_catalog(sys, cfg, h.self, tcp_links(cfg.network, cfg.encrypt));
   if (cfg.multicast) {
     auto d = spawn_discovery(sys, cfg, h.self, h.catalog);
     if (!d)
@@ -110,7 +110,7 @@ caf::error spawn_all(caf::actor_system& sys, const config& cfg, const std::strin
                    caf::actor_cast<shares_listener_actor>(h.discovery));
   }
   h.downloads = spawn_download_manager(sys, cfg, h.self, h.catalog, h.registry,
-                                       tcp_links(cfg.network));
+                                       tcp_links(cfg.network, cfg.encrypt));
   h.control = spawn_control_server(sys, cfg, cookie, h.registry, h.catalog, h.discovery,
                                    h.peer_server, h.downloads, std::move(*control_door));
   return caf::none;

@@ -164,3 +164,36 @@ TEST_CASE("daemons with one key serve each other, others are refused both ways",
     CHECK_FALSE(log_has(c.node(i), slurp(b).substr(0, 64)));
   }
 }
+
+TEST_CASE("encrypting members download byte-identical over TLS, a plain member is refused",
+          "[system][private][encrypt]") {
+  key_dir keys;
+  auto a = keys.make("a.key");
+  // 0 and 1 encrypt; 2 holds the same key without --encrypt.
+  cluster c(3, {"--network-key", a}, nullptr, {{0, {"--encrypt"}}, {1, {"--encrypt"}}});
+  auto data = random_bytes(5 * MiB + 3, 77);
+  auto src = c.make_dir(c.root() + "/src") + "/secret.bin";
+  write_file(src, data);
+  c.share_id(0, src);
+  REQUIRE(c.wait_for_file(1, "secret.bin", 1).is_object());
+  auto out = c.make_dir(c.root() + "/out");
+  auto dl = c.cli(1, {"download", "-f", "secret.bin", "-o", out, "-w"}, 60s);
+  INFO(dl.err);
+  REQUIRE(dl.exit_code == 0);
+  CHECK(slurp(out + "/secret.bin") == data);
+  CHECK(contains(slurp(c.node(0).log_path), "private swarm, encrypted"));
+
+  // The plain member and the encrypting ones refuse each other, and say so.
+  auto says = [&](size_t i, const std::string& text) {
+    return wait_until(
+      [&] {
+        c.cli(i, {"scan"}, 30s);
+        return contains(slurp(c.node(i).log_path), text);
+      },
+      20s, 200ms);
+  };
+  CHECK(says(0, "the peer does not encrypt"));
+  CHECK(says(2, "this daemon runs --encrypt; the peer does not"));
+  auto ls = c.cli_json(2, {"ls"});
+  CHECK(cluster::find_by_name(ls, "files", "secret.bin").is_null());
+}
