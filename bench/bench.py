@@ -280,7 +280,7 @@ class Control:
 class P2p:
     """One p2p-daemon per namespace; host 0 knows the seeders as static peers."""
 
-    def __init__(self, lan, work, bin_dir, procs):
+    def __init__(self, lan, work, bin_dir, procs, extra=()):
         self.lan = lan
         self.n = len(lan.ns)
         self.state = [os.path.join(work, f"h{i}", "state") for i in range(self.n)]
@@ -288,7 +288,7 @@ class P2p:
         for i in range(self.n):
             os.makedirs(self.state[i], exist_ok=True)
             args = [os.path.join(bin_dir, "p2p-daemon"), "--state-dir", self.state[i],
-                    "--no-multicast", "--log-level", "warn"]
+                    "--no-multicast", "--log-level", "warn", *extra]
             if i == 0:
                 for j in range(1, self.n):
                     args += ["--peer", f"{lan.addr[j]}:{PEER_PORT}"]
@@ -312,6 +312,18 @@ class P2p:
 
     def pid(self, i):
         return self.proc[i].pid
+
+    def stop(self):
+        for c in self.ctl:
+            c.close()
+        for p in self.proc:
+            p.terminate()
+        for p in self.proc:
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
     def wait_listed(self, ids, seeders, timeout_s=60):
         """Waits until host 0's `ls` shows every content id in ids with
@@ -424,8 +436,8 @@ class Bench:
             shutil.copytree(small, os.path.join(d, "small"))
         os.makedirs(self.h(0, "out"), exist_ok=True)
 
-    def start_p2p(self):
-        self.p2p = P2p(self.lan, self.work, self.o.bin_dir, self.procs)
+    def start_p2p(self, extra=()):
+        self.p2p = P2p(self.lan, self.work, self.o.bin_dir, self.procs, extra)
         for i in self.seeders:
             big = self.p2p.ctl[i].call("share", {"path": self.h(i, "files", "big.bin")})
             self.big_id = big["shares"][0]["id"]
@@ -675,6 +687,17 @@ http {{
         if self.have["nginx"] and self.have["aria2c"]:
             res["small"]["aria2c"] = median_run(R, self.aria2_small)
 
+    def encrypted(self):
+        """The big download again with every daemon on one network key and
+        --encrypt (TLS 1.3, AES-128-GCM), after the plain runs: same files,
+        same state dirs (no re-hashing), same LAN."""
+        key = os.path.join(self.work, "network.key")
+        subprocess.run([os.path.join(self.o.bin_dir, "p2p-cli"), "keygen", key], check=True,
+                       capture_output=True)
+        self.p2p.stop()
+        self.start_p2p(["--network-key", key, "--encrypt"])
+        self.res["encrypted"] = {"p2p": median_run(self.o.runs, self.p2p_big)}
+
     def cold(self, fn):
         drop_caches()
         r = fn()
@@ -779,6 +802,12 @@ http {{
                 line = self.n_seed * self.o.cap_mbit * 1e6 / 8 / MiB
                 rows.append((f"capped: p2p vs {self.n_seed} x {self.o.cap_mbit} Mbit",
                              f"{rate(p):.0f} MiB/s", f"{line:.0f} MiB/s", rate(p) / line))
+        if "encrypted" in r:
+            e, p = r["encrypted"]["p2p"], r["warm"]["p2p"]
+            rows.append((f"warm: {self.o.size_mib} MiB from {self.n_seed} seeders, p2p --encrypt vs plain",
+                         f"{rate(e):.0f} MiB/s", f"{rate(p):.0f} MiB/s", rate(e) / rate(p)))
+            rows.append(("downloader CPU-s per GiB, p2p --encrypt vs plain", f"{e['cpu_s'] / gib:.2f}",
+                         f"{p['cpu_s'] / gib:.2f}", ratio(e["cpu_s"], p["cpu_s"])))
         w = r["warm"]
         p = w["p2p"]
         total = sum(p["seeder_bytes"]) or 1
@@ -884,6 +913,9 @@ def options(argv):
                     help="baselines to leave out: nginx,aria2c,libtorrent,openssl,tc (comma list)")
     ap.add_argument("--perf", default=None, metavar="DIR",
                     help="perf record the downloader and seeder 1 in the first warm p2p download into DIR")
+    ap.add_argument("--encrypt", action="store_true",
+                    help="also time the big download with --network-key --encrypt (TLS) "
+                         "on every daemon, after the plain runs")
     ap.add_argument("--smoke", action="store_true",
                     help="CI size: 32 MiB, 100 small files, 1 run, no cold run, 2 s idle (< 60 s)")
     o = ap.parse_args(argv)
@@ -931,6 +963,9 @@ def main(argv):
         b.hashing()
         b.round_trip()
         b.idle()
+        if o.encrypt:
+            say("the big download again, every daemon with --network-key --encrypt")
+            b.encrypted()
         rows = b.figures()
         info["loadavg_end"] = os.getloadavg()
         info["seconds"] = time.monotonic() - started
