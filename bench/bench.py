@@ -18,6 +18,7 @@ SIGINT/SIGTERM. Namespaces of an earlier run that was killed (its pid gone)
 are removed at start.
 """
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -324,6 +325,11 @@ class P2p:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        # The next daemons write new cookies once their control port is up;
+        # an old one read first would be refused.
+        for d in self.state:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(d, "control.cookie"))
 
     def wait_listed(self, ids, seeders, timeout_s=60):
         """Waits until host 0's `ls` shows every content id in ids with

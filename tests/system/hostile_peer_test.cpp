@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "protocol/frame.hpp"
+#include "protocol/hello_auth.hpp"
 #include "storage/manifest.hpp"
 #include "tests/support/bytes.hpp"
 #include "tests/support/daemon.hpp"
@@ -572,4 +573,51 @@ TEST_CASE("a seeder advertising hostile names, lying sizes and a manifest of ano
   CHECK_FALSE(fs::exists(fs::path(c.root()).parent_path() / "x"));
   CHECK(liar.manifest_requests() > 0);
   check_serves_good_client(c.node(0).peer_port, f);
+}
+
+TEST_CASE("a private swarm's daemon answers nothing before the key is proven",
+          "[system][hostile][private]") {
+  auto key_home = make_temp_dir("p2p-hostile-key");
+  auto key = key_home + "/net.key";
+  spawn_options kg;
+  kg.exe = cli_exe();
+  kg.args = {"keygen", key};
+  kg.unset_env = p2p_env_names();
+  REQUIRE(run(kg, 10s, key_home).exit_code == 0);
+  cluster c(1, {"--network-key", key});
+  auto f = share_file(c, "private.bin", 300 * KiB);
+  auto port = c.node(0).peer_port;
+  // Requests pipelined without any hello, or after a plain hello.
+  for (bool plain_hello : {false, true}) {
+    INFO("plain hello first: " << plain_hello);
+    peer_client bad(port);
+    if (plain_hello)
+      bad.hello();
+    std::vector<char> out;
+    proto::encode_catalog_req(out);
+    proto::encode(out, proto::manifest_req_msg{f.id});
+    proto::encode(out, proto::chunk_req_msg{f.id, 0});
+    bad.send(out);
+    auto err = bad.read_error();
+    CHECK(err.code == proto::error_code::bad_request);
+    CHECK((contains(err.message, "before the network key was proven")
+           || contains(err.message, "the peer has no network key")));
+    CHECK_FALSE(bad.read_frame(5s)); // nothing but that error: the close
+  }
+  // A challenge answered with a made-up proof, requests right behind it.
+  peer_client guesser(port);
+  std::vector<char> out;
+  proto::encode(out, proto::auth_hello_msg{proto::hello_msg{7, 0, "guess"}, proto::make_nonce()});
+  REQUIRE(guesser.send(out));
+  auto ack = guesser.read_frame();
+  REQUIRE(ack);
+  CHECK(ack->hdr.type == proto::frame_type::auth_hello_ack);
+  out.clear();
+  proto::encode(out, proto::auth_proof_msg{});
+  proto::encode_catalog_req(out);
+  guesser.send(out);
+  auto err = guesser.read_error();
+  CHECK(err.message == "the peer's network key differs from ours");
+  CHECK_FALSE(guesser.read_frame(5s));
+  remove_tree(key_home);
 }
