@@ -26,7 +26,7 @@ void print_shares(const nlohmann::json& shares) {
 
 void print_download(const nlohmann::json& d) {
   std::cout << "  " << json_name(d, "name") << "  " << json_str(d, "state") << "  "
-            << progress_text(d) << "  -> " << json_name(d, "out_path") << '\n';
+            << progress_text(d, false) << "  -> " << json_name(d, "out_path") << '\n';
   auto peers = d.value("peers", nlohmann::json::array());
   if (!peers.empty()) {
     bool any_error = false;

@@ -145,19 +145,19 @@ void table::print(const std::string& indent) const {
   std::cout << render(indent);
 }
 
-std::string progress_text(const nlohmann::json& d) {
+std::string progress_text(const nlohmann::json& d, bool with_end_state) {
   auto size = json_u64(d, "size");
   auto done = json_u64(d, "bytes_done");
   double pct = size == 0 ? (json_str(d, "state") == "complete" ? 100.0 : 0.0)
                          : 100.0 * static_cast<double>(done) / static_cast<double>(size);
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%5.1f%%", pct);
-  auto text = std::string(buf) + "  " + format_size(done) + " / " + format_size(size) + "  ";
+  auto text = std::string(buf) + "  " + format_size(done) + " / " + format_size(size);
   auto state = json_str(d, "state");
   // An ended download has no rate or ETA worth showing (both read 0 / -).
   if (state == "complete" || state == "failed" || state == "cancelled")
-    return text + state;
-  return text + format_rate(json_double(d, "rate_bps", 0)) + "  ETA "
+    return with_end_state ? text + "  " + state : text;
+  return text + "  " + format_rate(json_double(d, "rate_bps", 0)) + "  ETA "
          + format_eta(json_double(d, "eta_s", -1));
 }
 

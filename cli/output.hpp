@@ -68,8 +68,9 @@ private:
 };
 
 // One line describing a download D's progress: "45.2%  9.0 MiB / 20.0 MiB  3.2 MiB/s  ETA 0:03";
-// an ended one shows its state instead of rate and ETA ("... 20.0 MiB  complete").
-std::string progress_text(const nlohmann::json& download);
+// an ended one shows its state instead of rate and ETA ("... 20.0 MiB  complete"),
+// or nothing there when `with_end_state` is false (a caller that printed the state).
+std::string progress_text(const nlohmann::json& download, bool with_end_state = true);
 
 // The one of `candidates` closest to `typed` by edit distance (insertions,
 // deletions, substitutions and swaps of neighbours each count 1), when it is

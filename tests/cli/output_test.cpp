@@ -89,6 +89,9 @@ TEST_CASE("progress_text for running, finished-empty and garbage downloads",
   CHECK(progress_text(empty_done) == "100.0%  0 B / 0 B  complete");
   json failed = {{"size", 2048}, {"bytes_done", 1024}, {"rate_bps", 0}, {"state", "failed"}};
   CHECK(progress_text(failed) == " 50.0%  1.0 KiB / 2.0 KiB  failed");
+  // status prints the state before it: not twice
+  CHECK(progress_text(failed, false) == " 50.0%  1.0 KiB / 2.0 KiB");
+  CHECK(progress_text(running, false) == progress_text(running));
   json garbage = {{"size", "x"}, {"bytes_done", -4}, {"eta_s", "soon"}};
   CHECK(progress_text(garbage) == "  0.0%  0 B / 0 B  0 B/s  ETA -");
 }
