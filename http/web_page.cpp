@@ -74,6 +74,9 @@ function empty(tbody, cols, text) {
 }
 // Per-peer bytes at the previous poll: a rate is the change over the time.
 let previous = new Map();
+// Each download's bytes when this page load first saw it (data-first-bytes-done:
+// live progress is visible, and testable, within one load).
+const firstSeen = new Map();
 function showDownloads(list, now) {
   const tbody = document.getElementById("downloads");
   const next = new Map();
@@ -84,6 +87,8 @@ function showDownloads(list, now) {
     tr.className = "download";
     tr.dataset.key = String(d.key);
     tr.dataset.bytesDone = String(d.bytes_done);
+    if (!firstSeen.has(d.key)) firstSeen.set(d.key, d.bytes_done);
+    tr.dataset.firstBytesDone = String(firstSeen.get(d.key));
     tr.dataset.size = String(d.size);
     cell(tr, d.name, "name");
     cell(tr, d.state + (d.seeding ? ", seeding" : ""), "state-" + d.state);
@@ -117,7 +122,7 @@ function showDownloads(list, now) {
       cell(pr, p.addr, "first");
       cell(pr, p.state + (p.error ? ": " + p.error : ""));
       cell(pr, size(p.bytes) + " from this peer", "num");
-      cell(pr, rate(bps), "num peer-rate");
+      cell(pr, rate(bps), "num peer-rate").dataset.bps = String(Math.round(bps));
       cell(pr, "");
       cell(pr, "");
       tbody.appendChild(pr);

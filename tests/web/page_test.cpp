@@ -1,7 +1,9 @@
 // The web page in headless Chromium (issue 13, item 5): a download from a
 // rate-limited seeder runs while Chromium loads the page twice; the DOM the
-// page's script builds from /api/status shows its progress growing, and a
-// screenshot is kept (its path is printed).
+// page's script builds from /api/status shows its progress growing; then,
+// within one page load watched over the DevTools protocol in real time, the
+// progress grows and the per-peer rate shows; a screenshot is kept (its path
+// is printed).
 #include <filesystem>
 #include <iostream>
 #include <regex>
@@ -10,6 +12,9 @@
 #include "tests/support/web_client.hpp"
 #include "tests/web/chromium.hpp"
 
+#ifndef P2P_CDP_SAMPLE
+#error "P2P_CDP_SAMPLE must name tests/web/cdp_sample.py"
+#endif
 #ifndef P2P_ARTIFACT_DIR
 #error "P2P_ARTIFACT_DIR must name where the tests leave screenshots"
 #endif
@@ -96,6 +101,62 @@ TEST_CASE("web page in headless Chromium: live download progress, names as text,
   auto second = std::stoull(done2[0]);
   CHECK(second > first);
   CHECK(second < size);
+
+  // One page load, watched for 6 s of real time over the DevTools protocol
+  // (virtual time, as --dump-dom uses, runs ahead of the daemon).
+  auto profile = c.root() + "/chromium-cdp";
+  spawn_options o;
+  o.exe = chromium_exe();
+  o.args = {"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-extensions", "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0", "--user-data-dir=" + profile, page_url};
+  o.env = {{"HOME", c.root()}};
+  process browser(o);
+  spawn_options py;
+  py.exe = "/usr/bin/python3";
+  py.args = {P2P_CDP_SAMPLE, profile, "6", "500",
+             "(() => { const tr = document.querySelector('tr.download');"
+             " const rates = [...document.querySelectorAll('td.peer-rate')];"
+             " return {polls: +(document.body.dataset.polls || 0),"
+             " first: tr ? +tr.dataset.firstBytesDone : -1, done: tr ? +tr.dataset.bytesDone : -1,"
+             " bps: rates.map(td => +td.dataset.bps), rate_text: rates.map(td => td.textContent)};"
+             " })()"};
+  auto sampled = run(py, 60s, c.root());
+  browser.kill();
+  INFO("cdp_sample exit " << sampled.exit_code << "\n" << sampled.err << "\nsamples: " << sampled.out);
+  REQUIRE(sampled.exit_code == 0);
+  auto samples = nlohmann::json::parse(sampled.out);
+  REQUIRE(samples.is_array());
+  REQUIRE(samples.size() >= 8);
+  const nlohmann::json* last = nullptr;
+  uint64_t load_first = 0;
+  bool rate_shown = false;
+  for (auto& s : samples) {
+    auto& v = s["value"];
+    if (!v.is_object() || v["first"].get<int64_t>() < 0)
+      continue; // before the first poll
+    if (last == nullptr)
+      load_first = v["first"].get<uint64_t>();
+    // One load: the first value it saw never changes, the polls only count up.
+    CHECK(v["first"].get<uint64_t>() == load_first);
+    if (last != nullptr)
+      CHECK(v["polls"].get<int>() >= (*last)["polls"].get<int>());
+    for (size_t i = 0; i < v["bps"].size(); ++i)
+      if (v["bps"][i].get<int64_t>() > 0) {
+        rate_shown = true;
+        CHECK(contains(v["rate_text"][i].get<std::string>(), "/s"));
+      }
+    last = &v;
+  }
+  REQUIRE(last != nullptr);
+  CHECK(load_first >= second);
+  CHECK((*last)["polls"].get<int>() >= 4);
+  CHECK((*last)["done"].get<uint64_t>() > load_first);
+  CHECK((*last)["done"].get<uint64_t>() < size);
+  CHECK(rate_shown);
+  std::cout << "one page load over 6 s: " << (*last)["polls"] << " polls, progress " << load_first
+            << " -> " << (*last)["done"] << " bytes\n";
 
   // The screenshot, kept where the test run leaves its artifacts.
   std::filesystem::create_directories(P2P_ARTIFACT_DIR);
