@@ -30,11 +30,23 @@ for unit in system user; do
   grep -qx "ExecStart=$prefix/bin/p2p-daemon.*" "$prefix/lib/systemd/$unit/p2p-daemon.service" \
     || fail "the $unit unit does not start $prefix/bin/p2p-daemon"
   ! grep -q '@P2P_' "$prefix/lib/systemd/$unit/p2p-daemon.service" || fail "unexpanded @P2P_ in the $unit unit"
+  # The commented web-page line (README "Install and systemd"): the installed
+  # daemon with --http on loopback.
+  grep -qx "#ExecStart=$prefix/bin/p2p-daemon.* --http 127\.0\.0\.1:[0-9]*" \
+    "$prefix/lib/systemd/$unit/p2p-daemon.service" || fail "the $unit unit has no commented --http line"
 done
+# The system unit's web-page line, uncommented in place of the plain one.
+http_line=$(sed -n 's/^#\(ExecStart=.* --http .*\)$/\1/p' "$prefix/lib/systemd/system/p2p-daemon.service")
+mkdir -p "$tmp/units"
+sed -e '/^ExecStart=/d' -e "s|^#ExecStart=.* --http .*|$http_line|" \
+  "$prefix/lib/systemd/system/p2p-daemon.service" >"$tmp/units/p2p-daemon.service"
+[[ $(grep -c '^ExecStart=' "$tmp/units/p2p-daemon.service") == 1 ]] || fail "web unit: not one ExecStart"
 if command -v systemd-analyze >/dev/null; then
   # Checks the syntax; the unit's binary must exist, and it does (installed above).
-  systemd-analyze verify "$prefix/lib/systemd/system/p2p-daemon.service" 2>"$tmp/verify.log" \
-    || { cat "$tmp/verify.log" >&2; fail "systemd-analyze verify rejects the system unit"; }
+  for u in "$prefix/lib/systemd/system/p2p-daemon.service" "$tmp/units/p2p-daemon.service"; do
+    systemd-analyze verify "$u" 2>"$tmp/verify.log" \
+      || { cat "$tmp/verify.log" >&2; fail "systemd-analyze verify rejects $u"; }
+  done
 fi
 
 "$prefix/bin/p2p-cli" --version | grep -q '^p2p-cli [0-9.]* (peer protocol' || fail "p2p-cli --version"
@@ -43,10 +55,13 @@ fi
 # A free loopback port for the control channel, another for peers.
 ports=$(/usr/bin/python3 -c '
 import socket
-ss = [socket.socket() for _ in range(2)]
+ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
-read -r control_port peer_port <<<"$ports"
+read -r control_port peer_port http_port <<<"$ports"
+# --http as the unit's commented line gives it, on a free port here.
+http_addr=$(sed -n 's/.* --http \([^ ]*\).*/\1/p' <<<"$http_line")
+http_addr=${http_addr%:*}:$http_port
 state="$tmp/state"
 # Under systemd, JOURNAL_STREAM names the daemon's stderr (device:inode): the
 # daemon then leaves the time stamp to journald and prefixes the priority.
@@ -55,7 +70,7 @@ journal_stream=$(stat -c '%d:%i' "$tmp/daemon.log")
 env -u P2P_CONTROL -u P2P_STATE_DIR JOURNAL_STREAM="$journal_stream" \
   "$prefix/bin/p2p-daemon" --config "$prefix/share/doc/p2p/examples/config.json" \
   --state-dir "$state" --control-addr "127.0.0.1:$control_port" --peer-port "$peer_port" \
-  --no-multicast >"$tmp/daemon.log" 2>&1 &
+  --no-multicast --http "$http_addr" >"$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
 ok=
 for _ in $(seq 1 100); do  # up to 10 s for the daemon to answer
@@ -68,6 +83,18 @@ grep -q '^Shares (0)' "$tmp/status.out" || fail "unexpected status: $(cat "$tmp/
 echo "data" >"$tmp/hello.txt"
 "$prefix/bin/p2p-cli" --state-dir "$state" share "$tmp/hello.txt" | grep -q '^shared hello.txt' \
   || fail "share through the installed CLI"
+url=$("$prefix/bin/p2p-cli" --state-dir "$state" web) || fail "p2p-cli web"
+[[ $url == "http://$http_addr/?token="* ]] || fail "p2p-cli web printed '$url', not the --http address"
+token=$(cat "$state/control.cookie")
+code=$(/usr/bin/python3 - "$http_addr" "$token" <<'PY'
+import sys, urllib.request
+req = urllib.request.Request("http://%s/api/status" % sys.argv[1],
+                             headers={"Authorization": "Bearer " + sys.argv[2]})
+with urllib.request.urlopen(req, timeout=10) as r:
+    print(r.status, "shares" in r.read().decode())
+PY
+) || fail "GET /api/status of the installed daemon"
+[[ $code == "200 True" ]] || fail "/api/status answered '$code'"
 grep -q '^<6>info p2p-daemon ready' "$tmp/daemon.log" || fail "no journald-style ready line"
 ! grep -qE '^(<[0-9]>)?[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$tmp/daemon.log" || fail "time stamps under journald"
 echo "install test: ok ($prefix)"
