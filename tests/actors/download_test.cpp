@@ -124,7 +124,10 @@ TEST_CASE("a download survives a corrupt seeder and a seeder that dies",
   // Kill the third seeder once it has delivered something.
   REQUIRE(eventually(
     [&] {
-      auto p = peer_of(status(), dying.endpoint());
+      // Keep the status alive: peer_of points into it (ASan found this
+      // reading a destroyed temporary).
+      auto now = status();
+      auto p = peer_of(now, dying.endpoint());
       return p && p->bytes > 0;
     },
     20s));

@@ -20,22 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string daemon_exe() {
-  return std::string(P2P_BIN_DIR) + "/p2p-daemon";
-}
-
-std::string cli_exe() {
-  return std::string(P2P_BIN_DIR) + "/p2p-cli";
-}
-
-// Variables that would let the developer's own daemon or config leak in.
-std::vector<std::string> p2p_env_names() {
-  return {"P2P_CONTROL",        "P2P_STATE_DIR",   "P2P_CONTROL_ADDR", "P2P_PEER_PORT",
-          "P2P_ADVERTISE_ADDR", "P2P_INTERFACE",   "P2P_MULTICAST_GROUP",
-          "P2P_MULTICAST_PORT", "P2P_PEERS",       "P2P_CHUNK_SIZE",   "P2P_LOG",
-          "P2P_NO_MULTICAST",   "XDG_STATE_HOME"};
-}
-
 const char* netns_dir = "/var/run/netns";
 const char* ns_prefix = "p2plan";
 

@@ -29,12 +29,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/binaries.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_failed.hpp"
-
-#ifndef P2P_BIN_DIR
-#error "P2P_BIN_DIR must name the directory holding p2p-daemon and p2p-cli"
-#endif
 
 namespace p2p::test {
 

@@ -21,10 +21,6 @@ bool contains_text(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
-std::string daemon_path() {
-  return std::string(P2P_BIN_DIR) + "/p2p-daemon";
-}
-
 // p2p-daemon in namespace i with its own state dir `label` and `args`;
 // output into <host dir>/<label>.log.
 std::unique_ptr<process> spawn_in(lan& net, size_t i, const std::string& label,
@@ -34,7 +30,7 @@ std::unique_ptr<process> spawn_in(lan& net, size_t i, const std::string& label,
   std::filesystem::create_directories(dir);
   std::vector<std::string> a{"--state-dir", dir, "--log-level", "debug"};
   a.insert(a.end(), args.begin(), args.end());
-  auto o = net.in_ns(i, daemon_path(), a);
+  auto o = net.in_ns(i, daemon_exe(), a);
   o.env.insert(env.begin(), env.end());
   o.stdout_path = dir + ".log";
   o.stderr_path = o.stdout_path;

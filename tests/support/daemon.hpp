@@ -23,41 +23,14 @@
 #include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "storage/resume.hpp"
+#include "tests/support/binaries.hpp"
 #include "tests/support/bytes.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/test_failed.hpp"
 #include "util/hex.hpp"
 
-#ifndef P2P_BIN_DIR
-#error "P2P_BIN_DIR must name the directory holding p2p-daemon and p2p-cli"
-#endif
-
 namespace p2p::test {
 
-// Where p2p-daemon and p2p-cli are: $P2P_TEST_BIN_DIR (scripts/test.sh points
-// it at the sanitizer build), else the build's own bin dir.
-inline std::string bin_dir() {
-  if (const char* d = std::getenv("P2P_TEST_BIN_DIR"); d != nullptr && *d != '\0')
-    return d;
-  return P2P_BIN_DIR;
-}
-
-inline std::string daemon_exe() {
-  return bin_dir() + "/p2p-daemon";
-}
-
-inline std::string cli_exe() {
-  return bin_dir() + "/p2p-cli";
-}
-
-// Variables that would let the developer's own daemon or config leak in.
-inline std::vector<std::string> p2p_env_names() {
-  return {"P2P_CONTROL",        "P2P_STATE_DIR",   "P2P_CONTROL_ADDR", "P2P_PEER_PORT",
-          "P2P_ADVERTISE_ADDR", "P2P_INTERFACE",   "P2P_MULTICAST_GROUP",
-          "P2P_MULTICAST_PORT", "P2P_PEERS",       "P2P_CHUNK_SIZE",   "P2P_LOG",
-          "P2P_NO_MULTICAST",   "XDG_STATE_HOME",  "P2P_MAX_CONNECTIONS",
-          "P2P_MAX_CONNECTIONS_PER_ADDR", "P2P_HELLO_TIMEOUT_MS", "P2P_HTTP_ADDR"};
-}
 
 constexpr uint64_t KiB = 1024;
 constexpr uint64_t MiB = 1024 * 1024;
