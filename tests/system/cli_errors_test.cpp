@@ -1,5 +1,12 @@
 // p2p-cli exit codes and error lines: refused tokens, no daemon, usage errors.
+#include <regex>
+#include <set>
+
 #include "tests/support/daemon.hpp"
+
+#ifndef P2P_SOURCE_DIR
+#error "P2P_SOURCE_DIR must name the source tree (README.md, docs/protocol.md)"
+#endif
 
 using namespace p2p::test;
 
@@ -15,7 +22,77 @@ std::string fake_state_dir(cluster& c, const std::string& name, const std::strin
   return dir;
 }
 
+// The error codes the docs name: README's table of the CLI's codes (code ->
+// exit code) and the daemon's list in docs/protocol.md (exit code -1: any).
+std::map<std::string, int> documented_error_codes() {
+  std::map<std::string, int> codes;
+  auto readme = p2p::read_file(std::string(P2P_SOURCE_DIR) + "/README.md").value_or("");
+  auto from = readme.find("### Error codes");
+  readme = from == std::string::npos ? "" : readme.substr(from, readme.find("\n## ", from) - from);
+  std::regex row("\\n\\| `([a-z_]+)` \\| ([0-9]+) \\|");
+  for (auto it = std::sregex_iterator(readme.begin(), readme.end(), row);
+       it != std::sregex_iterator(); ++it)
+    codes[(*it)[1]] = std::stoi((*it)[2]);
+  auto protocol = p2p::read_file(std::string(P2P_SOURCE_DIR) + "/docs/protocol.md").value_or("");
+  auto at = protocol.find("Error codes: bad_json"); // the control channel's list
+  if (at != std::string::npos) {
+    auto list = protocol.substr(at, protocol.find('.', at) - at);
+    std::regex word("[a-z]+_?[a-z_]*");
+    for (auto it = std::sregex_iterator(list.begin() + 13, list.end(), word);
+         it != std::sregex_iterator(); ++it)
+      codes.emplace(it->str(), -1);
+  }
+  return codes;
+}
+
 } // namespace
+
+TEST_CASE("p2p-cli --json errors: one object {error: {code, message}}, a documented code and its exit code",
+          "[system][cli][json]") {
+  cluster c(1);
+  auto codes = documented_error_codes();
+  INFO("documented codes: " << codes.size());
+  REQUIRE(codes.count("usage") == 1);
+  REQUIRE(codes.count("unauthorized") == 1);
+  auto dead = c.make_dir(c.root() + "/dead");
+  write_file(dead + "/control.addr", "127.0.0.1:" + std::to_string(free_port()) + "\n");
+  write_file(dead + "/control.cookie", "x\n");
+  struct error_case {
+    std::vector<std::string> args;
+    std::string code;
+    int exit_code; // README: 1 failed operation, 2 usage error, 3 unreachable or refused
+  };
+  std::vector<error_case> cases{
+    {{"--state-dir", c.node(0).state_dir, "--json", "download", "-o", c.root()}, "usage", 2},
+    {{"--state-dir", c.make_dir(c.root() + "/never"), "--json", "status"}, "no_daemon", 3},
+    {{"--state-dir", dead, "--json", "status"}, "unreachable", 3},
+    {{"--state-dir", fake_state_dir(c, "no-cookie-json", ""), "--json", "ls"}, "no_cookie", 3},
+    {{"--state-dir", fake_state_dir(c, "bad-cookie-json", "nope"), "--json", "ls"},
+     "unauthorized", 3},
+    {{"--state-dir", c.node(0).state_dir, "--json", "cancel", "nosuch.bin"}, "not_found", 1},
+    {{"--state-dir", c.node(0).state_dir, "--json", "web"}, "no_web", 1},
+  };
+  for (auto& e : cases) {
+    auto r = c.cli_raw(e.args);
+    INFO("expected " << e.code << "; exit " << r.exit_code << "\nstdout: " << r.out
+                     << "\nstderr: " << r.err);
+    auto doc = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE(doc.is_object());
+    CHECK(doc.size() == 1);
+    REQUIRE(doc["error"].is_object());
+    CHECK(doc["error"].size() == 2);
+    REQUIRE(doc["error"]["code"].is_string());
+    REQUIRE(doc["error"]["message"].is_string());
+    CHECK_FALSE(doc["error"]["message"].get<std::string>().empty());
+    auto code = doc["error"]["code"].get<std::string>();
+    CHECK(code == e.code);
+    REQUIRE(codes.count(code) == 1); // documented
+    CHECK(r.exit_code == e.exit_code);
+    if (codes[code] >= 0) // the README's table says it too
+      CHECK(codes[code] == e.exit_code);
+    CHECK(r.err.rfind("p2p-cli: ", 0) == 0);
+  }
+}
 
 TEST_CASE("p2p-cli exits 3 when the daemon refuses or cannot be reached",
           "[system][cli]") {
