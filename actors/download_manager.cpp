@@ -2,6 +2,7 @@
 #include <chrono>
 #include <dirent.h>
 #include <map>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,8 @@ constexpr auto stop_timeout = std::chrono::milliseconds(defaults::download_stop_
 
 struct entry {
   download_info info;   // latest snapshot reported by the download
-  download_actor actor; // null once it ended
+  download_actor actor; // null while it waits for a slot and once it ended
+  std::optional<download_params> waiting; // set while it waits (state queued)
 };
 
 // A folder download (`download -f DIR`): one download per file under DIR/.
@@ -47,6 +49,7 @@ struct manager_state {
   std::map<uint64_t, entry> downloads;
   std::map<uint64_t, folder> folders; // keys from the same sequence as downloads
   uint64_t next_key = 1;
+  bool stopping = false; // the daemon stops: no waiting download starts
 };
 
 using self_ptr = download_manager_actor::stateful_pointer<manager_state>;
@@ -56,7 +59,43 @@ bool path_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// Starts the download actor for `params` and tracks it.
+size_t active_count(const manager_state& st) {
+  size_t n = 0;
+  for (const auto& [key, e] : st.downloads)
+    n += e.actor ? 1 : 0;
+  return n;
+}
+
+// Spawns the download actor of entry `e` (its params in e.waiting).
+void spawn_entry(self_ptr self, entry& e) {
+  auto& st = self->state;
+  auto dl = spawn_download(self->system(), st.cfg, st.self_id, std::move(*e.waiting),
+                           st.catalog, self, st.registry, st.links);
+  e.waiting.reset();
+  self->link_to(dl);
+  e.actor = dl;
+}
+
+// Starts waiting downloads, oldest first, while fewer than
+// defaults::max_active_downloads run.
+void start_waiting(self_ptr self) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  auto active = active_count(st);
+  for (auto& [key, e] : st.downloads) {
+    if (active >= defaults::max_active_downloads)
+      return;
+    if (e.waiting) {
+      spawn_entry(self, e);
+      ++active;
+    }
+  }
+}
+
+// Tracks a download for `params`: it starts at once when fewer than
+// defaults::max_active_downloads run, else it waits (state queued) for one
+// to end. Returns its first snapshot.
 download_info launch(self_ptr self, download_params params) {
   auto& st = self->state;
   params.key = st.next_key++;
@@ -67,12 +106,11 @@ download_info launch(self_ptr self, download_params params) {
   info.size = params.size;
   info.out_path = join_path(params.req.out_dir, params.name);
   info.state = dl_state::queued;
-  auto dl = spawn_download(self->system(), st.cfg, st.self_id, params, st.catalog,
-                           self, st.registry, st.links);
-  self->link_to(dl);
-  st.downloads[info.key] = entry{info, dl};
   spdlog::info("download {} ({}, {} bytes) into {}", params.name,
                params.id_hex.substr(0, 12), params.size, params.req.out_dir);
+  auto& e = st.downloads[info.key] = entry{info, download_actor{}, std::move(params)};
+  if (active_count(st) < defaults::max_active_downloads)
+    spawn_entry(self, e);
   return info;
 }
 
@@ -140,7 +178,7 @@ caf::expected<download_params> plan(self_ptr self, const download_request& req,
   // so a download that fails before that leaves nothing under -o.
   auto out_path = join_path(req.out_dir, *name);
   for (const auto& [key, e] : self->state.downloads)
-    if (e.actor && e.info.out_path == out_path)
+    if ((e.actor || e.waiting) && e.info.out_path == out_path)
       return make_error(ec::exists, "already downloading into " + out_path);
   if (!req.overwrite && path_exists(out_path))
     return make_error(ec::exists, out_path + " already exists (use --overwrite)");
@@ -284,6 +322,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
           e.info.error = "internal error: " + caf::to_string(msg.reason);
         }
       }
+    start_waiting(self);
   });
   resume_all(self);
   return {
@@ -332,16 +371,26 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
     },
     [=](cancel_atom, const std::string& target) -> caf::result<std::vector<download_info>> {
       std::vector<download_actor> hits;
-      for (auto& [key, e] : self->state.downloads)
-        if (e.actor && (e.info.name == target || in_folder(e.info.name, target)
-                        || e.info.id_hex == target
-                        || (target.size() >= 8
-                            && e.info.id_hex.compare(0, target.size(), target) == 0)))
-          hits.push_back(e.actor);
-      if (hits.empty())
-        return make_error(ec::not_found, "no running download named or with id " + target);
-      auto rp = self->make_response_promise<std::vector<download_info>>();
       auto acc = std::make_shared<std::vector<download_info>>();
+      for (auto& [key, e] : self->state.downloads) {
+        if (!(e.info.name == target || in_folder(e.info.name, target)
+              || e.info.id_hex == target
+              || (target.size() >= 8 && e.info.id_hex.compare(0, target.size(), target) == 0)))
+          continue;
+        if (e.actor) {
+          hits.push_back(e.actor);
+        } else if (e.waiting) { // never started: nothing on disk to remove
+          e.waiting.reset();
+          e.info.state = dl_state::cancelled;
+          e.info.error = "cancelled by user";
+          acc->push_back(e.info);
+        }
+      }
+      if (hits.empty() && acc->empty())
+        return make_error(ec::not_found, "no running download named or with id " + target);
+      if (hits.empty())
+        return *acc;
+      auto rp = self->make_response_promise<std::vector<download_info>>();
       auto left = std::make_shared<size_t>(hits.size());
       for (auto& dl : hits)
         self->request(dl, ask_timeout, cancel_atom::value)
@@ -351,6 +400,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
               auto& e = self->state.downloads[d.key];
               e.info = d;
               e.actor = nullptr;
+              start_waiting(self);
               if (--*left == 0)
                 rp.deliver(*acc);
             },
@@ -382,12 +432,14 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
         if (i->second.actor)
           self->unlink_from(i->second.actor);
         i->second.actor = nullptr;
+        start_waiting(self);
         auto level = d.state == dl_state::failed ? spdlog::level::warn : spdlog::level::info;
         spdlog::log(level, "download {} {} ({} bytes){}", d.name, to_string(d.state), d.bytes_done,
                     d.error.empty() ? "" : ": " + d.error);
       }
     },
     [=](stop_atom) -> caf::result<bool> {
+      self->state.stopping = true;
       std::vector<download_actor> running;
       for (auto& [key, e] : self->state.downloads)
         if (e.actor)

@@ -41,6 +41,13 @@ constexpr uint32_t max_connections_per_addr = 32;
 // Content ids one peer connection may ask bitfields and haves for
 // (interested); beyond, error(busy).
 constexpr uint32_t server_interests_per_conn = 16;
+// Downloads running at once; more wait (state queued) and start, oldest
+// first, as running ones end. Each holds one connection per seeder (plus a
+// manifest query while it starts), so 8 stay well under a seeder's
+// max_connections_per_addr (32): 1,000 files downloaded at once were refused
+// with error(busy) and failed (bench/run.sh, 2026-11-30). Like aria2c's -j
+// (max-concurrent-downloads) and a BitTorrent client's active downloads.
+constexpr uint32_t max_active_downloads = 8;
 // Sources (full or partial seeders) one download connects to at most; more
 // listed ones wait until one is dropped.
 constexpr uint32_t max_sources_per_download = 16;

@@ -139,3 +139,49 @@ TEST_CASE("a stopped download resumes with its verified chunks under the next ma
   CHECK(fx.status(resumed[0].key).state == dl_state::complete);
   CHECK(read_whole(info->out_path) == song().data);
 }
+
+TEST_CASE("download_manager runs at most max_active_downloads at once, the others wait "
+          "queued and start, oldest first, as running ones end",
+          "[download_manager][deterministic][slots]") {
+  // Without the limit, 1,000 files downloaded at once opened a connection per
+  // file to each seeder, which refused those beyond its per-address limit.
+  lan_fixture fx;
+  const size_t n = defaults::max_active_downloads + 4;
+  std::vector<fake_file> files; // the same bytes under n names: one chunk each
+  files.reserve(n);
+  std::vector<const fake_file*> offered;
+  for (size_t k = 0; k < n; ++k) {
+    files.emplace_back("f" + std::to_string(k) + ".bin", 4096, 21);
+    offered.push_back(&files.back());
+  }
+  fx.add_seeder(1, offered);
+  std::vector<uint64_t> keys;
+  for (auto& f : files) {
+    auto info = fx.download(f.name);
+    REQUIRE(info);
+    CHECK(info->state == dl_state::queued);
+    keys.push_back(info->key);
+  }
+  REQUIRE(fx.lan->fetchers.size() == defaults::max_active_downloads);
+  for (size_t k = 0; k < defaults::max_active_downloads; ++k)
+    CHECK(fx.lan->fetchers[k]->owner != nullptr);
+  // The waiting ones are listed queued meanwhile.
+  for (size_t k = defaults::max_active_downloads; k < n; ++k)
+    CHECK(fx.status(keys[k]).state == dl_state::queued);
+  size_t readied = 0;
+  for (int round = 0; round < 10 && readied < fx.lan->fetchers.size(); ++round) {
+    size_t open = 0;
+    for (auto& fe : fx.lan->fetchers)
+      open += fe->stopped ? 0 : 1;
+    CHECK(open <= defaults::max_active_downloads);
+    for (; readied < fx.lan->fetchers.size(); ++readied)
+      fx.ready(*fx.lan->fetchers[readied]);
+    fx.serve(files[0]);
+  }
+  CHECK(fx.lan->fetchers.size() == n);
+  for (size_t k = 0; k < n; ++k) {
+    INFO(files[k].name);
+    CHECK(fx.status(keys[k]).state == dl_state::complete);
+    CHECK(read_whole(fx.out_dir() + "/" + files[k].name) == files[k].data);
+  }
+}

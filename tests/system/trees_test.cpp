@@ -270,3 +270,29 @@ TEST_CASE("10,000 small files in 100 folders: shared within 10 s, listed on anot
   CHECK(ls.exit_code == 0);
   CHECK(ls_s <= 1.0);
 }
+
+TEST_CASE("cancel DIR also cancels the downloads still waiting for a slot",
+          "[system][names][cancel][slots]") {
+  // A slow seeder keeps the first 8 running; the other 4 wait.
+  cluster c(2, {}, nullptr, {{0, rate(256 * 1024)}});
+  auto dir = c.make_dir(c.root() + "/slow");
+  for (int k = 0; k < 12; ++k)
+    write_tree(dir + "/f" + std::to_string(k) + ".bin", random_bytes(2 * 1024 * 1024, 600 + k));
+  REQUIRE(c.cli(0, {"share", dir}, 60s).exit_code == 0);
+  REQUIRE_FALSE(c.wait_for_file(1, "slow/f11.bin", 1, 30s).is_null());
+  auto out = c.root() + "/out";
+  auto start = c.cli_json(1, {"download", "-f", "slow", "-o", out});
+  CHECK(start["download"]["name"] == "slow");
+  auto cancelled = c.cli_json(1, {"cancel", "slow"});
+  CHECK(cancelled["cancelled"].size() == 12);
+  for (auto& d : cancelled["cancelled"])
+    CHECK(d["state"] == "cancelled");
+  auto status = c.cli_json(1, {"status"});
+  for (auto& d : status["downloads"])
+    CHECK(d["state"] == "cancelled"); // none started later
+  std::set<std::string> left;
+  for (auto& e : fs::recursive_directory_iterator(out, fs::directory_options::none))
+    if (fs::exists(out) && e.is_regular_file())
+      left.insert(e.path().filename().string());
+  CHECK(left.empty()); // part files removed
+}
