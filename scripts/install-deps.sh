@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what p2p needs to build and test on Debian 12 (run as root).
 # --bench: also the baselines of bench/run.sh (aria2, nginx-light,
-# python3-libtorrent, openssl). The CI smoke of the benchmark does not need
+# python3-libtorrent, openssl) and linux-perf (bench/run.sh --perf DIR). The CI smoke of the benchmark does not need
 # them (it skips a baseline that is not installed); it needs python3 (base list).
 # libcpp-httplib-dev serves the web page (p2p-daemon --http); chromium is the
 # headless browser of its test (tests/web; ~27 s more to install, 2026-11-30).
@@ -11,7 +11,7 @@ pkgs=(build-essential binutils cmake pkg-config
       iproute2 procps clang-14 libfuzzer-14-dev python3
       libcpp-httplib-dev chromium)
 if [[ "${1:-}" == --bench ]]; then
-  pkgs+=(aria2 nginx-light python3-libtorrent openssl)
+  pkgs+=(aria2 nginx-light python3-libtorrent openssl linux-perf)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
