@@ -83,11 +83,14 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e); // prints help or --version (rc 0), or the error
-    if (rc == 0)
+    if (e.get_exit_code() == 0) { // --help or --version: CLI11 prints them
+      app.exit(e);
       return exit_code::ok;
-    if (wants_json(argc, argv))
-      print_json({{"error", {{"code", "usage"}, {"message", e.what()}}}});
+    }
+    // One `p2p-cli: ...` line like every other error (README), not CLI11's
+    // two lines; the command's --help has the usage and an example.
+    print_error(wants_json(argc, argv), "usage",
+                std::string(e.what()) + " (p2p-cli COMMAND --help shows the usage)");
     return exit_code::usage;
   }
   return ctx.exit;

@@ -1,6 +1,7 @@
 // What a newcomer meets in p2p-cli: --version, mistyped commands, help
 // examples, no daemon, Ctrl-C on `download -w`, progress off a terminal, a
 // second `-w` that follows the first, ambiguous names, short ids, `clear`.
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 
@@ -69,6 +70,15 @@ TEST_CASE("both binaries say --version, a mistyped command, help with an example
   auto far = run_exe(cli_exe(), {"xyzzy"});
   CHECK(far.exit_code == 2);
   CHECK_FALSE(contains(far.err, "did you mean"));
+  // A usage error inside a command is one `p2p-cli: ...` line like every
+  // other error (README), not CLI11's two lines (a newcomer's `download x`).
+  auto stray = run_exe(cli_exe(), {"download", "x"});
+  INFO("download x: exit " << stray.exit_code << "\n" << stray.err);
+  CHECK(stray.exit_code == 2);
+  CHECK(stray.err.rfind("p2p-cli: ", 0) == 0);
+  CHECK(contains(stray.err, "x"));
+  CHECK(contains(stray.err, "--help"));
+  CHECK(std::count(stray.err.begin(), stray.err.end(), '\n') == 1);
 
   for (auto cmd : {"share", "unshare", "scan", "ls", "peers", "download", "cancel", "status",
                    "clear", "web"}) {
