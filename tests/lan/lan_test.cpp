@@ -99,15 +99,6 @@ void three_seeders_one_downloader(lan& net,
   CHECK(served.size() == 3);
 }
 
-void share_one(lan& net, size_t i, const std::string& name, const std::string& content) {
-  auto dir = net.host(i).dir + "/share";
-  std::filesystem::create_directories(dir);
-  write_file(dir + "/" + name, content);
-  auto r = net.cli(i, {"share", dir + "/" + name}, 30s);
-  INFO("share on host " << i << ": " << r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-}
-
 // Polls hosts 0, 1 and 2 (for up to 5 s after `t0`) until each lists `name`,
 // prints when each first did ("lan: <what> in the others' ls after (ms): ...")
 // and checks that every one of them did within 2 s.

@@ -2,11 +2,13 @@
 // Helpers shared by the LAN test files.
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "tests/lan/netns.hpp"
@@ -15,6 +17,18 @@
 namespace p2p::test {
 
 using steady = std::chrono::steady_clock;
+
+// Writes `content` to <host i's dir>/share/`name` and shares it with host i's
+// p2p-cli (30 s limit); REQUIREs exit 0.
+inline void share_one(lan& net, size_t i, const std::string& name, const std::string& content) {
+  using namespace std::chrono_literals;
+  auto dir = net.host(i).dir + "/share";
+  std::filesystem::create_directories(dir);
+  write_file(dir + "/" + name, content);
+  auto r = net.cli(i, {"share", dir + "/" + name}, 30s);
+  INFO("share on host " << i << ": " << r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+}
 
 inline long ms_since(steady::time_point t0) {
   return static_cast<long>(

@@ -33,15 +33,6 @@ std::string keygen(lan& net, const std::string& name) {
   return path;
 }
 
-void share(lan& net, size_t i, const std::string& name, const std::string& content) {
-  auto dir = net.host(i).dir + "/share";
-  std::filesystem::create_directories(dir);
-  write_file(dir + "/" + name, content);
-  auto r = net.cli(i, {"share", dir + "/" + name}, 30s);
-  INFO("share on host " << i << ": " << r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-}
-
 // The peer addresses (host part) `peers --json` lists on host i.
 std::set<std::string> peer_hosts(lan& net, size_t i) {
   std::set<std::string> out;
@@ -76,9 +67,9 @@ TEST_CASE("two private swarms on one bridge see and serve only their own members
   for (size_t i = 0; i < 4; ++i)
     net.wait_ready(i);
   auto data = random_bytes(8u << 20, 0xa11ce);
-  share(net, 0, "swarm-a.bin", data);
-  share(net, 2, "swarm-b.bin", "only for key b\n");
-  share(net, 3, "open.bin", "keyless\n");
+  share_one(net, 0, "swarm-a.bin", data);
+  share_one(net, 2, "swarm-b.bin", "only for key b\n");
+  share_one(net, 3, "open.bin", "keyless\n");
   auto t0 = steady::now();
   std::vector<json> last;
   auto when = poll_ls(net, {1}, [](size_t, const json& ls) { return lists(ls, "swarm-a.bin"); },
@@ -165,8 +156,8 @@ TEST_CASE("an encrypted download across the bridge is byte-identical", "[lan][pr
   for (size_t i = 0; i < 3; ++i)
     net.wait_ready(i);
   auto data = random_bytes(32u << 20, 0x7e5);
-  share(net, 0, "sealed.bin", data);
-  share(net, 1, "sealed.bin", data);
+  share_one(net, 0, "sealed.bin", data);
+  share_one(net, 1, "sealed.bin", data);
   auto t0 = steady::now();
   std::vector<json> last;
   auto when = poll_ls(
