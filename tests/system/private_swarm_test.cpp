@@ -44,6 +44,17 @@ bool log_has(const daemon_node& n, const std::string& text) {
   return contains(slurp(n.log_path), text);
 }
 
+// Asks daemon i to scan (which dials every peer) until its log has `text`:
+// true within 20 s, else false.
+bool logs_after_scan(cluster& c, size_t i, const std::string& text) {
+  return wait_until(
+    [&] {
+      c.cli(i, {"scan"}, 30s);
+      return log_has(c.node(i), text);
+    },
+    20s, 200ms);
+}
+
 } // namespace
 
 TEST_CASE("keygen writes a 0600 key once and never overwrites it", "[system][private]") {
@@ -139,19 +150,11 @@ TEST_CASE("daemons with one key serve each other, others are refused both ways",
   CHECK(slurp(out + "/private.bin") == data);
 
   // The keyless daemon and the one with key b are refused, and say why.
-  auto refused = [&](size_t i, const std::string& text) {
-    return wait_until(
-      [&] {
-        c.cli(i, {"scan"}, 30s);
-        return log_has(c.node(i), text);
-      },
-      20s, 200ms);
-  };
-  CHECK(refused(2, "this daemon is in a private swarm: the peer has no network key"));
-  CHECK(refused(3, "the peer's network key differs from ours"));
+  CHECK(logs_after_scan(c, 2, "this daemon is in a private swarm: the peer has no network key"));
+  CHECK(logs_after_scan(c, 3, "the peer's network key differs from ours"));
   CHECK(log_has(c.node(0), "refused 127.0.0.1:"));
   // ... and the member refuses the keyless daemon's catalog in turn.
-  CHECK(refused(0, "peer error: this daemon has no network key"));
+  CHECK(logs_after_scan(c, 0, "peer error: this daemon has no network key"));
   for (size_t i : {size_t{2}, size_t{3}}) {
     auto ls = c.cli_json(i, {"ls"});
     CHECK(cluster::find_by_name(ls, "files", "private.bin").is_null());
@@ -186,16 +189,8 @@ TEST_CASE("encrypting members download byte-identical over TLS, a plain member i
   CHECK(contains(slurp(c.node(0).log_path), "private swarm, encrypted"));
 
   // The plain member and the encrypting ones refuse each other, and say so.
-  auto says = [&](size_t i, const std::string& text) {
-    return wait_until(
-      [&] {
-        c.cli(i, {"scan"}, 30s);
-        return contains(slurp(c.node(i).log_path), text);
-      },
-      20s, 200ms);
-  };
-  CHECK(says(0, "the peer does not encrypt"));
-  CHECK(says(2, "this daemon runs --encrypt; the peer does not"));
+  CHECK(logs_after_scan(c, 0, "the peer does not encrypt"));
+  CHECK(logs_after_scan(c, 2, "this daemon runs --encrypt; the peer does not"));
   auto ls = c.cli_json(2, {"ls"});
   CHECK(cluster::find_by_name(ls, "files", "secret.bin").is_null());
 }
