@@ -163,7 +163,8 @@ TEST_CASE("an encrypted download across the bridge is byte-identical", "[lan][pr
   auto when = poll_ls(
     net, {2},
     [](size_t, const json& ls) {
-      return lan::find_file(ls, "sealed.bin").value("seeders", json::array()).size() == 2;
+      auto f = lan::find_file(ls, "sealed.bin");  // null until a seeder's catalog lists it
+      return f.is_object() && f.value("seeders", json::array()).size() == 2;
     },
     t0, 10s, &last);
   INFO("host 2 ls: " << last[0].dump());
