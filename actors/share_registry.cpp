@@ -38,6 +38,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/defaults.hpp"
+#include "storage/dir_watch.hpp"
 #include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "storage/names.hpp"
@@ -48,6 +49,8 @@ namespace p2p {
 namespace {
 
 constexpr auto tick_interval = std::chrono::milliseconds(defaults::share_check_interval_ms);
+constexpr auto full_check_interval
+  = std::chrono::milliseconds(defaults::share_full_check_interval_ms);
 
 // -- files on disk -------------------------------------------------------------
 
@@ -260,6 +263,18 @@ struct registry_state {
   bool flush_scheduled = false;
   // Set when the registry terminates: running hashers stop reading.
   std::shared_ptr<std::atomic<bool>> stop_hashing = std::make_shared<std::atomic<bool>>(false);
+  // Change detection (see handle_tick): the watched directories, each with
+  // the shares in it (a link's share also under its target's directory);
+  // each share's directories; shares to stat on every tick because one of
+  // their directories could not be watched; shares to stat at the next tick
+  // once (just installed: a change before the watch began is not reported).
+  std::unique_ptr<dir_watch> watch = std::make_unique<dir_watch>();
+  std::map<std::string, std::set<std::string>> watched;
+  std::map<std::string, std::vector<std::string>> dirs_of;
+  std::set<std::string> unwatched;
+  std::set<std::string> check_next;
+  caf::actor_clock::time_point next_full_check; // set at spawn, from the actor's clock
+  bool told_unwatched = false;
 
   std::string manifest_dir() const { return join_path(cfg.state_dir, "manifests"); }
   std::string manifest_path(const std::string& id) const {
@@ -449,6 +464,57 @@ void changed(registry_ptr self) {
   }
 }
 
+// "/a/b/c" -> "/a/b"; "/c" -> "/".
+std::string parent_dir(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+// Watches the directories of the share at `path`: its own and, for a link,
+// its target's. A directory that cannot be watched (the inotify limit) puts
+// the share on the every-tick list.
+void watch_share(registry_state& st, const std::string& path) {
+  st.check_next.insert(path);
+  if (st.dirs_of.count(path) != 0)
+    return;
+  std::vector<std::string> dirs{parent_dir(path)};
+  if (auto real = real_path(path); real && parent_dir(*real) != dirs.front())
+    dirs.push_back(parent_dir(*real));
+  for (auto& d : dirs) {
+    if (st.watch->add(d)) {
+      st.watched[d].insert(path);
+      continue;
+    }
+    if (!st.told_unwatched) {
+      st.told_unwatched = true;
+      spdlog::info("share_registry: cannot watch {} ({}); its shared files are checked every "
+                   "{} ms",
+                   d, errno_text(errno), defaults::share_check_interval_ms);
+    }
+    st.unwatched.insert(path);
+  }
+  st.dirs_of[path] = std::move(dirs);
+}
+
+void unwatch_share(registry_state& st, const std::string& path) {
+  st.unwatched.erase(path);
+  st.check_next.erase(path);
+  auto i = st.dirs_of.find(path);
+  if (i == st.dirs_of.end())
+    return;
+  for (auto& d : i->second) {
+    auto w = st.watched.find(d);
+    if (w == st.watched.end())
+      continue;
+    w->second.erase(path);
+    if (w->second.empty()) {
+      st.watched.erase(w);
+      st.watch->remove(d);
+    }
+  }
+  st.dirs_of.erase(i);
+}
+
 // Takes the share of `path` out of the table (marks the change).
 void erase_share(registry_ptr self, const std::string& path) {
   auto& st = self->state;
@@ -457,6 +523,7 @@ void erase_share(registry_ptr self, const std::string& path) {
     return;
   auto id = i->second.id_hex;
   st.shares.erase(i);
+  unwatch_share(st, path);
   release_manifest(st, id);
   changed(self);
 }
@@ -482,6 +549,7 @@ share_info install(registry_ptr self, const hash_job& job, std::vector<char> byt
   bool new_content = st.manifests.count(info.id_hex) == 0;
   retain_manifest(st, info.id_hex, std::move(bytes), true);
   st.shares[job.path] = info;
+  watch_share(st, job.path);
   changed(self);
   if (new_content)
     spdlog::debug("sharing {} ({} bytes, id {})", job.path, info.size,
@@ -661,6 +729,7 @@ void load_table(registry_ptr self) {
     retain_manifest(st, info->id_hex, bytes ? std::move(*bytes) : std::vector<char>{},
                     false);
     st.shares[info->path] = *info;
+    watch_share(st, info->path);
   }
   // Manifest files no share uses any more (its file vanished or changed).
   if (auto* d = ::opendir(st.manifest_dir().c_str())) {
@@ -812,11 +881,42 @@ caf::result<std::vector<share_info>> handle_unshare(registry_ptr self,
   return removed;
 }
 
+// The periodic check: reads the directory watch's events and stats the
+// shares in the directories that changed, the unwatchable ones and those just
+// installed; every share on overflow, without inotify, and every
+// full_check_interval. A missing file is withdrawn, a changed one re-hashed.
 void handle_tick(registry_ptr self) {
   auto& st = self->state;
+  auto now = self->clock().now();
+  auto events = st.watch->poll();
+  std::set<std::string> paths = std::move(st.check_next);
+  st.check_next.clear();
+  bool full = events.overflow || !st.watch->ok() || now >= st.next_full_check;
+  if (full) {
+    st.next_full_check = now + full_check_interval;
+    for (auto& [path, info] : st.shares)
+      paths.insert(path);
+  } else {
+    paths.insert(st.unwatched.begin(), st.unwatched.end());
+    for (auto& d : events.dirs)
+      if (auto w = st.watched.find(d); w != st.watched.end())
+        paths.insert(w->second.begin(), w->second.end());
+  }
+  // A directory deleted or moved lost its watch: watch it again for the
+  // shares still in it (their files may live on under the same path).
+  for (auto& d : events.dirs)
+    if (auto w = st.watched.find(d); w != st.watched.end() && !st.watch->add(d))
+      st.unwatched.insert(w->second.begin(), w->second.end());
+  if (!paths.empty())
+    spdlog::debug("share_registry: checking {} of {} shared files ({})", paths.size(),
+                  st.shares.size(), full ? "all" : "changed directories");
   std::vector<std::string> withdrawn;
   std::vector<share_info> changed_files;
-  for (auto& [path, info] : st.shares) {
+  for (auto& path : paths) {
+    auto i = st.shares.find(path);
+    if (i == st.shares.end())
+      continue;
+    auto& info = i->second;
     auto fst = stat_regular(path);
     if (!fst) {
       spdlog::info("no longer sharing {}: {}", path, errno_text(errno));
@@ -854,6 +954,7 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
   });
   self->attach_functor(
     [flag = self->state.stop_hashing] { flag->store(true, std::memory_order_relaxed); });
+  self->state.next_full_check = self->clock().now() + full_check_interval;
   load_table(self);
   self->delayed_send(self, tick_interval, tick_atom::value);
   return {

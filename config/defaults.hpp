@@ -90,7 +90,12 @@ constexpr uint32_t bye_ack_timeout_ms = 200;        // `bye` replies at the late
 constexpr uint32_t datagram_replay_window_ms = 60000;
 constexpr uint32_t datagram_replay_senders = 4096;
 // share_registry
-constexpr uint32_t share_check_interval_ms = 2000;  // re-stat shared files
+// Every check_interval the registry reads its inotify events and re-stats the
+// shares in directories that changed; every full_check_interval it re-stats
+// every share (inotify misses changes on network file systems, writes through
+// mmap and renames of a folder's ancestors; inotify(7), "Limitations").
+constexpr uint32_t share_check_interval_ms = 2000;
+constexpr uint32_t share_full_check_interval_ms = 60000;
 constexpr uint32_t share_flush_interval_ms = 2000;  // save + announce while a batch hashes
 // download_manager
 constexpr uint32_t manager_ask_timeout_ms = 10000;  // -> catalog and downloads

@@ -477,6 +477,39 @@ TEST_CASE("share_registry re-hashes a changed file", "[share_registry]") {
   CHECK(gone.empty());
 }
 
+TEST_CASE("share_registry re-hashes a link's share when its target in another directory "
+          "changes",
+          "[share_registry]") {
+  // The registry watches each share's directory and, for a link, its
+  // target's: a change to the target alone must reach the link's share.
+  temp_dir tmp;
+  auto root = tmp.file("album");
+  auto real = root + "/sub1/real.bin";
+  write_file(real, random_bytes(9000, 'r'));
+  set_mtime(real, 1'600'000'000);
+  stdfs::create_directories(root + "/sub2");
+  stdfs::create_symlink("../sub1/real.bin", root + "/sub2/link.bin");
+  registry_fixture fx{tmp};
+  auto res = fx.share(root);
+  REQUIRE(res);
+  REQUIRE(res->size() == 2);
+  auto old_id = res->front().id_hex;
+  REQUIRE(res->back().id_hex == old_id);
+
+  write_file(real, random_bytes(9500, 'R'));
+  set_mtime(real, 1'600'000'100);
+  caf::anon_send(fx.reg, tick_atom::value);
+  auto l = fx.wait_for([&](const std::vector<share_info>& l) {
+    return l.size() == 2 && l[0].id_hex != old_id && l[1].id_hex != old_id;
+  });
+  REQUIRE(l.size() == 2);
+  for (auto& s : l) {
+    INFO(s.path);
+    CHECK(s.id_hex != old_id);
+    CHECK(s.size == 9500);
+  }
+}
+
 TEST_CASE("share_registry persists shares across restarts", "[share_registry]") {
   temp_dir tmp;
   auto keep = tmp.file("keep.bin");
