@@ -174,7 +174,8 @@ void collect_status(self_ptr self, std::function<void(json)> done,
                               {"uploads",
                                {{"bytes_total", up.bytes_total},
                                 {"active", up.active},
-                                {"disk_reads", up.disk_reads}}}});
+                                {"disk_reads", up.disk_reads},
+                                {"zero_copy_chunks", up.zero_copy_chunks}}}});
                   },
                   fail);
             },

@@ -98,6 +98,9 @@ struct upload_stats {
   // Chunk reads handed to the disk reader (not in the page cache, or the
   // file's first read on a connection): the I/O thread never waited for them.
   uint64_t disk_reads = 0;
+  // Chunks sent by sendfile(2) from the page cache (plain connections), not
+  // copied through the write buffer.
+  uint64_t zero_copy_chunks = 0;
 };
 
 struct download_request {
@@ -187,7 +190,8 @@ typename Inspector::result_type inspect(Inspector& f, scan_result& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, upload_stats& x) {
-  return f(caf::meta::type_name("upload_stats"), x.bytes_total, x.active, x.disk_reads);
+  return f(caf::meta::type_name("upload_stats"), x.bytes_total, x.active, x.disk_reads,
+           x.zero_copy_chunks);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, download_request& x) {

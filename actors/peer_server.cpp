@@ -15,16 +15,28 @@
 // kernel without RWF_NOWAIT) goes to the disk reader, a detached actor, and
 // that connection serves nothing else until it answers, so chunks stay in
 // request order.
+//
+// A plain (unencrypted) connection gets a chunk that is wholly in the page
+// cache (cachestat(2)) without a copy in user space: once CAF's write buffer
+// for it is empty, the frame header goes out with send(MSG_MORE) and the
+// chunk's bytes with sendfile(2) from the share's file straight to the socket
+// (see "zero-copy serving"). --encrypt connections seal every byte and keep
+// the copy path. The disk reader also asks the kernel to read ahead
+// (posix_fadvise WILLNEED) the chunks queued behind the one it reads, so a
+// file larger than the page cache is not read one chunk at a time.
 #include "actors/actors.hpp"
 #include "actors/crash_hook.hpp"
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -39,6 +51,7 @@
 #include <caf/io/doorman.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/network/multiplexer.hpp>
+#include <caf/io/network/scribe_impl.hpp>
 #include <caf/io/receive_policy.hpp>
 #include <caf/io/typed_broker.hpp>
 #include <caf/stateful_actor.hpp>
@@ -95,6 +108,16 @@ struct chunk_request {
   uint32_t index = 0;
 };
 
+// A chunk frame going out by send + sendfile, past CAF's write buffer: the
+// header bytes not yet sent, then `left` bytes of `file` from `offset`.
+struct direct_send {
+  std::vector<char> header;
+  size_t header_sent = 0;
+  file_handle file; // the connection's share fd, duplicated (outlives c.files)
+  uint64_t offset = 0;
+  uint32_t left = 0;
+};
+
 struct connection {
   proto::frame_reader reader{max_request_payload};
   std::deque<chunk_request> queue;  // accepted, not yet written
@@ -108,13 +131,18 @@ struct connection {
   // network key before anything else is answered.
   std::optional<proto::hello_server> opening;
   std::unique_ptr<proto::tls_channel> tls; // --encrypt: every byte in and out
+  std::optional<direct_send> direct; // a chunk half-sent by sendfile
+  std::vector<char> after_direct;   // frames emitted meanwhile, sent after it
+  bool failed = false;              // shut down by this side; closing
   bool greeted = false;             // hello received (keyed: the key proven)
   bool reading = false;             // the disk reader has this connection's next chunk
   uint64_t serial = 0;              // tells a later connection on the same handle apart
   std::string addr;                 // remote IP address (connection limits)
   std::string remote;               // "addr:port" for logs
 
-  bool busy() const { return !queue.empty() || !chunk_ends.empty() || reading; }
+  bool busy() const {
+    return !queue.empty() || !chunk_ends.empty() || reading || direct.has_value();
+  }
 };
 
 struct peer_server_state {
@@ -133,6 +161,8 @@ struct peer_server_state {
   uint64_t next_serial = 0;
   caf::actor disk_reader;    // detached; linked
   bool nowait = true;        // preadv2(RWF_NOWAIT) works here
+  bool zero_copy = true;     // cachestat(2) works here: cached chunks go by sendfile
+  uint64_t zero_copy_chunks = 0; // chunks sent by sendfile
   // Upload rate limiter (cfg.upload_rate_limit > 0): a token bucket that may
   // go into debt by one chunk, refilled every rate_tick.
   int64_t tokens = 0;
@@ -170,9 +200,15 @@ void seal(broker_ptr self, connection_handle hdl, connection& c, size_t from) {
   c.tls->take_ciphertext(buf);
 }
 
-// Appends to the connection's write buffer via `f(buf)` and flushes.
+// Appends to the connection's write buffer via `f(buf)` and flushes. While a
+// chunk frame is half-sent by sendfile (zero-copy serving), the bytes wait in
+// c.after_direct and follow that frame.
 template <class F>
 void emit(broker_ptr self, connection_handle hdl, connection& c, F f) {
+  if (c.direct) {
+    f(c.after_direct);
+    return;
+  }
   auto& buf = self->wr_buf(hdl);
   auto before = buf.size();
   f(buf);
@@ -265,15 +301,29 @@ file_mismatch(int fd, const std::string& name, uint64_t size, int64_t mtime_ns, 
   return std::nullopt;
 }
 
+// Asks the kernel to read chunks at `offsets` (each `chunk_size` bytes, cut
+// at `size`) of `fd` into the page cache in the background
+// (posix_fadvise(WILLNEED) starts the reads and does not wait for them).
+void read_ahead(int fd, const std::vector<uint64_t>& offsets, uint32_t chunk_size,
+                uint64_t size) {
+  for (auto off : offsets)
+    if (off < size)
+      ::posix_fadvise(fd, static_cast<off_t>(off),
+                      static_cast<off_t>(std::min<uint64_t>(chunk_size, size - off)),
+                      POSIX_FADV_WILLNEED);
+}
+
 // The disk reader's one request: chunk bytes [offset, offset + len) of the
 // share at `path`, from `fd` (this actor's own duplicate, closed here) or,
-// when fd is -1, from the file opened here and checked (file_mismatch).
+// when fd is -1, from the file opened here and checked (file_mismatch);
+// then read-ahead of the chunks at `ahead` (the connection's queue).
 // Answers (fd it opened or -1, data, 0 or a proto::error_code, message).
 using disk_answer = std::tuple<int, std::vector<char>, uint8_t, std::string>;
 
 disk_answer read_from_disk(const std::string& path, const std::string& name, int fd,
                            uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns,
-                           bool partial) {
+                           bool partial, const std::vector<uint64_t>& ahead,
+                           uint32_t chunk_size) {
   auto failed = [&](proto::error_code code, std::string msg) {
     return disk_answer{-1, {}, static_cast<uint8_t>(code), std::move(msg)};
   };
@@ -298,6 +348,7 @@ disk_answer read_from_disk(const std::string& path, const std::string& name, int
     return n < 0 ? failed(proto::error_code::io, name + ": " + errno_text(err))
                  : failed(proto::error_code::changed, name + ": changed on disk");
   }
+  read_ahead(fd, ahead, chunk_size, size);
   if (opened < 0)
     ::close(fd); // the duplicate
   return disk_answer{opened, std::move(data), 0, std::string{}};
@@ -309,8 +360,10 @@ caf::behavior disk_reader(caf::event_based_actor*, uint16_t job) {
   spdlog::debug("peer_server: disk reader {} up", job);
   return {
     [](disk_read_atom, const std::string& path, const std::string& name, int fd,
-       uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns, bool partial) {
-      return read_from_disk(path, name, fd, offset, len, size, mtime_ns, partial);
+       uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns, bool partial,
+       const std::vector<uint64_t>& ahead, uint32_t chunk_size) {
+      return read_from_disk(path, name, fd, offset, len, size, mtime_ns, partial, ahead,
+                            chunk_size);
     },
   };
 }
@@ -342,8 +395,13 @@ void read_on_disk_reader(broker_ptr self, connection_handle hdl, connection& c,
   auto id = s.id_hex;
   auto name = s.name;
   auto index = r.index;
+  std::vector<uint64_t> ahead; // the queued chunks of the same file
+  for (auto& q : c.queue)
+    if (q.id_hex == id)
+      ahead.push_back(uint64_t{q.index} * s.chunk_size);
   self->request(self->state.disk_reader, caf::infinite, disk_read_atom::value, s.path, s.name,
-                fd, offset, len, s.size, s.mtime_ns, s.partial)
+                fd, offset, len, s.size, s.mtime_ns, s.partial, std::move(ahead),
+                s.chunk_size)
     .then(
       [=](int opened, std::vector<char>& data, uint8_t code, std::string& message) {
         auto i = self->state.conns.find(hdl);
@@ -380,36 +438,204 @@ void read_on_disk_reader(broker_ptr self, connection_handle hdl, connection& c,
       });
 }
 
-// Writes chunk `r` (header + data) into the write buffer from the page cache,
-// hands it to the disk reader, or writes an error frame.
-void serve(broker_ptr self, connection_handle hdl, connection& c,
-           const chunk_request& r) {
+// -- zero-copy serving ----------------------------------------------------------
+
+// CAF 0.17 keeps a connection's socket inside its scribe (a protected member
+// of the broker's scribe map, and of scribe_impl) and has no accessor; these
+// two reach it, for sendfile, without changing either object.
+struct broker_peek : caf::io::abstract_broker {
+  static caf::io::scribe* scribe_of(caf::io::abstract_broker& b, connection_handle hdl) {
+    using by_id_fn
+      = caf::optional<caf::io::scribe&> (caf::io::abstract_broker::*)(connection_handle);
+    by_id_fn by_id_of = &broker_peek::by_id<connection_handle>;
+    auto found = (b.*by_id_of)(hdl);
+    return found ? &*found : nullptr;
+  }
+};
+struct scribe_peek : caf::io::network::scribe_impl {
+  static int fd_of(caf::io::network::scribe_impl& s) {
+    return (s.*(&scribe_peek::stream_)).fd();
+  }
+};
+
+// The socket of `hdl`, or -1 when it is gone or not a default-multiplexer
+// TCP scribe (e.g. CAF's test multiplexer).
+int socket_of(broker_ptr self, connection_handle hdl) {
+  auto* sc = broker_peek::scribe_of(*self, hdl);
+  auto* impl = dynamic_cast<caf::io::network::scribe_impl*>(sc);
+  return impl ? scribe_peek::fd_of(*impl) : -1;
+}
+
+// True when every byte put into CAF's write buffer has reached the socket, so
+// bytes written to the socket directly now follow them in order.
+bool drained(broker_ptr self, connection_handle hdl, const connection& c) {
+  return c.written == c.appended && self->wr_buf(hdl).empty();
+}
+
+// Ends a connection this side cannot continue (a chunk frame cut short): the
+// socket is shut down, so CAF reports it closed (connection_closed_msg drops
+// the state) without this code erasing a connection its callers still hold.
+void fail_connection(broker_ptr self, connection_handle hdl, connection& c, int sock,
+                     const std::string& why) {
+  spdlog::info("peer_server: closing {}: {}", c.remote, why);
+  c.failed = true;
+  c.queue.clear();
+  c.direct.reset();
+  if (sock >= 0)
+    ::shutdown(sock, SHUT_RDWR);
+}
+
+// Sends what is left of c.direct. Returns true when the whole chunk frame is
+// out; false when the socket is full (one next byte then goes through CAF's
+// write buffer, whose data_transferred_msg, once the socket took it, calls
+// pump again) or the connection failed.
+bool push_direct(broker_ptr self, connection_handle hdl, connection& c) {
+  auto sock = socket_of(self, hdl);
+  if (sock < 0) {
+    fail_connection(self, hdl, c, -1, "socket gone while sending a chunk");
+    return false;
+  }
+  auto& d = *c.direct;
+  bool full = false;
+  while (!full && d.header_sent < d.header.size()) {
+    auto n = ::send(sock, d.header.data() + d.header_sent, d.header.size() - d.header_sent,
+                    MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      full = true;
+      break;
+    }
+    if (n <= 0) {
+      fail_connection(self, hdl, c, sock, "send: " + errno_text(errno));
+      return false;
+    }
+    d.header_sent += static_cast<size_t>(n);
+  }
+  while (!full && d.left > 0) {
+    auto off = static_cast<off_t>(d.offset);
+    auto n = ::sendfile(sock, d.file.get(), &off, d.left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      full = true;
+      break;
+    }
+    if (n < 0) {
+      fail_connection(self, hdl, c, sock, "sendfile: " + errno_text(errno));
+      return false;
+    }
+    if (n == 0) { // the file shrank under a frame whose length is already sent
+      fail_connection(self, hdl, c, sock, "file changed on disk while sending a chunk");
+      return false;
+    }
+    d.offset += static_cast<uint64_t>(n);
+    d.left -= static_cast<uint32_t>(n);
+  }
+  if (!full) {
+    c.direct.reset();
+    if (!c.after_direct.empty()) {
+      auto& buf = self->wr_buf(hdl);
+      buf.insert(buf.end(), c.after_direct.begin(), c.after_direct.end());
+      c.appended += c.after_direct.size();
+      c.after_direct.clear();
+      self->flush(hdl);
+    }
+    return true;
+  }
+  // The socket is full. CAF learns when it has room again: hand it the next
+  // byte of the frame, and go on when it reports that byte written.
+  char next = 0;
+  if (d.header_sent < d.header.size()) {
+    next = d.header[d.header_sent++];
+  } else if (read_full_at(d.file.get(), &next, 1, d.offset) == 1) {
+    ++d.offset;
+    --d.left;
+  } else {
+    fail_connection(self, hdl, c, sock, "file changed on disk while sending a chunk");
+    return false;
+  }
+  self->wr_buf(hdl).push_back(next);
+  ++c.appended;
+  self->flush(hdl);
+  return false;
+}
+
+// Starts chunk `index` (`len` bytes at `offset` of the open share `fd`) as a
+// direct send on a drained plain connection. False when the file cannot be
+// duplicated (the caller then copies it).
+bool start_direct(broker_ptr self, connection_handle hdl, connection& c, int fd,
+                  uint32_t index, uint64_t offset, uint32_t len) {
+  int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0)
+    return false;
+  auto& st = self->state;
+  c.direct.emplace();
+  c.direct->file = file_handle{own};
+  proto::encode_chunk_header(c.direct->header, index, len);
+  c.direct->offset = offset;
+  c.direct->left = len;
+  ++st.zero_copy_chunks;
+  st.bytes_total += len;
+  if (st.limited())
+    st.tokens -= len;
+  push_direct(self, hdl, c);
+  return true;
+}
+
+// What serve did with a request.
+enum class served { done, wait };
+
+// Sends chunk `r` by sendfile (plain connection, chunk in the page cache),
+// writes it (header + data) into the write buffer from the page cache, hands
+// it to the disk reader, or writes an error frame. `wait`: it goes by
+// sendfile but CAF's write buffer is not empty yet; ask again when it is.
+served serve(broker_ptr self, connection_handle hdl, connection& c,
+             const chunk_request& r) {
   auto& st = self->state;
   auto si = st.table.find(r.id_hex);
   if (si == st.table.end()) {
     send_error(self, hdl, c, proto::error_code::unknown_file, r.index,
                "not shared: " + r.id_hex);
-    return;
+    return served::done;
   }
   const auto& s = si->second;
   if (r.index >= chunk_count(s)) {
     send_error(self, hdl, c, proto::error_code::bad_index, r.index,
                "no chunk " + std::to_string(r.index));
-    return;
+    return served::done;
   }
   uint64_t offset = uint64_t{r.index} * s.chunk_size;
   auto len = static_cast<uint32_t>(std::min<uint64_t>(s.chunk_size, s.size - offset));
   auto fi = c.files.find(s.id_hex);
-  if (fi == c.files.end())
-    return read_on_disk_reader(self, hdl, c, s, r, -1, offset, len);
+  if (fi == c.files.end()) {
+    read_on_disk_reader(self, hdl, c, s, r, -1, offset, len);
+    return served::done;
+  }
   int fd = fi->second.get();
   if (auto bad = file_mismatch(fd, s.name, s.size, s.mtime_ns, s.partial)) {
     c.files.erase(fi);
     send_error(self, hdl, c, bad->first, r.index, bad->second);
-    return;
+    return served::done;
   }
-  if (!st.nowait)
-    return read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+  if (!c.tls && st.zero_copy) {
+    auto cached = page_cache_holds(fd, offset, len);
+    if (!cached) {
+      spdlog::info("peer_server: cachestat(2) unsupported here ({}); chunks are copied "
+                   "into the write buffer",
+                   errno_text(errno));
+      st.zero_copy = false;
+    } else if (*cached) {
+      if (!drained(self, hdl, c))
+        return served::wait;
+      if (start_direct(self, hdl, c, fd, r.index, offset, len))
+        return served::done;
+    }
+  }
+  if (!st.nowait) {
+    read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+    return served::done;
+  }
   auto& buf = self->wr_buf(hdl);
   auto base = buf.size();
   proto::encode_chunk_header(buf, r.index, len);
@@ -435,7 +661,8 @@ void serve(broker_ptr self, connection_handle hdl, connection& c,
         st.nowait = false;
       }
       // Not in the page cache (or cannot tell): read on the disk reader.
-      return read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+      read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+      return served::done;
     }
     c.files.erase(s.id_hex);
     if (n < 0)
@@ -444,22 +671,32 @@ void serve(broker_ptr self, connection_handle hdl, connection& c,
     else
       send_error(self, hdl, c, proto::error_code::changed, r.index,
                  s.name + ": changed on disk");
-    return;
+    return served::done;
   }
   chunk_appended(self, hdl, c, base, len);
   spdlog::trace("peer_server: chunk {} of {} to {}", r.index, s.name, c.remote);
+  return served::done;
 }
 
 // Serves queued requests while the connection has room in its write buffer
 // (and the rate limiter has tokens).
+// A chunk half-sent by sendfile goes on first, once CAF's buffer is empty.
 void pump(broker_ptr self, connection_handle hdl, connection& c) {
   auto& st = self->state;
-  while (!c.reading && !c.queue.empty() && c.chunk_ends.size() < max_buffered_chunks) {
+  if (c.failed)
+    return;
+  if (c.direct && (!drained(self, hdl, c) || !push_direct(self, hdl, c)))
+    return;
+  while (!c.reading && !c.direct && !c.failed && !c.queue.empty()
+         && c.chunk_ends.size() < max_buffered_chunks) {
     if (st.limited() && st.tokens <= 0)
       return;
     auto r = std::move(c.queue.front());
     c.queue.pop_front();
-    serve(self, hdl, c, r);
+    if (serve(self, hdl, c, r) == served::wait) {
+      c.queue.push_front(std::move(r));
+      return;
+    }
   }
 }
 
@@ -852,6 +1089,7 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
       upload_stats out;
       out.bytes_total = self->state.bytes_total;
       out.disk_reads = self->state.disk_reads;
+      out.zero_copy_chunks = self->state.zero_copy_chunks;
       for (auto& [hdl, c] : self->state.conns)
         if (c.busy())
           ++out.active;
@@ -895,6 +1133,9 @@ caf::expected<peer_server_actor> spawn_peer_server(caf::actor_system& sys,
                                                    share_registry_actor registry,
                                                    uint64_t peer_id,
                                                    uint16_t& bound_port) {
+  // sendfile(2) to a socket the peer closed raises SIGPIPE (send() takes
+  // MSG_NOSIGNAL, sendfile has no such flag): the error must come back as EPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   auto& mm = sys.middleman();
   // Open the listening socket here, so a bind failure reaches the caller; the
   // broker adopts it (what add_tcp_doorman(port, "0.0.0.0", true) does inside).

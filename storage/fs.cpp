@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace p2p {
@@ -154,6 +155,38 @@ std::string base_name(const std::string& path) {
   auto start = path.find_last_of('/', end);
   start = start == std::string::npos ? 0 : start + 1;
   return path.substr(start, end - start + 1);
+}
+
+namespace {
+
+// cachestat(2)'s ABI (include/uapi/linux/mman.h since 6.5; Debian 12's kernel
+// headers predate it). The syscall number is 451 on every architecture.
+struct cachestat_range_abi {
+  uint64_t off;
+  uint64_t len;
+};
+struct cachestat_abi {
+  uint64_t nr_cache;
+  uint64_t nr_dirty;
+  uint64_t nr_writeback;
+  uint64_t nr_evicted;
+  uint64_t nr_recently_evicted;
+};
+constexpr long cachestat_syscall = 451;
+
+} // namespace
+
+std::optional<bool> page_cache_holds(int fd, uint64_t offset, uint64_t len) {
+  if (len == 0)
+    return true;
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t first = offset / page;
+  uint64_t end = (offset + len + page - 1) / page;
+  cachestat_range_abi range{first * page, (end - first) * page};
+  cachestat_abi cs{};
+  if (::syscall(cachestat_syscall, fd, &range, &cs, 0) != 0)
+    return std::nullopt;
+  return cs.nr_cache >= end - first;
 }
 
 long read_full_at(int fd, char* buf, size_t len, uint64_t offset) {

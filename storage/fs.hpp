@@ -44,6 +44,12 @@ std::string base_name(const std::string& path);
 // ends first, or -1 with errno set.
 long read_full_at(int fd, char* buf, size_t len, uint64_t offset);
 
+// Whether every page of bytes [offset, offset + len) of the open file `fd` is
+// in the page cache, asked with cachestat(2) (Linux 6.5+; it reads nothing and
+// never waits for the disk). nullopt when the kernel cannot tell (ENOSYS on an
+// older kernel, EPERM in a sandbox): callers then assume "not known".
+std::optional<bool> page_cache_holds(int fd, uint64_t offset, uint64_t len);
+
 // strerror(errno) as a string.
 std::string errno_text(int err);
 

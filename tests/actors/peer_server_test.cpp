@@ -17,6 +17,7 @@
 #include "actors/actors.hpp"
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
+#include "storage/fs.hpp"
 #include "storage/manifest.hpp"
 #include "tests/support/actor_env.hpp"
 #include "tests/support/socket_client.hpp"
@@ -124,10 +125,11 @@ struct server_fixture {
   std::string content;
   share_info share;
 
-  explicit server_fixture(uint64_t rate_limit = 0, size_t file_size = 1000 * 1000 + 123) {
+  explicit server_fixture(uint64_t rate_limit = 0, size_t file_size = 1000 * 1000 + 123,
+                          uint32_t chunk_size = test_chunk) {
     self = std::make_unique<caf::scoped_actor>(sys);
     cfg.state_dir = tmp.file("state");
-    cfg.chunk_size = test_chunk;
+    cfg.chunk_size = chunk_size;
     cfg.peer_port = 0;
     cfg.upload_rate_limit = rate_limit;
     content = random_bytes(file_size, 42);
@@ -141,7 +143,7 @@ struct server_fixture {
     REQUIRE(res);
     REQUIRE(res->shares.size() == 1);
     share = res->shares.front();
-    REQUIRE(share.chunk_size == test_chunk);
+    REQUIRE(share.chunk_size == chunk_size);
     wait_for_catalog();
   }
   // The server subscribes to the registry asynchronously: wait until its
@@ -478,4 +480,106 @@ TEST_CASE("peer_server serves a partial offer's verified chunks: bitfield, not_h
   // Withdrawn (the download failed): gone from the catalog.
   caf::anon_send(fx.reg, withdraw_atom::value, info.id_hex, std::string{});
   REQUIRE(within_5s([&] { return !listed(); }));
+}
+
+// Zero-copy serving (actors/peer_server.cpp): cached chunks go by send +
+// sendfile past CAF's write buffer. 32 requests of 1 MiB chunks, read only
+// later, fill the socket, so sends stop half-way (EAGAIN) and go on later; a
+// catalog request sent meanwhile is answered while a chunk is half-sent, so its frame must wait for that chunk's end (written at once,
+// it lands inside the chunk's bytes and this test fails). Every frame must
+// arrive whole and in order.
+TEST_CASE("peer_server sends cached chunks by sendfile, whole and in order, "
+          "around a full socket",
+          "[peer_server][zero_copy]") {
+  constexpr uint32_t big = 1024 * 1024;
+  server_fixture fx{0, 8 * big - 77, big};
+  REQUIRE(fx.chunks() == 8);
+  client c{fx.port};
+  // A fixed receive buffer (no autotuning up to tcp_rmem's 32 MiB): what is
+  // unread fills the socket after a few MiB.
+  int rcvbuf = 64 * 1024;
+  REQUIRE(::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == 0);
+  // The connection's first read opens the file on the disk reader (a copy);
+  // after it, the file is open here and every cached chunk goes by sendfile.
+  c.send(chunk_req(fx.share.id_hex, 7));
+  expect_chunk(c, fx.content, big, 7);
+  std::vector<char> out;
+  std::vector<uint32_t> sent;
+  for (uint32_t k = 0; k < defaults::server_requests_per_conn; ++k) {
+    auto idx = (k * 3) % fx.chunks(); // the short last one among them
+    proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), idx});
+    sent.push_back(idx);
+  }
+  c.send(out);
+  // The first answer read, ~30 MiB still to come, none read: the socket is
+  // full, so the catalog request is handled while a chunk is half-sent.
+  expect_chunk(c, fx.content, big, sent[0]);
+  out.clear();
+  proto::encode_catalog_req(out);
+  c.send(out);
+  size_t next = 1;
+  bool catalog = false;
+  while (next < sent.size() || !catalog) {
+    auto f = c.read_frame();
+    REQUIRE(f);
+    if (f->type == proto::frame_type::catalog) {
+      REQUIRE_FALSE(catalog);
+      catalog = true;
+      proto::catalog_msg m;
+      REQUIRE(proto::decode(f->payload.data(), f->payload.size(), m));
+      REQUIRE(m.files.size() == 1);
+      continue;
+    }
+    REQUIRE(f->type == proto::frame_type::chunk);
+    REQUIRE(next < sent.size());
+    uint32_t idx = 0;
+    const char* data = nullptr;
+    size_t len = 0;
+    REQUIRE(proto::decode_chunk(f->payload.data(), f->payload.size(), idx, data, len));
+    REQUIRE(idx == sent[next]);
+    uint64_t off = uint64_t{idx} * big;
+    REQUIRE(len == std::min<uint64_t>(big, fx.content.size() - off));
+    REQUIRE(std::memcmp(data, fx.content.data() + off, len) == 0);
+    ++next;
+  }
+  auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
+  REQUIRE(up);
+  int fd = ::open(fx.file.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto known = page_cache_holds(fd, 0, fx.content.size());
+  ::close(fd);
+  if (known) {
+    CHECK(up->disk_reads == 1);
+    CHECK(up->zero_copy_chunks == sent.size());
+  } else {
+    CHECK(up->zero_copy_chunks == 0); // no cachestat(2): the copy path
+  }
+}
+
+TEST_CASE("peer_server survives a client that leaves in the middle of a sendfile",
+          "[peer_server][zero_copy]") {
+  constexpr uint32_t big = 1024 * 1024;
+  server_fixture fx{0, 8 * big, big};
+  {
+    client c{fx.port};
+    std::vector<char> out;
+    for (uint32_t k = 0; k < defaults::server_requests_per_conn; ++k)
+      proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), k % fx.chunks()});
+    c.send(out);
+    expect_chunk(c, fx.content, big, 0);
+    expect_chunk(c, fx.content, big, 1);
+  } // closed with ~30 MiB of answers unsent: the server's sends fail (EPIPE)
+  // The server still serves, and forgets the closed connection.
+  client d{fx.port};
+  d.send(chunk_req(fx.share.id_hex, 5));
+  expect_chunk(d, fx.content, big, 5);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
+    REQUIRE(up);
+    if (up->active == 0)
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(20ms);
+  }
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "storage/fs.hpp"
 #include "tests/support/daemon.hpp"
 
 using namespace p2p::test;
@@ -242,9 +243,17 @@ TEST_CASE("chunks not in the page cache are read by the disk reader, not on the 
   };
 
   // Just written and hashed: every chunk is in the page cache. Only the
-  // first read of the one connection goes to the disk reader.
+  // first read of the one connection goes to the disk reader; the other 64
+  // chunks go by sendfile (cachestat says they are cached), not through the
+  // write buffer.
   download("warm.bin");
   CHECK(disk_reads() == 1);
+  int probe = ::open((src + "/warm.bin").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(probe >= 0);
+  bool cachestat = p2p::page_cache_holds(probe, 0, 1).has_value();
+  ::close(probe);
+  CHECK(c.cli_json(0, {"status"})["uploads"].value("zero_copy_chunks", uint64_t{0})
+        == (cachestat ? 64u : 0u));
 
   // Out of the page cache (written back, then dropped): reads wait for the
   // disk, so they must not happen on the broker.
