@@ -169,8 +169,11 @@ using peer_server_actor = caf::typed_actor<
   caf::replies_to<uploads_atom>::with<upload_stats>,
   // Timer: refills the upload rate limiter.
   caf::reacts_to<tick_atom>,
-  // Timer: closes the connection if it has not sent hello by now.
-  caf::reacts_to<timeout_atom, caf::io::connection_handle>>;
+  // Timer: closes the connections that sent no hello within
+  // hello_timeout_ms. One timer for all connections, armed for the earliest
+  // deadline: a timer per connection woke the I/O thread thousands of times
+  // in the 10 s after a burst of connections (issue 9, idle CPU).
+  caf::reacts_to<timeout_atom>>;
 
 // -- peer_query (one short exchange with a remote peer_server) -----------------
 

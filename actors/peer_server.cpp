@@ -135,6 +135,7 @@ struct connection {
   std::vector<char> after_direct;   // frames emitted meanwhile, sent after it
   bool failed = false;              // shut down by this side; closing
   bool greeted = false;             // hello received (keyed: the key proven)
+  caf::actor_clock::time_point hello_due; // closed if not greeted by then
   bool reading = false;             // the disk reader has this connection's next chunk
   uint64_t serial = 0;              // tells a later connection on the same handle apart
   std::string addr;                 // remote IP address (connection limits)
@@ -167,6 +168,7 @@ struct peer_server_state {
   // go into debt by one chunk, refilled every rate_tick.
   int64_t tokens = 0;
   connection_handle rr_last; // round-robin position of the limiter
+  bool hello_timer = false;  // a timeout_atom is on its way (sweep_hello)
 
   bool limited() const { return cfg.upload_rate_limit > 0; }
 };
@@ -282,8 +284,41 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
   } else {
     self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
   }
-  self->delayed_send(self, std::chrono::milliseconds(st.cfg.hello_timeout_ms),
-                     timeout_atom::value, hdl);
+  c.hello_due = self->clock().now() + std::chrono::milliseconds(st.cfg.hello_timeout_ms);
+  if (!st.hello_timer) {
+    st.hello_timer = true;
+    self->delayed_send(self, std::chrono::milliseconds(st.cfg.hello_timeout_ms),
+                       timeout_atom::value);
+  }
+}
+
+// The hello timer (timeout_atom): closes every connection whose hello is
+// overdue with an error frame, and re-arms for the earliest deadline left.
+void sweep_hello(broker_ptr self) {
+  auto& st = self->state;
+  st.hello_timer = false;
+  auto now = self->clock().now();
+  auto ms = std::to_string(st.cfg.hello_timeout_ms);
+  std::vector<connection_handle> overdue;
+  std::optional<caf::actor_clock::time_point> next;
+  for (auto& [hdl, c] : st.conns) {
+    if (c.greeted)
+      continue;
+    if (c.hello_due <= now)
+      overdue.push_back(hdl);
+    else if (!next || c.hello_due < *next)
+      next = c.hello_due;
+  }
+  for (auto& hdl : overdue) {
+    auto& c = st.conns.at(hdl);
+    spdlog::debug("peer_server: no hello from {} within {} ms; closing", c.remote, ms);
+    send_error(self, hdl, c, proto::error_code::bad_request, 0, "no hello within " + ms + " ms");
+    drop(self, hdl);
+  }
+  if (next) {
+    st.hello_timer = true;
+    self->delayed_send(self, *next - now, timeout_atom::value);
+  }
 }
 
 // -- serving chunks ------------------------------------------------------------
@@ -757,7 +792,12 @@ void on_manifest_req(broker_ptr self, connection_handle hdl, connection& c,
     send_error(self, hdl, c, proto::error_code::unknown_file, 0, "not shared: " + id);
     return;
   }
-  self->request(self->state.registry, std::chrono::milliseconds(defaults::registry_ask_timeout_ms), manifest_atom::value, id)
+  // No timeout: the registry answers from memory, and a dead one bounces the
+  // request with an error. CAF 0.17.6 never cancels a request's timeout when
+  // the response arrives (simple_actor_clock has no caller of
+  // cancel_request_timeout), so each one woke the I/O thread 10 s later for
+  // nothing: ~50 a second on a seeder after a burst of 1,000 small downloads.
+  self->request(self->state.registry, caf::infinite, manifest_atom::value, id)
     .then(
       [=](std::vector<char>& bytes) {
         auto i = self->state.conns.find(hdl);
@@ -1074,17 +1114,7 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
       on_shares(self, shares);
     },
     [=](have_atom, const std::string& id, uint32_t index) { on_have(self, id, index); },
-    [=](timeout_atom, connection_handle hdl) {
-      auto i = self->state.conns.find(hdl);
-      if (i == self->state.conns.end() || i->second.greeted)
-        return;
-      auto ms = std::to_string(self->state.cfg.hello_timeout_ms);
-      spdlog::debug("peer_server: no hello from {} within {} ms; closing",
-                    i->second.remote, ms);
-      send_error(self, hdl, i->second, proto::error_code::bad_request, 0,
-                 "no hello within " + ms + " ms");
-      drop(self, hdl);
-    },
+    [=](timeout_atom) { sweep_hello(self); },
     [=](uploads_atom) {
       upload_stats out;
       out.bytes_total = self->state.bytes_total;

@@ -76,7 +76,6 @@ constexpr uint32_t catalog_ask_timeout_ms = 5000;   // download -> catalog reque
 constexpr uint32_t fetcher_tick_ms = 500;           // stall and connect-timeout checks
 // peer_server
 constexpr uint32_t upload_rate_tick_ms = 50;        // token bucket refill period
-constexpr uint32_t registry_ask_timeout_ms = 10000; // peer_server -> share_registry
 // catalog
 constexpr uint32_t catalog_max_tick_ms = 1000;      // expiry/static-poll tick, at most
 constexpr uint32_t catalog_fetch_slack_ms = 1000;   // added to a catalog fetch's own timeout

@@ -393,6 +393,32 @@ TEST_CASE("a connection without hello is closed after the hello timeout, half a 
   check_serves_good_client(port, f);
 }
 
+TEST_CASE("connections opened at different times are each closed at their own hello deadline",
+          "[system][hostile][limits]") {
+  // One timer serves every connection's hello deadline (a timer each woke the
+  // I/O thread thousands of times after a burst of connections): after
+  // closing the first, it must re-arm for the second's deadline, not a whole
+  // timeout later.
+  constexpr auto hello_timeout = 1500ms;
+  cluster c(1, {"--hello-timeout-ms", std::to_string(hello_timeout.count())});
+  auto port = c.node(0).peer_port;
+  auto t_first = steady::now();
+  peer_client first(port);
+  std::this_thread::sleep_for(800ms); // the input: a second connection 800 ms later
+  auto t_second = steady::now();
+  peer_client second(port);
+  auto err = first.read_error(hello_timeout + 5s);
+  CHECK(err.code == proto::error_code::bad_request);
+  CHECK(steady::now() - t_first >= hello_timeout - 100ms);
+  CHECK_FALSE(second.closed_within(300ms)); // its deadline is ~800 ms after the first's
+  auto err2 = second.read_error(hello_timeout + 5s);
+  auto waited = steady::now() - t_second;
+  CHECK(err2.code == proto::error_code::bad_request);
+  CHECK_THAT(err2.message, Catch::StartsWith("no hello within 1500 ms"));
+  CHECK(waited >= hello_timeout - 100ms);
+  CHECK(waited <= hello_timeout + 600ms); // re-armed for the full timeout: ~2,200 ms
+}
+
 TEST_CASE("connections per remote address and in total are bounded, thousands are refused",
           "[system][hostile][limits]") {
   constexpr size_t per_addr = 8, total = 24;
