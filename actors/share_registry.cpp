@@ -811,7 +811,7 @@ caf::result<share_result> handle_share(registry_ptr self, const std::string& arg
     pending->rp.deliver(std::move(pending->result));
     return pending->rp;
   }
-  spdlog::info("sharing {}: {} files to hash", arg, to_hash.size());
+  spdlog::info("sharing {}: {} file{} to hash", arg, to_hash.size(), to_hash.size() == 1 ? "" : "s");
   pending->remaining = to_hash.size();
   for (auto& t : to_hash) {
     auto path = t.path;

@@ -11,6 +11,9 @@ TEST_CASE("shares persist across a daemon restart", "[system][persistence]") {
   INFO("share --json: " << shared.dump());
   auto share = cluster::find_by_name(shared, "shares", "keep.bin");
   REQUIRE(share.is_object());
+  // One file is "1 file", not "1 files" (the daemon's log said so).
+  CHECK_THAT(slurp(c.node(0).log_path),
+             Catch::Contains("sharing " + src + "/keep.bin: 1 file to hash"));
 
   auto exit_status = c.stop(0, SIGTERM, 2s);
   INFO(c.dump_logs(40));
