@@ -1,5 +1,7 @@
 #include "protocol/tls_channel.hpp"
 
+#include "protocol/frame.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -155,6 +157,16 @@ bool tls_channel::read_ciphertext(const char* p, size_t n, std::vector<char>& pl
     // Anything else is a peer that speaks the plain protocol.
     if (p[0] != 22 && p[0] != 21) {
       plain_peer_ = true;
+      // A server at its connection limit refuses before any TLS, with one
+      // plain `busy` error frame (docs/protocol.md, "Limits"): say that, not
+      // that it does not encrypt.
+      frame_header hdr;
+      error_msg refusal;
+      if (n >= frame_header_size && decode_header(p, hdr) == header_status::ok
+          && hdr.type == frame_type::error && n >= frame_header_size + hdr.length
+          && decode(p + frame_header_size, hdr.length, refusal)
+          && refusal.code == error_code::busy)
+        return fail("the peer refused the connection: " + refusal.message);
       return fail("the peer does not encrypt (plain protocol; this daemon runs --encrypt)");
     }
   }

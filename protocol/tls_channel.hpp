@@ -26,8 +26,10 @@ public:
   // Takes `n` bytes read from the socket; appends the plaintext they carry
   // to `plain`. False on anything but TLS from a peer with the same key:
   // error() says why ("the peer does not encrypt" when its first bytes are
-  // not a TLS record, "TLS handshake failed: ..." for another key), and the
-  // connection must be closed.
+  // not a TLS record, "the peer refused the connection: ..." when they are a
+  // whole plain `busy` error frame (a server at its connection limit), "TLS
+  // handshake failed: ..." for another key), and the connection must be
+  // closed.
   bool read_ciphertext(const char* p, size_t n, std::vector<char>& plain);
 
   // Encrypts `n` bytes of plaintext (kept until the handshake is done). False

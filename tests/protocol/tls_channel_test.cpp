@@ -101,6 +101,23 @@ TEST_CASE("a plain peer is told apart from TLS", "[tls]") {
     CHECK_FALSE(client.read_ciphertext(err.data(), err.size(), plain));
     CHECK(client.error().find("the peer does not encrypt") != std::string::npos);
   }
+  SECTION("a server at its connection limit refuses in plain: the client says so") {
+    // An encrypting server refuses before TLS; reading that as "does not
+    // encrypt" misled (issue 12's leftover).
+    tls_channel client(tls_channel::role::client, tls_test_key(1));
+    std::vector<char> err;
+    encode(err, error_msg{error_code::busy, 0, "too many connections (256)"});
+    CHECK_FALSE(client.read_ciphertext(err.data(), err.size(), plain));
+    CHECK(client.error() == "the peer refused the connection: too many connections (256)");
+    CHECK(plain.empty());
+  }
+  SECTION("half a busy frame is still a plain peer") {
+    tls_channel client(tls_channel::role::client, tls_test_key(1));
+    std::vector<char> err;
+    encode(err, error_msg{error_code::busy, 0, "too many connections (256)"});
+    CHECK_FALSE(client.read_ciphertext(err.data(), err.size() - 3, plain));
+    CHECK(client.error().find("the peer does not encrypt") != std::string::npos);
+  }
   SECTION("garbage after a TLS-looking first byte fails cleanly") {
     tls_channel server(tls_channel::role::server, tls_test_key(1));
     std::vector<char> junk(300, 0x16);

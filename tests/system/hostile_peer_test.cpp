@@ -40,6 +40,22 @@ struct frame {
 
 // A raw peer-protocol connection to 127.0.0.1:`port` from the local address
 // `from` (any 127.x.y.z: the daemon sees distinct remote addresses).
+// A network key file (64 hex digits, mode 0600, as p2p-cli keygen writes
+// it) in its own directory, removed afterwards.
+struct key_file {
+  std::string dir = make_temp_dir("p2p-key");
+  std::string file = dir + "/net.key";
+  key_file() {
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    REQUIRE(fd >= 0);
+    std::string hex(64, 'a');
+    hex += '\n';
+    REQUIRE(::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()));
+    ::close(fd);
+  }
+  ~key_file() { remove_tree(dir); }
+};
+
 class peer_client {
 public:
   peer_client(uint16_t port, const std::string& from = "127.0.0.1") {
@@ -417,6 +433,34 @@ TEST_CASE("connections opened at different times are each closed at their own he
   CHECK_THAT(err2.message, Catch::StartsWith("no hello within 1500 ms"));
   CHECK(waited >= hello_timeout - 100ms);
   CHECK(waited <= hello_timeout + 600ms); // re-armed for the full timeout: ~2,200 ms
+}
+
+TEST_CASE("an encrypting daemon at its connection limit: the refused encrypting peer says why",
+          "[system][hostile][limits][encrypt]") {
+  // The refusal comes before any TLS, as one plain `busy` error frame; the
+  // peer read it as "the peer does not encrypt" (issue 12's leftover).
+  key_file key;
+  cluster c(2, {"--network-key", key.file, "--encrypt"}, nullptr,
+            {{0, {"--max-connections", "1", "--hello-timeout-ms", "60000"}}});
+  auto port = c.node(0).peer_port;
+  // Take daemon 0's one connection slot (daemon 1's polls may hold it a moment).
+  std::unique_ptr<peer_client> hold;
+  REQUIRE(wait_until(
+    [&] {
+      hold = std::make_unique<peer_client>(port);
+      return !hold->closed_within(300ms);
+    },
+    20s, 100ms));
+  const std::string why = "the peer refused the connection: too many connections (1)";
+  bool said = wait_until(
+    [&] {
+      c.cli(1, {"scan"}, 30s);
+      return contains(slurp(c.node(1).log_path), why);
+    },
+    20s, 200ms);
+  INFO(c.dump_logs(40));
+  CHECK(said);
+  CHECK_FALSE(contains(slurp(c.node(1).log_path), "the peer does not encrypt"));
 }
 
 TEST_CASE("connections per remote address and in total are bounded, thousands are refused",
