@@ -20,8 +20,10 @@
 // cache (cachestat(2)) without a copy in user space: once CAF's write buffer
 // for it is empty, the frame header goes out with send(MSG_MORE) and the
 // chunk's bytes with sendfile(2) from the share's file straight to the socket
-// (see "zero-copy serving"). --encrypt connections seal every byte and keep
-// the copy path. The disk reader also asks the kernel to read ahead
+// (see "zero-copy serving"). A chunk not in the cache is read once by the
+// disk reader into its own scratch buffer, only to bring it into the page
+// cache, and then sent the same way. --encrypt connections seal every byte
+// and keep the copy path. The disk reader also asks the kernel to read ahead
 // (posix_fadvise WILLNEED) the chunks queued behind the one it reads, so a
 // file larger than the page cache is not read one chunk at a time.
 #include "actors/actors.hpp"
@@ -106,6 +108,7 @@ using disk_read_atom = caf::atom_constant<caf::atom("diskread")>;
 struct chunk_request {
   std::string id_hex;
   uint32_t index = 0;
+  bool warmed = false; // the disk reader has read it into the page cache once
 };
 
 // A chunk frame going out by send + sendfile, past CAF's write buffer: the
@@ -352,13 +355,15 @@ void read_ahead(int fd, const std::vector<uint64_t>& offsets, uint32_t chunk_siz
 // share at `path`, from `fd` (this actor's own duplicate, closed here) or,
 // when fd is -1, from the file opened here and checked (file_mismatch);
 // then read-ahead of the chunks at `ahead` (the connection's queue).
+// `warm_only`: the bytes are read into a scratch buffer only, to bring them
+// into the page cache for sendfile, and the answer's data is empty.
 // Answers (fd it opened or -1, data, 0 or a proto::error_code, message).
 using disk_answer = std::tuple<int, std::vector<char>, uint8_t, std::string>;
 
 disk_answer read_from_disk(const std::string& path, const std::string& name, int fd,
                            uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns,
                            bool partial, const std::vector<uint64_t>& ahead,
-                           uint32_t chunk_size) {
+                           uint32_t chunk_size, bool warm_only) {
   auto failed = [&](proto::error_code code, std::string msg) {
     return disk_answer{-1, {}, static_cast<uint8_t>(code), std::move(msg)};
   };
@@ -375,8 +380,14 @@ disk_answer read_from_disk(const std::string& path, const std::string& name, int
       return failed(bad->first, bad->second);
     }
   }
-  std::vector<char> data(len);
-  auto n = read_full_at(fd, data.data(), len, offset);
+  // The reader's own scratch buffer, reused (sized once, not zero-filled
+  // again) when only warming the page cache.
+  static thread_local std::vector<char> scratch;
+  std::vector<char> data;
+  auto& into = warm_only ? scratch : data;
+  if (into.size() < len)
+    into.resize(len);
+  auto n = read_full_at(fd, into.data(), len, offset);
   if (n != static_cast<long>(len)) {
     auto err = n < 0 ? errno : 0;
     ::close(fd);
@@ -396,9 +407,9 @@ caf::behavior disk_reader(caf::event_based_actor*, uint16_t job) {
   return {
     [](disk_read_atom, const std::string& path, const std::string& name, int fd,
        uint64_t offset, uint32_t len, uint64_t size, int64_t mtime_ns, bool partial,
-       const std::vector<uint64_t>& ahead, uint32_t chunk_size) {
+       const std::vector<uint64_t>& ahead, uint32_t chunk_size, bool warm_only) {
       return read_from_disk(path, name, fd, offset, len, size, mtime_ns, partial, ahead,
-                            chunk_size);
+                            chunk_size, warm_only);
     },
   };
 }
@@ -421,9 +432,11 @@ void chunk_appended(broker_ptr self, connection_handle hdl, connection& c, size_
 
 // Hands chunk `r` of share `s` to the disk reader (`fd`: a duplicate of the
 // connection's open file, or -1 to open it there); the connection waits.
+// `warm_only`: the reader only brings the chunk into the page cache, and `r`
+// goes back to the front of the queue, marked warmed, for sendfile.
 void read_on_disk_reader(broker_ptr self, connection_handle hdl, connection& c,
                          const share_info& s, const chunk_request& r, int fd,
-                         uint64_t offset, uint32_t len) {
+                         uint64_t offset, uint32_t len, bool warm_only) {
   c.reading = true;
   ++self->state.disk_reads;
   auto serial = c.serial;
@@ -436,7 +449,7 @@ void read_on_disk_reader(broker_ptr self, connection_handle hdl, connection& c,
       ahead.push_back(uint64_t{q.index} * s.chunk_size);
   self->request(self->state.disk_reader, caf::infinite, disk_read_atom::value, s.path, s.name,
                 fd, offset, len, s.size, s.mtime_ns, s.partial, std::move(ahead),
-                s.chunk_size)
+                s.chunk_size, warm_only)
     .then(
       [=](int opened, std::vector<char>& data, uint8_t code, std::string& message) {
         auto i = self->state.conns.find(hdl);
@@ -453,6 +466,8 @@ void read_on_disk_reader(broker_ptr self, connection_handle hdl, connection& c,
           c.files.erase(id);
           send_error(self, hdl, c, static_cast<proto::error_code>(code), index,
                      std::move(message));
+        } else if (warm_only) {
+          c.queue.push_front(chunk_request{id, index, true});
         } else {
           auto& buf = self->wr_buf(hdl);
           auto base = buf.size();
@@ -643,8 +658,12 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
   uint64_t offset = uint64_t{r.index} * s.chunk_size;
   auto len = static_cast<uint32_t>(std::min<uint64_t>(s.chunk_size, s.size - offset));
   auto fi = c.files.find(s.id_hex);
+  // Plain connections take cached chunks by sendfile: a chunk not cached is
+  // only brought into the page cache by the disk reader, once (a chunk
+  // evicted again before it is sent is copied, below).
+  bool zero_copy = !c.tls && st.zero_copy;
   if (fi == c.files.end()) {
-    read_on_disk_reader(self, hdl, c, s, r, -1, offset, len);
+    read_on_disk_reader(self, hdl, c, s, r, -1, offset, len, zero_copy && !r.warmed);
     return served::done;
   }
   int fd = fi->second.get();
@@ -653,7 +672,7 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
     send_error(self, hdl, c, bad->first, r.index, bad->second);
     return served::done;
   }
-  if (!c.tls && st.zero_copy) {
+  if (zero_copy) {
     auto cached = page_cache_holds(fd, offset, len);
     if (!cached) {
       spdlog::info("peer_server: cachestat(2) unsupported here ({}); chunks are copied "
@@ -665,10 +684,13 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
         return served::wait;
       if (start_direct(self, hdl, c, fd, r.index, offset, len))
         return served::done;
+    } else if (!r.warmed) {
+      read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len, true);
+      return served::done;
     }
   }
   if (!st.nowait) {
-    read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+    read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len, false);
     return served::done;
   }
   auto& buf = self->wr_buf(hdl);
@@ -696,7 +718,7 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
         st.nowait = false;
       }
       // Not in the page cache (or cannot tell): read on the disk reader.
-      read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len);
+      read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len, false);
       return served::done;
     }
     c.files.erase(s.id_hex);
