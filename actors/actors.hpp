@@ -55,6 +55,7 @@ using bitfield_atom = caf::atom_constant<caf::atom("bitfield")>;
 using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
 using clear_atom = caf::atom_constant<caf::atom("clear")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
 
 // Index of a seeder within one download (range_fetcher <-> download).
 using seeder_key = uint32_t;
@@ -232,6 +233,11 @@ using download_manager_actor = caf::typed_actor<
   caf::replies_to<download_atom, download_request>::with<download_info>,
   // One download by key.
   caf::replies_to<status_atom, uint64_t>::with<download_info>,
+  // Replies once download (or folder) `key` has ended (complete, failed,
+  // cancelled) with its final info, at once when it has; not_found for an
+  // unknown key. `download -w` answers from it the moment a download ends
+  // instead of at its next 250 ms progress poll.
+  caf::replies_to<wait_atom, uint64_t>::with<download_info>,
   // All downloads, finished ones included.
   caf::replies_to<status_atom>::with<std::vector<download_info>>,
   // Cancels the downloads whose name or content id is the argument.

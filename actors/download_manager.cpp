@@ -50,6 +50,8 @@ struct manager_state {
   std::map<uint64_t, folder> folders; // keys from the same sequence as downloads
   uint64_t next_key = 1;
   bool stopping = false; // the daemon stops: no waiting download starts
+  // wait_atom requests not answered yet, by download or folder key.
+  std::multimap<uint64_t, caf::typed_response_promise<download_info>> enders;
 };
 
 using self_ptr = download_manager_actor::stateful_pointer<manager_state>;
@@ -227,6 +229,32 @@ download_info folder_info(const manager_state& st, uint64_t key, const folder& f
   return d;
 }
 
+// The info of download or folder `key`; nullopt when unknown.
+std::optional<download_info> info_of(const manager_state& st, uint64_t key) {
+  if (auto fo = st.folders.find(key); fo != st.folders.end())
+    return folder_info(st, key, fo->second);
+  if (auto i = st.downloads.find(key); i != st.downloads.end())
+    return i->second.info;
+  return std::nullopt;
+}
+
+// Answers every wait_atom request whose download or folder has ended (or
+// is gone: cleared).
+void deliver_ended(manager_state& st) {
+  for (auto it = st.enders.begin(); it != st.enders.end();) {
+    auto d = info_of(st, it->first);
+    if (d && !is_final(*d)) {
+      ++it;
+      continue;
+    }
+    if (d)
+      it->second.deliver(*d);
+    else
+      it->second.deliver(make_error(ec::not_found, "no download " + std::to_string(it->first)));
+    it = st.enders.erase(it);
+  }
+}
+
 // Plans every file of a folder download before starting any, so a clash
 // (an existing file) starts nothing.
 caf::expected<download_info> launch_folder(self_ptr self, const download_request& req,
@@ -323,6 +351,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
         }
       }
     start_waiting(self);
+    deliver_ended(self->state);
   });
   resume_all(self);
   return {
@@ -355,13 +384,19 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
       return rp;
     },
     [=](status_atom, uint64_t key) -> caf::result<download_info> {
-      auto& st = self->state;
-      if (auto fo = st.folders.find(key); fo != st.folders.end())
-        return folder_info(st, key, fo->second);
-      auto i = st.downloads.find(key);
-      if (i == st.downloads.end())
+      if (auto d = info_of(self->state, key))
+        return *d;
+      return make_error(ec::not_found, "no download " + std::to_string(key));
+    },
+    [=](wait_atom, uint64_t key) -> caf::result<download_info> {
+      auto d = info_of(self->state, key);
+      if (!d)
         return make_error(ec::not_found, "no download " + std::to_string(key));
-      return i->second.info;
+      if (is_final(*d))
+        return *d;
+      auto rp = self->make_response_promise<download_info>();
+      self->state.enders.emplace(key, rp);
+      return rp;
     },
     [=](status_atom) {
       std::vector<download_info> out;
@@ -388,6 +423,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
       }
       if (hits.empty() && acc->empty())
         return make_error(ec::not_found, "no running download named or with id " + target);
+      deliver_ended(self->state);
       if (hits.empty())
         return *acc;
       auto rp = self->make_response_promise<std::vector<download_info>>();
@@ -401,6 +437,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
               e.info = d;
               e.actor = nullptr;
               start_waiting(self);
+              deliver_ended(self->state);
               if (--*left == 0)
                 rp.deliver(*acc);
             },
@@ -436,6 +473,7 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
         auto level = d.state == dl_state::failed ? spdlog::level::warn : spdlog::level::info;
         spdlog::log(level, "download {} {} ({} bytes){}", d.name, to_string(d.state), d.bytes_done,
                     d.error.empty() ? "" : ": " + d.error);
+        deliver_ended(self->state);
       }
     },
     [=](stop_atom) -> caf::result<bool> {
