@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/broker_lifetime.hpp"
 #include "actors/crash_hook.hpp"
 #include "config/defaults.hpp"
 #include "actors/json.hpp"
@@ -96,7 +97,7 @@ void schedule_tick(self_ptr self) {
   if (self->state.ticking || (self->state.waiters.empty() && self->state.share_waiters.empty()))
     return;
   self->state.ticking = true;
-  self->delayed_send(self, progress_interval, tick_atom::value);
+  delayed_self_send(self, progress_interval, tick_atom::value);
 }
 
 // Answers waiter `seq` (still waiting) with download `d`, which has ended:
@@ -368,6 +369,7 @@ control_server(self_ptr self, config cfg, std::string cookie,
                discovery_actor discovery, peer_server_actor peer_server,
                download_manager_actor downloads, caf::io::doorman_ptr doorman) {
   arm_crash_hook(self);
+  defer_exit(self); // broker_lifetime.hpp: the doorman added here
   self->add_doorman(std::move(doorman));
   auto& st = self->state;
   st.cfg = std::move(cfg);

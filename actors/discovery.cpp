@@ -36,6 +36,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/broker_lifetime.hpp"
 #include "actors/crash_hook.hpp"
 #include "config/defaults.hpp"
 #include "protocol/datagram.hpp"
@@ -133,7 +134,7 @@ void schedule_announce(discovery_ptr self, clock_type::time_point when,
   auto delay = std::chrono::duration_cast<milliseconds>(when - clock_type::now());
   if (delay.count() < 0)
     delay = milliseconds(0);
-  self->delayed_send(caf::actor_cast<discovery_actor>(self), delay, tick_atom::value);
+  delayed_self_send(self, delay, tick_atom::value);
 }
 
 // The periodic interval with +-10% jitter, so daemons started together do
@@ -312,8 +313,7 @@ discovery_actor::behavior_type discovery(discovery_ptr self, int recv_fd,
       st.bye_rp = self->make_response_promise<bool>();
       st.bye_pending = true;
       st.bye_deadline = clock_type::now() + bye_ack_timeout;
-      self->delayed_send(caf::actor_cast<discovery_actor>(self), bye_ack_timeout,
-                         tick_atom::value);
+      delayed_self_send(self, bye_ack_timeout, tick_atom::value);
       return st.bye_rp;
     },
   };

@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/broker_lifetime.hpp"
 #include "actors/peer_connect.hpp"
 #include "protocol/frame.hpp"
 #include "storage/manifest.hpp"
@@ -82,7 +83,7 @@ void fail(query_ptr self, const std::string& reason) {
       break;
   }
   st.answered = true;
-  self->quit();
+  quit_next_iteration(self);
 }
 
 void send_request(query_ptr self) {
@@ -113,7 +114,7 @@ void on_catalog(query_ptr self, const char* p, size_t n) {
                 result.files.size());
   st.catalog_rp.deliver(std::move(result));
   st.answered = true;
-  self->quit();
+  quit_next_iteration(self);
 }
 
 void on_manifest(query_ptr self, std::vector<char>& payload) {
@@ -127,7 +128,7 @@ void on_manifest(query_ptr self, std::vector<char>& payload) {
     return fail(self, "malformed manifest for " + st.id_hex);
   st.manifest_rp.deliver(std::move(payload));
   st.answered = true;
-  self->quit();
+  quit_next_iteration(self);
 }
 
 void on_frame(query_ptr self) {
@@ -168,15 +169,15 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
                                            bool encrypt) {
   auto& st = self->state;
   st.endpoint = format_host_port(host, port);
+  defer_exit(self); // broker_lifetime.hpp: the connection added here
   // The one who asks is watched: when it is gone (daemon shutdown, a download
   // that ended) nobody waits for the answer, so the query stops at once
   // instead of holding the actor system until its timeout.
   self->set_down_handler([=](const caf::down_msg&) {
     self->state.answered = true;
-    self->quit();
+    quit_next_iteration(self);
   });
-  self->delayed_send(caf::actor_cast<peer_query_actor>(self),
-                     std::chrono::milliseconds(timeout_ms), timeout_atom::value);
+  delayed_self_send(self, std::chrono::milliseconds(timeout_ms), timeout_atom::value);
   std::string err;
   if (encrypt && network)
     st.tls = std::make_unique<proto::tls_channel>(proto::tls_channel::role::client,
@@ -236,7 +237,7 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
       auto cid = proto::content_id_from_hex(id_hex);
       if (!cid) {
         st.answered = true;
-        self->quit();
+        quit_next_iteration(self);
         return make_error(ec::bad_request, "bad content id: " + id_hex);
       }
       st.id = *cid;

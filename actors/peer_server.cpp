@@ -27,6 +27,7 @@
 // (posix_fadvise WILLNEED) the chunks queued behind the one it reads, so a
 // file larger than the page cache is not read one chunk at a time.
 #include "actors/actors.hpp"
+#include "actors/broker_lifetime.hpp"
 #include "actors/crash_hook.hpp"
 
 #include <fcntl.h>
@@ -290,8 +291,8 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
   c.hello_due = self->clock().now() + std::chrono::milliseconds(st.cfg.hello_timeout_ms);
   if (!st.hello_timer) {
     st.hello_timer = true;
-    self->delayed_send(self, std::chrono::milliseconds(st.cfg.hello_timeout_ms),
-                       timeout_atom::value);
+    delayed_self_send(self, std::chrono::milliseconds(st.cfg.hello_timeout_ms),
+                      timeout_atom::value);
   }
 }
 
@@ -320,7 +321,7 @@ void sweep_hello(broker_ptr self) {
   }
   if (next) {
     st.hello_timer = true;
-    self->delayed_send(self, *next - now, timeout_atom::value);
+    delayed_self_send(self, *next - now, timeout_atom::value);
   }
 }
 
@@ -1102,12 +1103,13 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
   // Linked: it ends with the broker, and the broker (so the daemon, see
   // supervision) with it.
   st.disk_reader = self->spawn<caf::detached + caf::linked>(disk_reader, uint16_t{1});
+  defer_exit(self); // broker_lifetime.hpp: the doorman added here
   self->add_doorman(std::move(door));
   if (registry)
     self->send(registry, subscribe_atom::value,
                caf::actor_cast<shares_listener_actor>(self));
   if (st.limited())
-    self->delayed_send(self, rate_tick, tick_atom::value);
+    delayed_self_send(self, rate_tick, tick_atom::value);
   spdlog::info("peer_server listening on port {}", port);
   return {
     [=](caf::io::new_connection_msg& msg) { on_new_connection(self, msg.handle); },
@@ -1151,8 +1153,9 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
       auto& st = self->state;
       if (!st.limited())
         return;
-      if (self->current_sender().get() == self->ctrl())
-        self->delayed_send(self, rate_tick, tick_atom::value);
+      // Only the self-scheduled tick (anonymous) re-arms the timer.
+      if (!self->current_sender())
+        delayed_self_send(self, rate_tick, tick_atom::value);
       auto per_tick = std::max<int64_t>(1, static_cast<int64_t>(st.cfg.upload_rate_limit)
                                              / ticks_per_second);
       st.tokens = std::min(st.tokens + per_tick, per_tick);

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/actors.hpp"
+#include "actors/broker_lifetime.hpp"
 #include "actors/peer_connect.hpp"
 #include "config/defaults.hpp"
 #include "protocol/frame.hpp"
@@ -45,7 +46,9 @@ struct fetcher_state {
 
 using self_ptr = range_fetcher_actor::stateful_broker_pointer<fetcher_state>;
 
-// Reports the end of this connection to the download and quits.
+// Reports the end of this connection to the download and quits, closing it
+// (one multiplexer iteration later: the connection may be one this iteration
+// added; broker_lifetime.hpp). The handlers ignore what arrives meanwhile.
 void lost(self_ptr self, const std::string& why) {
   auto& st = self->state;
   if (st.done)
@@ -53,9 +56,7 @@ void lost(self_ptr self, const std::string& why) {
   st.done = true;
   spdlog::debug("fetcher {}: {}", st.endpoint, why);
   self->send(st.owner, lost_atom::value, st.key, why);
-  if (st.hdl != caf::io::connection_handle{})
-    self->close(st.hdl);
-  self->quit();
+  quit_next_iteration(self);
 }
 
 void send_frame(self_ptr self, const std::vector<char>& frame) {
@@ -143,6 +144,7 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
               seeder_key key, std::string endpoint, std::string id_hex) {
   auto& st = self->state;
   st.owner = owner;
+  defer_exit(self); // broker_lifetime.hpp: the connection added here
   st.key = key;
   st.endpoint = endpoint;
   st.stall_timeout = std::chrono::milliseconds(cfg.stall_timeout_ms);
@@ -152,6 +154,8 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
   auto behavior = range_fetcher_actor::behavior_type{
     [=](const caf::io::new_data_msg& msg) {
       auto& st = self->state;
+      if (st.done)
+        return;
       st.last_data = clock_type::now();
       if (st.tls) {
         auto err = read_sealed(
@@ -195,7 +199,7 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
     },
     [=](cancel_atom, uint32_t index) {
       auto& st = self->state;
-      if (st.pending.erase(index) > 0)
+      if (!st.done && st.pending.erase(index) > 0)
         request_chunk(self, index, true);
     },
     [=](tick_atom) {
@@ -219,7 +223,7 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
         lost(self, "stalled: no data for " + secs + " s");
         return;
       }
-      self->delayed_send(self, tick_interval, tick_atom::value);
+      delayed_self_send(self, tick_interval, tick_atom::value);
     },
   };
   auto hp = parse_host_port(endpoint);
@@ -235,7 +239,7 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
     lost(self, "cannot connect: " + err);
     return behavior;
   }
-  self->delayed_send(self, tick_interval, tick_atom::value);
+  delayed_self_send(self, tick_interval, tick_atom::value);
   return behavior;
 }
 

@@ -144,3 +144,47 @@ TEST_CASE("peer_query rejects a malformed content id", "[peer_query]") {
   CHECK_FALSE(got);
   CHECK_THAT(err, Catch::Contains("bad content id"));
 }
+
+TEST_CASE("peer_query that rejects a malformed content id closes its socket",
+          "[peer_query]") {
+  // The request arrives in the multiplexer iteration that added the
+  // connection; quitting there made CAF 0.17.6 drop the connection's epoll
+  // registration and keep it (and its socket) forever
+  // (actors/broker_lifetime.hpp, quit_next_iteration).
+  actor_env env;
+  fake_seeder server{server_id};
+  auto before = test::open_fds();
+  {
+    test::io_thread_gate gate{*env.sys};
+    auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+    caf::scoped_actor self{*env.sys};
+    auto answer = self->request(q, std::chrono::seconds(10), manifest_atom::value,
+                                std::string{"xyz"});
+    gate.release(); // its start and the request in one iteration
+    bool refused = false;
+    answer.receive([](const std::vector<char>&) {},
+                   [&](const caf::error&) { refused = true; });
+    CHECK(refused);
+  }
+  // The fake seeder closes its side when ours is closed.
+  CHECK(test::eventually([&] { return test::open_fds() == before; }, std::chrono::seconds(3)));
+}
+
+TEST_CASE("peer_query is freed when its timeout arrives after it quit", "[peer_query]") {
+  // Its asker is gone, so it quits at once; its timeout (300 ms) arrives
+  // later. CAF 0.17.6 leaves a quit broker's mailbox open: a timeout with the
+  // broker as its sender stayed there and kept the broker alive
+  // (actors/broker_lifetime.hpp, delayed_self_send).
+  actor_env env;
+  fake_seeder server{server_id, fake_seeder::mode::mute};
+  caf::weak_actor_ptr weak;
+  {
+    auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 300);
+    weak = caf::actor_cast<caf::weak_actor_ptr>(q);
+    caf::scoped_actor asker{*env.sys};
+    asker->send(q, catalog_atom::value); // never waits for the answer
+  } // the asker is gone: the query quits
+  // The clock holds the query until the timeout is delivered (300 ms).
+  CHECK(test::eventually([&] { return !caf::actor_cast<caf::strong_actor_ptr>(weak); },
+                         std::chrono::seconds(3)));
+}

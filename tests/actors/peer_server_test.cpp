@@ -583,3 +583,26 @@ TEST_CASE("peer_server survives a client that leaves in the middle of a sendfile
     std::this_thread::sleep_for(20ms);
   }
 }
+
+TEST_CASE("a peer_server stopped right after its start closes its listening socket",
+          "[peer_server]") {
+  // The exit arrives in the multiplexer iteration that added the listening
+  // socket; quitting there made CAF 0.17.6 drop its epoll registration and
+  // keep it (and its doorman) forever (actors/broker_lifetime.hpp,
+  // defer_exit). A daemon whose control port is taken stops it so.
+  test::actor_env env;
+  test::temp_dir tmp;
+  config cfg;
+  cfg.state_dir = tmp.file("state");
+  cfg.peer_port = 0;
+  auto before = test::open_fds();
+  {
+    uint16_t port = 0;
+    test::io_thread_gate gate{*env.sys};
+    auto s = spawn_peer_server(*env.sys, cfg, share_registry_actor{}, 1, port);
+    REQUIRE(s);
+    caf::anon_send_exit(*s, caf::exit_reason::user_shutdown);
+    gate.release(); // its start and the exit in one iteration
+  }
+  CHECK(test::eventually([&] { return test::open_fds() == before; }, 3s));
+}

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +55,39 @@ struct actor_env {
     owned.push_back(caf::actor_cast<caf::actor>(h));
     return h;
   }
+};
+
+// Open file descriptors of this process (sockets a broker leaked stay open).
+inline size_t open_fds() {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++n;
+  return n;
+}
+
+// Holds CAF's I/O thread (the multiplexer, which runs every broker) from
+// construction until release() or destruction, so that a broker spawned and
+// sent messages meanwhile starts and handles them in one loop iteration, as
+// it may under load.
+class io_thread_gate {
+public:
+  explicit io_thread_gate(caf::actor_system& sys) {
+    auto opened = open_.get_future().share();
+    sys.middleman().backend().post([opened] { opened.wait(); });
+  }
+  ~io_thread_gate() { release(); }
+  io_thread_gate(const io_thread_gate&) = delete;
+  io_thread_gate& operator=(const io_thread_gate&) = delete;
+
+  void release() {
+    if (!released_)
+      open_.set_value();
+    released_ = true;
+  }
+
+private:
+  std::promise<void> open_;
+  bool released_ = false;
 };
 
 // A config with every default, the given state dir, multicast off, ports 0,
