@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -262,25 +263,66 @@ void remove_tree(const std::string& path) {
   std::filesystem::remove_all(path, ec);
 }
 
+namespace {
+
+// The kernel's ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range);
+// {32768, 60999} when unreadable (Linux's default).
+std::pair<int, int> ephemeral_ports() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0, hi = 0;
+  if (in >> lo >> hi && lo > 0 && hi >= lo)
+    return {lo, hi};
+  return {32768, 60999};
+}
+
+// Binds `port` (0: any) on every address, without SO_REUSEADDR, and closes
+// it again. The bound port, or 0 when it is taken.
+uint16_t try_bind(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_ANY);
+  sa.sin_port = htons(port);
+  socklen_t len = sizeof(sa);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0
+            && ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+  ::close(fd);
+  return ok ? ntohs(sa.sin_port) : 0;
+}
+
+} // namespace
+
 uint16_t free_port() {
+  // Below the ephemeral range when there is room (10000 up to it): a port
+  // from inside it, free when picked, could be taken by any outgoing
+  // connection's local port before the daemon binds it, and a daemon then
+  // failed with "cannot listen" (seen in a parallel run of the system tier).
+  // Random per process, so parallel test processes rarely try the same one.
   static std::mutex mu;
   static std::set<uint16_t> handed_out;
+  static std::atomic<uint32_t> seed{static_cast<uint32_t>(::getpid()) * 2654435761u
+                                    ^ static_cast<uint32_t>(std::time(nullptr))};
   std::lock_guard<std::mutex> lock(mu);
+  auto [eph_lo, eph_hi] = ephemeral_ports();
+  (void) eph_hi;
+  constexpr int first = 10000;
+  if (eph_lo - first >= 1000) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      auto x = seed.load() * 1103515245u + 12345u;
+      seed.store(x);
+      auto port = static_cast<uint16_t>(first + (x >> 8) % static_cast<uint32_t>(eph_lo - first));
+      if (handed_out.count(port) != 0 || try_bind(port) == 0)
+        continue;
+      handed_out.insert(port);
+      return port;
+    }
+  }
   for (int attempt = 0; attempt < 100; ++attempt) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-      throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = 0;
-    socklen_t len = sizeof(sa);
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0
-              && ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
-    ::close(fd);
-    if (!ok)
+    auto port = try_bind(0);
+    if (port == 0)
       throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
-    auto port = ntohs(sa.sin_port);
     if (handed_out.insert(port).second)
       return port;
   }

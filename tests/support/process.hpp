@@ -90,8 +90,10 @@ void write_file(const std::string& path, const std::string& data);
 std::string make_temp_dir(const std::string& prefix);
 // rm -rf.
 void remove_tree(const std::string& path);
-// A TCP port on 127.0.0.1 free right now (bound to port 0, then released).
-// Ports handed out by one process are never repeated.
+// A TCP port free right now on every address (bound, then released): picked
+// at random below the kernel's ephemeral range when there is room, so no
+// outgoing connection's local port takes it before a daemon binds it; else
+// one the kernel picks. Ports handed out by one process are never repeated.
 uint16_t free_port();
 // The last `max_lines` lines of `text`.
 std::string tail_lines(const std::string& text, size_t max_lines);
