@@ -647,14 +647,8 @@ TEST_CASE("a seeder advertising hostile names, lying sizes and a manifest of ano
 
 TEST_CASE("a private swarm's daemon answers nothing before the key is proven",
           "[system][hostile][private]") {
-  auto key_home = make_temp_dir("p2p-hostile-key");
-  auto key = key_home + "/net.key";
-  spawn_options kg;
-  kg.exe = cli_exe();
-  kg.args = {"keygen", key};
-  kg.unset_env = p2p_env_names();
-  REQUIRE(run(kg, 10s, key_home).exit_code == 0);
-  cluster c(1, {"--network-key", key});
+  key_file key;
+  cluster c(1, {"--network-key", key.file});
   auto f = share_file(c, "private.bin", 300 * KiB);
   auto port = c.node(0).peer_port;
   // Requests pipelined without any hello, or after a plain hello.
@@ -689,5 +683,4 @@ TEST_CASE("a private swarm's daemon answers nothing before the key is proven",
   auto err = guesser.read_error();
   CHECK(err.message == "the peer's network key differs from ours");
   CHECK_FALSE(guesser.read_frame(5s));
-  remove_tree(key_home);
 }
