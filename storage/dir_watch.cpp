@@ -34,11 +34,6 @@ bool dir_watch::add(const std::string& dir) {
   int wd = ::inotify_add_watch(fd_, dir.c_str(), watch_mask);
   if (wd < 0)
     return false;
-  // The same directory under another path (a link) gets the same wd: keep
-  // the first name, report events under it.
-  auto [it, fresh] = by_wd_.emplace(wd, dir);
-  if (!fresh)
-    return by_dir_.emplace(dir, wd), true;
   by_dir_.emplace(dir, wd);
   return true;
 }
@@ -52,7 +47,6 @@ void dir_watch::remove(const std::string& dir) {
   for (auto& [d, w] : by_dir_)
     if (w == wd)
       return; // still watched under another name
-  by_wd_.erase(wd);
   ::inotify_rm_watch(fd_, wd);
 }
 
@@ -83,20 +77,18 @@ dir_watch::changes dir_watch::poll() {
         gone.insert(ev->wd);
     }
   }
-  for (int wd : hit) {
-    auto i = by_wd_.find(wd);
-    if (i == by_wd_.end())
-      continue; // removed while its events were queued
-    for (auto& [d, w] : by_dir_)
-      if (w == wd)
-        out.dirs.push_back(d);
-  }
-  for (int wd : gone) {
-    if (by_wd_.erase(wd) == 0)
-      continue;
-    ::inotify_rm_watch(fd_, wd); // EINVAL after IN_IGNORED: harmless
-    for (auto i = by_dir_.begin(); i != by_dir_.end();)
-      i = i->second == wd ? by_dir_.erase(i) : std::next(i);
+  // Every name of a directory with events; names whose watch ended are
+  // dropped (their events still reported). A descriptor no name has any
+  // more was removed while its events were queued.
+  for (auto i = by_dir_.begin(); i != by_dir_.end();) {
+    if (hit.count(i->second) != 0)
+      out.dirs.push_back(i->first);
+    if (gone.count(i->second) != 0) {
+      ::inotify_rm_watch(fd_, i->second); // EINVAL after IN_IGNORED: harmless
+      i = by_dir_.erase(i);
+    } else {
+      ++i;
+    }
   }
   return out;
 }

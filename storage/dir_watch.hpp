@@ -42,7 +42,8 @@ public:
 
 private:
   int fd_ = -1;
-  std::map<int, std::string> by_wd_;
+  // Watched directories and their watch descriptors; one directory under two
+  // names (a link) has one descriptor for both.
   std::map<std::string, int> by_dir_;
 };
 
