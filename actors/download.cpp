@@ -108,6 +108,21 @@ void finish(self_ptr self) {
   end(self);
 }
 
+// Whether the endgame's duplicate requests may go out: no fresh chunk is left
+// and none has been for defaults::endgame_delay_ms (the delay starts here, the
+// first time it finds none; on_tick's refill_all hands the duplicates out).
+bool endgame_due(self_ptr self) {
+  auto& st = self->state;
+  if (st.picker->fresh_count() > 0) {
+    st.fresh_gone = {};
+    return false;
+  }
+  auto now = self->clock().now();
+  if (st.fresh_gone == clock_type::time_point{})
+    st.fresh_gone = now;
+  return now - st.fresh_gone >= milliseconds(defaults::endgame_delay_ms);
+}
+
 void refill(self_ptr self, seeder_key key) {
   auto& st = self->state;
   if (st.ended || !st.picker || !st.fetchers[key] || !st.seeders->ready(key))
@@ -115,8 +130,12 @@ void refill(self_ptr self, seeder_key key) {
   for (;;) {
     // Endgame only once no chunk is left that nobody is fetching: a partial
     // seeder that lacks the fresh chunks gets no duplicates before (in a
-    // swarm they were sent, cancelled too late and thrown away).
+    // swarm they were sent, cancelled too late and thrown away). Nor before
+    // endgame_delay_ms has passed since: the chunks in flight usually arrive
+    // by then, and a one-chunk file is not fetched from every seeder.
     bool endgame = st.picker->fresh_count() == 0;
+    if (endgame && !endgame_due(self))
+      break;
     auto cap = st.seeders->depth(key); // paced by the seeder's rate
     if (endgame)
       cap = std::min(cap, defaults::endgame_in_flight);

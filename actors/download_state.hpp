@@ -81,6 +81,9 @@ struct download_state {
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> samples;
   uint64_t rate = 0;
   std::chrono::steady_clock::time_point paced_at{}; // last seeder_set::pace()
+  // When the fresh chunks ran out (the actor clock; unset while some are left):
+  // the endgame's duplicates wait defaults::endgame_delay_ms from here.
+  std::chrono::steady_clock::time_point fresh_gone{};
 };
 
 using self_ptr = download_actor::stateful_pointer<download_state>;

@@ -280,3 +280,70 @@ TEST_CASE("a download fails after manifest_rounds_max rounds when no seeder has 
   CHECK(fx.lan->fetchers.empty());
   CHECK_FALSE(std::filesystem::exists(fx.out_dir() + "/" + movie().name + ".part"));
 }
+
+namespace {
+
+// One chunk of 3,000 bytes: the bench's small files are one chunk each.
+const fake_file& note() {
+  static const fake_file f{"note.txt", 3000, 7};
+  return f;
+}
+
+// A download of note() from seeders 1 and 2, both connected: the first one
+// ready holds the only chunk, the second finds nothing fresh.
+struct one_chunk_two_seeders : lan_fixture {
+  std::string a, b;
+  uint64_t key = 0;
+  one_chunk_two_seeders() {
+    a = add_seeder(1, {&note()});
+    b = add_seeder(2, {&note()});
+    auto info = download(note().name);
+    REQUIRE(info);
+    key = info->key;
+    ready(lan->latest(a));
+    ready(lan->latest(b));
+  }
+};
+
+} // namespace
+
+TEST_CASE("a one-chunk file answered within the endgame delay is fetched from one seeder only",
+          "[download][deterministic][endgame]") {
+  one_chunk_two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  REQUIRE(fa.fetched == std::vector<uint32_t>{0});
+  // No duplicate yet: fresh chunks ran out just now (it was asked of both
+  // before endgame_delay_ms: 300 files of 64 KiB moved 2.94 times their bytes).
+  CHECK(fb.fetched.empty());
+  fx.d.advance(std::chrono::milliseconds(defaults::endgame_delay_ms / 2));
+  CHECK(fb.fetched.empty());
+  fx.deliver(fa, 0, note().chunk(0));
+  CHECK(fx.status(fx.key).state == dl_state::complete);
+  CHECK(fb.fetched.empty());
+  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+}
+
+TEST_CASE("a chunk still in flight after the endgame delay is asked of another seeder too",
+          "[download][deterministic][endgame]") {
+  one_chunk_two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  REQUIRE(fa.fetched == std::vector<uint32_t>{0});
+  REQUIRE(fb.fetched.empty());
+  // The duplicate goes out at the first download tick endgame_delay_ms after
+  // the fresh chunks ran out, not before.
+  static_assert(defaults::endgame_delay_ms % defaults::download_tick_ms == 0);
+  auto ticks = defaults::endgame_delay_ms / defaults::download_tick_ms;
+  for (uint32_t t = 0; t + 1 < ticks; ++t) {
+    fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
+    CHECK(fb.fetched.empty());
+  }
+  fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
+  REQUIRE(fb.fetched == std::vector<uint32_t>{0});
+  // The first copy to arrive wins; the slow seeder's request is cancelled.
+  fx.deliver(fb, 0, note().chunk(0));
+  CHECK(fx.status(fx.key).state == dl_state::complete);
+  CHECK(fa.cancelled == std::vector<uint32_t>{0});
+  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+}
