@@ -55,6 +55,7 @@ void end(self_ptr self) {
   withdraw_offer(self);
   st.stop_checking->store(true);
   st.part.close();
+  stop_verifiers(self);
   for (seeder_key k = 0; k < st.fetchers.size(); ++k)
     stop_fetcher(self, k);
   if (st.state == dl_state::complete)
@@ -230,6 +231,8 @@ void check_alive(self_ptr self) {
 
 void begin_transfer(self_ptr self) {
   auto& st = self->state;
+  if (auto err = spawn_verifiers(self); !err.empty())
+    return fail(self, err);
   st.state = dl_state::running;
   offer(self);
   if (st.picker->complete())
@@ -239,6 +242,48 @@ void begin_transfer(self_ptr self) {
     report(self); // queued -> running shows at once, not a tick later
 }
 
+// A verifier's answer for chunk `index` from seeder `key`: `ok` when it
+// matched the manifest and was written, `err` when the write failed.
+void on_verified(self_ptr self, seeder_key key, uint32_t index, bool ok, const std::string& err) {
+  auto& st = self->state;
+  st.verifying.erase(index);
+  if (st.ended)
+    return;
+  if (!err.empty())
+    return fail(self, err);
+  // A seeder dropped or lost meanwhile: its verified bytes are kept, but it is
+  // neither credited nor blamed any more (its requests went back at the drop).
+  bool alive = key < st.seeders->size() && st.seeders->alive(key);
+  if (!ok) {
+    spdlog::warn("download {}: chunk {} from {} failed its hash", st.p.name, index,
+                 st.seeders->at(key).endpoint);
+    if (alive)
+      carry_out(self, st.seeders->bad_chunk(key, index));
+    return;
+  }
+  if (st.picker->have(index))
+    return;
+  auto len = st.man->chunk_length(index);
+  auto others = st.picker->mark_have(index);
+  if (st.offered)
+    self->send(st.registry, have_atom::value, st.p.id_hex, index);
+  st.bytes_done += len;
+  if (alive)
+    st.seeders->chunk_ok(key, len);
+  st.dirty = true;
+  for (auto o : others)
+    if (o != key && o < st.fetchers.size() && st.fetchers[o])
+      self->send(st.fetchers[o], cancel_atom::value, index);
+  if (st.picker->complete())
+    return finish(self);
+  refill(self, key);
+  for (auto o : others)
+    refill(self, o);
+}
+
+// A chunk frame from seeder `key`: handed to a verifier (the buffer moves
+// along and comes back to the pool with the answer), unless the chunk is had
+// already or another copy of it is being checked.
 void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
   auto& st = self->state;
   const char* data = nullptr;
@@ -251,34 +296,27 @@ void on_chunk(self_ptr self, seeder_key key, std::vector<char>& buf) {
     return; // sent before the drop: neither trusted nor allowed to bury the reason
   if (index >= st.picker->chunk_count() || st.picker->have(index))
     return refill(self, key); // a duplicate from the endgame
-  bool ok = false;
-  auto err = st.part.verify_and_write(
-    st.man->chunk_offset(index), data, len,
-    [&](const char* p, size_t n) {
-      return n == st.man->chunk_length(index) && st.man->verify(index, p, n);
-    },
-    ok);
-  if (!err.empty())
-    return fail(self, err);
-  if (!ok) {
-    spdlog::warn("download {}: chunk {} from {} failed its hash", st.p.name, index,
-                 st.seeders->at(key).endpoint);
-    return carry_out(self, st.seeders->bad_chunk(key, index));
+  if (st.verifying.count(index) > 0) {
+    // The endgame's other copy is being checked: this request is over. Should
+    // that copy be bad, the chunk goes back to the pool as usual.
+    st.picker->released(index, key);
+    return refill(self, key);
   }
-  auto others = st.picker->mark_have(index);
-  if (st.offered)
-    self->send(st.registry, have_atom::value, st.p.id_hex, index);
-  st.bytes_done += len;
-  st.seeders->chunk_ok(key, len);
-  st.dirty = true;
-  for (auto o : others)
-    if (o != key && o < st.fetchers.size() && st.fetchers[o])
-      self->send(st.fetchers[o], cancel_atom::value, index);
-  if (st.picker->complete())
-    return finish(self);
-  refill(self, key);
-  for (auto o : others)
-    refill(self, o);
+  st.verifying.emplace(index, key);
+  auto& v = st.verifiers[st.next_verifier++ % st.verifiers.size()];
+  self->request(v, caf::infinite, hash_atom::value, index, std::move(buf))
+    .then(
+      [=](uint32_t i, bool ok, const std::string& err, std::vector<char>& b) {
+        chunk_buffers().give(std::move(b)); // the fetchers read the next chunks into it
+        on_verified(self, key, i, ok, err);
+      },
+      [=](const caf::error& e) {
+        self->state.verifying.erase(index);
+        auto [code, msg] = describe(e);
+        if (!self->state.ended)
+          fail(self, "cannot verify chunk " + std::to_string(index) + ": "
+                       + (msg.empty() ? code : msg));
+      });
 }
 
 // The unoffered rule fired (seeder_set::unoffered): ends the download failed,
@@ -397,7 +435,8 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
     },
     [=](chunk_atom, seeder_key key, uint32_t, std::vector<char>& buf) {
       on_chunk(self, key, buf);
-      chunk_buffers().give(std::move(buf)); // the fetchers read the next chunks into it
+      // Unless a verifier has it now: the fetchers read the next chunks into it.
+      chunk_buffers().give(std::move(buf));
     },
     [=](failed_atom, seeder_key key, uint32_t index, proto::error_code code,
         const std::string& message) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -66,6 +67,12 @@ struct download_state {
   part_file part;
   std::optional<seeder_set> seeders;
   std::vector<range_fetcher_actor> fetchers; // by seeder key; null when none
+  // Chunk verifiers (download_verify.cpp), handed chunks round robin, and the
+  // chunks they are checking now (index -> the seeder it came from): a second
+  // copy of one of those is not checked too.
+  std::vector<caf::actor> verifiers;
+  size_t next_verifier = 0;
+  std::map<uint32_t, seeder_key> verifying;
   dl_state state = dl_state::queued;
   std::string error;
   uint64_t bytes_done = 0;
@@ -97,6 +104,14 @@ void remove_record(self_ptr self);
 void save_record(self_ptr self);
 // The manifest is known and the picker set up: connect the seeders.
 void begin_transfer(self_ptr self);
+
+// download_verify.cpp
+// Spawns the download's chunk verifiers (one per core, at most 4; once): they
+// write through their own descriptor of the part file, so discarding it while
+// one still writes is safe. Returns "" or "cannot write <part path>: …".
+std::string spawn_verifiers(self_ptr self);
+// Stops them; chunks they still hold are dropped (the download is ending).
+void stop_verifiers(self_ptr self);
 
 // download_status.cpp
 // The download's status as the manager shows it.

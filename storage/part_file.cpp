@@ -74,18 +74,19 @@ std::string part_file::open_existing(uint64_t size) {
   return {};
 }
 
-std::string part_file::write_at(uint64_t offset, const char* data, size_t len) {
+std::string write_all_at(int fd, const std::string& path, uint64_t offset, const char* data,
+                         size_t len, const part_file::pwrite_fn& pw) {
   auto off = static_cast<int64_t>(offset);
   while (len > 0) {
-    auto n = pwrite_ ? pwrite_(fd_, data, len, off)
-                     : static_cast<long>(::pwrite(fd_, data, len, static_cast<off_t>(off)));
+    auto n = pw ? pw(fd, data, len, off)
+                : static_cast<long>(::pwrite(fd, data, len, static_cast<off_t>(off)));
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return "cannot write " + path_ + ": " + errno_text(errno);
+      return "cannot write " + path + ": " + errno_text(errno);
     }
     if (n == 0) // no progress and no error: a full device reports ENOSPC next
-      return "cannot write " + path_ + ": " + errno_text(ENOSPC);
+      return "cannot write " + path + ": " + errno_text(ENOSPC);
     data += n;
     len -= static_cast<size_t>(n);
     off += n;
@@ -93,13 +94,8 @@ std::string part_file::write_at(uint64_t offset, const char* data, size_t len) {
   return {};
 }
 
-std::string part_file::verify_and_write(uint64_t offset, const char* data, size_t len,
-                                        const std::function<bool(const char*, size_t)>& verify,
-                                        bool& ok) {
-  ok = verify(data, len);
-  if (!ok)
-    return {};
-  return write_at(offset, data, len);
+std::string part_file::write_at(uint64_t offset, const char* data, size_t len) {
+  return write_all_at(fd_, path_, offset, data, len, pwrite_);
 }
 
 std::string part_file::sync() {

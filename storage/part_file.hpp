@@ -44,10 +44,6 @@ public:
 
   // Writes all `len` bytes at `offset`, continuing after short writes and EINTR.
   std::string write_at(uint64_t offset, const char* data, size_t len);
-  // Writes only when `verify(data, len)` holds; "" and `ok` false when it does not.
-  std::string verify_and_write(uint64_t offset, const char* data, size_t len,
-                               const std::function<bool(const char*, size_t)>& verify,
-                               bool& ok);
   // fdatasync: the chunks written so far reach the disk.
   std::string sync();
   // fsync, close, rename to `final_path` (refusing to replace an existing
@@ -68,5 +64,13 @@ private:
   pwrite_fn pwrite_;
   fallocate_fn fallocate_;
 };
+
+// Writes all `len` bytes at `offset` of descriptor `fd` (the file at `path`,
+// named in errors) with `pw` (::pwrite when empty), continuing after short
+// writes and EINTR. Returns "" or "cannot write <path>: <reason>" (ENOSPC for
+// a write that makes no progress). Thread-safe for distinct byte ranges: the
+// download's chunk verifiers write through their own descriptor with it.
+std::string write_all_at(int fd, const std::string& path, uint64_t offset, const char* data,
+                         size_t len, const part_file::pwrite_fn& pw = {});
 
 } // namespace p2p

@@ -347,3 +347,29 @@ TEST_CASE("a chunk still in flight after the endgame delay is asked of another s
   CHECK(fa.cancelled == std::vector<uint32_t>{0});
   CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
 }
+
+TEST_CASE("a copy that arrives while another copy of its chunk is being verified is not "
+          "verified too; when the first is bad the chunk is asked again",
+          "[download][deterministic][endgame]") {
+  one_chunk_two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  fx.d.advance(std::chrono::milliseconds(defaults::endgame_delay_ms));
+  REQUIRE(fb.fetched == std::vector<uint32_t>{0});
+  // Both copies reach the download before either is verified: A's (bad)
+  // goes to a verifier, B's is dropped while A's is checked.
+  std::string bad(note().chunk(0).size(), 'x');
+  caf::anon_send(fa.owner, chunk_atom::value, fa.key, uint32_t{0}, chunk_payload(0, bad));
+  caf::anon_send(fb.owner, chunk_atom::value, fb.key, uint32_t{0},
+                 chunk_payload(0, note().chunk(0)));
+  fx.d.run();
+  CHECK(fx.status(fx.key).state == dl_state::running);
+  // A failed its hash: never asked for chunk 0 again; B is asked once more.
+  CHECK(fa.fetched == std::vector<uint32_t>{0});
+  REQUIRE(fb.fetched == (std::vector<uint32_t>{0, 0}));
+  fx.deliver(fb, 0, note().chunk(0));
+  auto d = fx.status(fx.key);
+  CHECK(d.state == dl_state::complete);
+  CHECK(seeder_of(d, fx.a).error == "chunk 0 failed its hash");
+  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+}

@@ -97,18 +97,23 @@ TEST_CASE("part_file: create fails in a missing directory", "[part_file]") {
   CHECK_FALSE(f.is_open());
 }
 
-TEST_CASE("part_file: verify_and_write writes only verified data", "[part_file]") {
+TEST_CASE("write_all_at writes through the verifiers' own descriptor, also once the part "
+          "file is discarded", "[part_file]") {
   test::temp_dir dir;
   part_file f(dir.file("x.part"));
   REQUIRE(f.create(6) == "");
-  bool ok = true;
-  CHECK(f.verify_and_write(0, "bad", 3, [](const char*, size_t) { return false; }, ok) == "");
-  CHECK_FALSE(ok);
-  CHECK(f.verify_and_write(3, "god", 3, [](const char* p, size_t n) {
-          return std::string(p, n) == "god";
-        }, ok) == "");
-  CHECK(ok);
+  int own = ::dup(f.fd());
+  REQUIRE(own >= 0);
+  CHECK(write_all_at(own, f.path(), 3, "god", 3) == "");
   CHECK(test::read_whole(f.path()) == std::string("\0\0\0god", 6));
+  // A download that fails removes its part file while a verifier may still
+  // write: the write lands in the removed file, nothing comes back.
+  f.discard();
+  CHECK(write_all_at(own, f.path(), 0, "abc", 3) == "");
+  CHECK_FALSE(std::filesystem::exists(f.path()));
+  ::close(own);
+  CHECK(write_all_at(-1, "/some/x.part", 0, "abc", 3)
+        == std::string("cannot write /some/x.part: ") + std::strerror(EBADF));
 }
 
 TEST_CASE("part_file: commit renames and refuses to replace", "[part_file]") {

@@ -1,0 +1,88 @@
+// download, chunk verification: chunks are hashed against the manifest and
+// written into the part file by a few verifier actors per download, so that
+// the download actor (chunk bookkeeping) is never the one stage every byte
+// waits in. SHA-256 of a 256 KiB chunk plus its pwrite took the download actor
+// ~0.3 ms, busy 76-77 % of a 1 GiB download from 3 loopback seeders
+// (2026-11-30); libtorrent likewise hashes pieces on a pool of threads
+// (settings_pack::hashing_threads).
+#include <algorithm>
+#include <fcntl.h>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "actors/download_state.hpp"
+#include "protocol/frame.hpp"
+#include "storage/fs.hpp"
+#include "storage/part_file.hpp"
+
+namespace p2p::download_detail {
+
+namespace {
+
+// A descriptor closed when its last user goes: the verifiers' own dup of the
+// part file's, so a download that fails and removes its part file meanwhile
+// never leaves a verifier writing into a closed (or reused) descriptor.
+struct owned_fd {
+  int fd;
+  explicit owned_fd(int f) : fd(f) {}
+  ~owned_fd() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+  owned_fd(const owned_fd&) = delete;
+  owned_fd& operator=(const owned_fd&) = delete;
+};
+
+// Answers hash_atom(index, buffer holding the chunk frame) with (index, ok,
+// error, buffer): ok when the payload is the chunk the manifest names (length
+// and SHA-256), and then written at the chunk's offset; error non-empty when
+// that write failed ("cannot write <part path>: …"). The buffer comes back
+// for the pool.
+caf::behavior chunk_verifier(caf::event_based_actor*, std::shared_ptr<const manifest> man,
+                             std::shared_ptr<const owned_fd> out, std::string path) {
+  return {
+    [=](hash_atom, uint32_t index, std::vector<char>& buf)
+      -> caf::result<uint32_t, bool, std::string, std::vector<char>> {
+      const char* data = nullptr;
+      size_t len = 0;
+      uint32_t framed = 0;
+      bool ok = proto::decode_chunk(buf.data(), buf.size(), framed, data, len)
+                && framed == index && index < man->chunk_count()
+                && len == man->chunk_length(index) && man->verify(index, data, len);
+      std::string err;
+      if (ok)
+        err = write_all_at(out->fd, path, man->chunk_offset(index), data, len);
+      return {index, ok, std::move(err), std::move(buf)};
+    },
+  };
+}
+
+} // namespace
+
+std::string spawn_verifiers(self_ptr self) {
+  auto& st = self->state;
+  if (!st.verifiers.empty())
+    return {};
+  int fd = ::fcntl(st.part.fd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    return "cannot write " + st.part.path() + ": " + errno_text(errno);
+  auto out = std::make_shared<const owned_fd>(fd);
+  auto man = std::make_shared<const manifest>(*st.man);
+  // One per core, at most 4: hashing is all they do (a 2-core machine: 2).
+  auto n = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  for (size_t i = 0; i < n; ++i)
+    st.verifiers.push_back(self->spawn(chunk_verifier, man, out, st.part.path()));
+  return {};
+}
+
+void stop_verifiers(self_ptr self) {
+  for (auto& v : self->state.verifiers)
+    self->send_exit(v, caf::exit_reason::user_shutdown);
+  self->state.verifiers.clear();
+}
+
+} // namespace p2p::download_detail
