@@ -291,9 +291,13 @@ void resume_all(self_ptr self) {
     auto path = join_path(dir, fn);
     auto text = read_file(path);
     auto rec = text ? resume_from_json(*text) : std::nullopt;
+    auto manifest = path.substr(0, path.size() - 5) + ".manifest";
     if (!rec) {
+      // Empty or torn (a power cut after a save that was not synced: the
+      // record of a download with no chunk yet) or not ours.
       spdlog::warn("dropping unreadable resume record {}", path);
       ::unlink(path.c_str());
+      ::unlink(manifest.c_str());
       continue;
     }
     // A record names its own file (content id and out dir) and a sanitised
@@ -304,7 +308,7 @@ void resume_all(self_ptr self) {
         || join_path(dir, fn) != stem + ".json") {
       spdlog::warn("dropping resume record {}: it does not match its file name", path);
       ::unlink(path.c_str());
-      ::unlink((path.substr(0, path.size() - 5) + ".manifest").c_str());
+      ::unlink(manifest.c_str());
       continue;
     }
     download_params p;

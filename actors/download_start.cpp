@@ -35,8 +35,10 @@ void on_manifest(self_ptr self, const std::vector<char>& bytes) {
   st.man = std::move(*m);
   if (auto err = make_dirs(downloads_dir(st.cfg)); !err.empty())
     spdlog::warn("cannot create {}: {}", downloads_dir(st.cfg), err);
+  // Not synced here: load_resume_files checks it against the content id, and
+  // save_record syncs it before the first record that vouches for a chunk.
   if (auto err = write_file_atomic(st.stem + ".manifest", std::string(bytes.begin(), bytes.end()),
-                                   0600);
+                                   0600, false);
       !err.empty())
     spdlog::warn("cannot save manifest of {}: {}", st.p.name, err);
   // A folder's file "DIR/sub/file": its folders under -o, made only now that
@@ -158,6 +160,9 @@ bool load_resume(self_ptr self) {
   st.man = std::move(files->man);
   st.p.size = st.man->size;
   st.picker.emplace(make_picker(st.man->chunk_count()));
+  // A record that vouches for chunks was saved after its manifest was synced.
+  st.manifest_synced = std::find(files->rec.have.begin(), files->rec.have.end(), true)
+                       != files->rec.have.end();
   for (uint32_t i = 0; i < files->rec.have.size(); ++i)
     if (files->rec.have[i]) {
       st.picker->mark_have(i);

@@ -77,6 +77,7 @@ struct download_state {
   std::string error;
   uint64_t bytes_done = 0;
   bool dirty = false;
+  bool manifest_synced = false; // <stem>.manifest fsynced (before the first record with chunks)
   bool resumed = false; // started from a resume record (p.size came from it)
   bool ended = false;
   // Set when the download ends: a resume check still reading stops.
@@ -100,7 +101,8 @@ using self_ptr = download_actor::stateful_pointer<download_state>;
 void fail(self_ptr self, const std::string& reason, dl_state final_state = dl_state::failed);
 // Removes <stem>.json and <stem>.manifest.
 void remove_record(self_ptr self);
-// Syncs the part file, then writes the resume record (at most once a second).
+// Writes the resume record (at most once a second); one that vouches for
+// chunks only after the part file and the manifest are synced, and synced.
 void save_record(self_ptr self);
 // The manifest is known and the picker set up: connect the seeders.
 void begin_transfer(self_ptr self);

@@ -258,8 +258,11 @@ struct registry_state {
   std::map<uint64_t, running_hash> hashing; // by job generation
   size_t hashers_running = 0;
   size_t max_hashers = 1;
-  // Changes not yet saved and announced; flush() does both once per batch.
-  bool dirty = false;
+  // Changes not yet saved, not yet announced; flush() does both once per
+  // batch. A completed download's share is announced at once and saved with
+  // the next flush (see the withdraw handler).
+  bool unsaved = false;
+  bool unannounced = false;
   bool flush_scheduled = false;
   // Set when the registry terminates: running hashers stop reading.
   std::shared_ptr<std::atomic<bool>> stop_hashing = std::make_shared<std::atomic<bool>>(false);
@@ -440,15 +443,27 @@ void announce(registry_ptr self) {
     self->send(s, shares_atom::value, tbl, st.version);
 }
 
+// Saves shares.json when a change is not saved yet.
+void save_pending(registry_state& st) {
+  if (!st.unsaved)
+    return;
+  st.unsaved = false;
+  save_table(st);
+}
+
+// Tells the subscribers when a change is not announced yet.
+void announce_pending(registry_ptr self) {
+  if (!self->state.unannounced)
+    return;
+  self->state.unannounced = false;
+  announce(self);
+}
+
 // Saves shares.json and tells the subscribers, once for all changes since the
 // last flush: a folder of thousands of files costs a few saves, not one each.
 void flush(registry_ptr self) {
-  auto& st = self->state;
-  if (!st.dirty)
-    return;
-  st.dirty = false;
-  save_table(st);
-  announce(self);
+  save_pending(self->state);
+  announce_pending(self);
 }
 
 // Marks the table changed; it is flushed when the hash queue is empty, or
@@ -456,7 +471,8 @@ void flush(registry_ptr self) {
 
 void changed(registry_ptr self) {
   auto& st = self->state;
-  st.dirty = true;
+  st.unsaved = true;
+  st.unannounced = true;
   if (!st.flush_scheduled) {
     st.flush_scheduled = true;
     self->delayed_send(self, std::chrono::milliseconds(defaults::share_flush_interval_ms),
@@ -478,8 +494,14 @@ void watch_share(registry_state& st, const std::string& path) {
   if (st.dirs_of.count(path) != 0)
     return;
   std::vector<std::string> dirs{parent_dir(path)};
-  if (auto real = real_path(path); real && parent_dir(*real) != dirs.front())
-    dirs.push_back(parent_dir(*real));
+  // realpath(3) only for a link: it costs a readlink per path component, and
+  // a linked folder above a plain file needs no second watch (inotify
+  // resolves the link: one descriptor, which dir_watch reports under the
+  // name it was added by).
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
+    if (auto real = real_path(path); real && parent_dir(*real) != dirs.front())
+      dirs.push_back(parent_dir(*real));
   for (auto& d : dirs) {
     if (st.watch->add(d)) {
       st.watched[d].insert(path);
@@ -954,6 +976,15 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
   });
   self->attach_functor(
     [flag = self->state.stop_hashing] { flag->store(true, std::memory_order_relaxed); });
+  // A clean stop (stop_daemon's exit message) saves what the debounced
+  // flush has not saved yet, so nothing is lost; a kill -9 within
+  // share_flush_interval_ms of a change loses that change.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal)
+      return; // as CAF's default handler: only an abnormal exit ends this actor
+    save_pending(self->state);
+    self->quit(msg.reason);
+  });
   self->state.next_full_check = self->clock().now() + full_check_interval;
   load_table(self);
   self->delayed_send(self, tick_interval, tick_atom::value);
@@ -1011,12 +1042,15 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
       if (fst) {
         // The download verified every chunk: shared on under the name it was
         // downloaded by ("DIR/sub/file" for a folder's file), not hashed again.
+        // Announced at once; shares.json is saved by the flush that changed()
+        // scheduled, within share_flush_interval_ms: 1,000 small downloads
+        // rewrote the whole table 1,000 times, with 2 fsyncs each (issue 9).
         hash_job job;
         job.path = final_path;
         job.name = offer.info.name;
         job.fst = *fst;
         install(self, job, std::move(offer.manifest));
-        flush(self);
+        announce_pending(self);
       } else if (st.manifests.count(id) == 0) {
         announce(self);
       }

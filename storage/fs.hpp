@@ -16,8 +16,9 @@ int64_t mtime_ns_of(const struct stat& st);
 // Writes `data` to `path` atomically: temp file in the same directory, fsync,
 // rename, fsync of the directory. Returns an error message or "" on success.
 // `durable` false skips both fsyncs (the rename stays atomic): for files that
-// are verified when read back and cheap to rebuild (manifests), so sharing
-// thousands of files does not cost two fsyncs each.
+// are verified when read back and cheap to rebuild (manifests, a resume record
+// that vouches for no chunk), so sharing or downloading thousands of files
+// does not cost two fsyncs each.
 std::string write_file_atomic(const std::string& path, const std::string& data,
                               unsigned mode = 0644, bool durable = true);
 
@@ -25,6 +26,7 @@ std::string write_file_atomic(const std::string& path, const std::string& data,
 std::optional<std::string> read_file(const std::string& path);
 
 // Creates a directory and its parents (mode 0755); "" or an error message.
+// A directory that exists already costs one stat(2), nothing more.
 std::string make_dirs(const std::string& path);
 
 // Free bytes available to this user on the file system holding `path`.
@@ -32,6 +34,22 @@ std::optional<uint64_t> free_space(const std::string& path);
 
 // fsync of a directory (after rename/unlink inside it).
 void fsync_dir(const std::string& dir);
+
+// fsync(2) of the open file `fd`, or fdatasync(2) with `data_only`; `path`
+// names it for the sync observer. Returns 0 or the errno value. Every sync
+// the daemon makes (write_file_atomic, fsync_dir, sync_file, part_file) goes
+// through here.
+int sync_fd(int fd, const std::string& path, bool data_only = false);
+
+// fsync of the existing file at `path` (opened read-only): its data, written
+// earlier without a sync, reaches the disk. "" or an error message.
+std::string sync_file(const std::string& path);
+
+// Test seam: `f` is called with the path of every sync_fd, in order, before
+// the sync; nullptr (the default) for none. Process-wide: tests set it while
+// no other thread syncs (the deterministic actor tier).
+using sync_observer = void (*)(const std::string& path);
+void set_sync_observer(sync_observer f);
 
 // "/a/b" + "c" -> "/a/b/c".
 std::string join_path(const std::string& dir, const std::string& name);

@@ -99,16 +99,18 @@ std::string part_file::write_at(uint64_t offset, const char* data, size_t len) {
 }
 
 std::string part_file::sync() {
-  if (fd_ >= 0 && ::fdatasync(fd_) != 0)
-    return "cannot sync " + path_ + ": " + errno_text(errno);
+  if (fd_ < 0)
+    return {};
+  if (int err = sync_fd(fd_, path_, true); err != 0)
+    return "cannot sync " + path_ + ": " + errno_text(err);
   return {};
 }
 
 std::string part_file::commit(const std::string& final_path, bool replace) {
   if (fd_ < 0)
     return "cannot rename " + path_ + ": not open";
-  if (::fsync(fd_) != 0) {
-    auto text = "cannot sync " + path_ + ": " + errno_text(errno);
+  if (int err = sync_fd(fd_, path_); err != 0) {
+    auto text = "cannot sync " + path_ + ": " + errno_text(err);
     close();
     return text;
   }

@@ -10,6 +10,7 @@
 #include "config/defaults.hpp"
 #include "storage/seeder_set.hpp"
 #include "tests/actors/lan_fixture.hpp"
+#include "tests/support/sync_log.hpp"
 
 using namespace p2p;
 using namespace p2p::test;
@@ -240,6 +241,55 @@ TEST_CASE("a cancelled download removes its part file and resume record",
   CHECK(std::filesystem::is_empty(records));
   CHECK(fx.lan->latest(fx.a).stopped);
   CHECK(fx.lan->latest(fx.b).stopped);
+}
+
+TEST_CASE("a download that completes before its first record save syncs its file and its "
+          "folder only",
+          "[download][deterministic][durability]") {
+  sync_log log;
+  two_seeders fx;
+  // Record and manifest are written (a daemon crash resumes the download)
+  // but not synced: they vouch for no chunk yet.
+  auto records = std::filesystem::path(fx.cfg.state_dir) / "downloads";
+  CHECK(std::distance(std::filesystem::directory_iterator(records),
+                      std::filesystem::directory_iterator()) == 2);
+  CHECK(log.synced().empty());
+  fx.serve(movie());
+  REQUIRE(fx.status(fx.key).state == dl_state::complete);
+  CHECK(test::read_whole(fx.out_path()) == movie().data);
+  // fsync before the rename, the folder after it: the file is on disk.
+  CHECK(log.synced() == std::vector<std::string>{fx.part_path(), fx.out_dir()});
+  CHECK(std::filesystem::is_empty(records));
+}
+
+TEST_CASE("a resume record that vouches for chunks is synced after the part file and the "
+          "manifest",
+          "[download][deterministic][durability]") {
+  two_seeders fx;
+  auto records = fx.cfg.state_dir + "/downloads";
+  std::string stem;
+  for (const auto& e : std::filesystem::directory_iterator(records))
+    if (e.path().extension() == ".json")
+      stem = (e.path().parent_path() / e.path().stem()).string();
+  REQUIRE_FALSE(stem.empty());
+  sync_log log;
+  auto& fa = fx.lan->latest(fx.a);
+  fx.deliver(fa, fa.fetched.at(0), movie().chunk(fa.fetched.at(0)));
+  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
+  auto& synced = log.synced();
+  REQUIRE(synced.size() == 4);
+  CHECK(synced[0] == fx.part_path());
+  CHECK(synced[1] == stem + ".manifest");
+  CHECK(starts_with(synced[2], stem + ".json.tmp."));
+  CHECK(synced[3] == records);
+  // The manifest is synced once; later saves sync the part file and the record.
+  log.clear();
+  fx.deliver(fa, fa.fetched.at(1), movie().chunk(fa.fetched.at(1)));
+  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
+  REQUIRE(synced.size() == 3);
+  CHECK(synced[0] == fx.part_path());
+  CHECK(starts_with(synced[1], stem + ".json.tmp."));
+  CHECK(synced[2] == records);
 }
 
 TEST_CASE("a seeder silent on the manifest query holds the start for manifest_hedge_ms only",

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <chrono>
 #include <thread>
 #include <cstdio>
@@ -138,6 +139,51 @@ TEST_CASE("a stopped download resumes with its verified chunks under the next ma
   fx.serve(song());
   CHECK(fx.status(resumed[0].key).state == dl_state::complete);
   CHECK(read_whole(info->out_path) == song().data);
+}
+
+TEST_CASE("a resume record a power cut left empty or torn is dropped with its manifest and "
+          "starts nothing",
+          "[download_manager][deterministic][durability]") {
+  lan_fixture fx;
+  auto dir = fx.cfg.state_dir + "/downloads";
+  auto stem = dir + "/0123456789abcdef-01234567";
+  auto text = GENERATE(std::string(), std::string("{\n  \"chunk_size\": 4096,\n  \"chu"));
+  write_file(stem + ".json", text);
+  write_file(stem + ".manifest", "");
+  fx.start_manager();
+  CHECK(fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value).empty());
+  CHECK(std::filesystem::is_empty(dir));
+}
+
+TEST_CASE("a download whose first record outlived its manifest in a power cut asks the "
+          "seeders again and completes",
+          "[download_manager][deterministic][durability]") {
+  lan_fixture fx;
+  auto a = fx.add_seeder(1, {&song()});
+  auto info = fx.download(song().name);
+  REQUIRE(info);
+  // Stopped before any chunk: the record (no chunk) and the manifest stay.
+  CHECK(fx.d.get<bool>(fx.manager, stop_atom::value));
+  auto dir = fx.cfg.state_dir + "/downloads";
+  size_t manifests = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".manifest") {
+      write_file(e.path().string(), ""); // its data never reached the disk
+      ++manifests;
+    }
+  REQUIRE(manifests == 1);
+  fx.start_manager();
+  auto resumed = fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value);
+  REQUIRE(resumed.size() == 1);
+  // The record is discarded: the catalog's answer at the first tick brings
+  // the seeder, the second tick asks it for the manifest again.
+  fx.d.advance(std::chrono::milliseconds(2 * defaults::download_tick_ms));
+  REQUIRE(fx.lan->opened(a) == 2);
+  fx.ready(fx.lan->latest(a));
+  fx.serve(song());
+  CHECK(fx.status(resumed[0].key).state == dl_state::complete);
+  CHECK(read_whole(info->out_path) == song().data);
+  CHECK(std::filesystem::is_empty(dir));
 }
 
 TEST_CASE("download_manager runs at most max_active_downloads at once, the others wait "

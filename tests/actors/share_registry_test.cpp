@@ -15,6 +15,7 @@
 #include <caf/send.hpp>
 
 #include "actors/actors.hpp"
+#include "config/defaults.hpp"
 #include <nlohmann/json.hpp>
 
 #include "storage/fs.hpp"
@@ -413,8 +414,15 @@ TEST_CASE("share_registry: a finished download of a folder's file is shared on u
   CHECK(l[0].path == path);
   CHECK(l[0].id_hex == info.id_hex);
   CHECK_FALSE(l[0].partial);
-  auto saved = nlohmann::json::parse(*p2p::read_file(tmp.file("state/shares.json")));
-  REQUIRE(saved.size() == 1);
+  // Saved by the registry's next flush (share_flush_interval_ms), not at once.
+  nlohmann::json saved;
+  REQUIRE(test::eventually(
+    [&] {
+      auto text = p2p::read_file(tmp.file("state/shares.json"));
+      saved = nlohmann::json::parse(text.value_or(""), nullptr, false);
+      return saved.is_array() && saved.size() == 1;
+    },
+    std::chrono::milliseconds(defaults::share_flush_interval_ms) + 5s));
   CHECK(saved[0]["name"] == "photos/2024/a.jpg");
 }
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <filesystem>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "storage/fs.hpp"
+#include "tests/support/sync_log.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace p2p;
@@ -45,6 +47,30 @@ TEST_CASE("write_file_atomic writes content and mode", "[fs]") {
   }
 }
 
+TEST_CASE("write_file_atomic syncs the file, then its directory, only when durable", "[fs]") {
+  test::temp_dir dir;
+  auto path = dir.file("state.json");
+  test::sync_log log;
+  REQUIRE(write_file_atomic(path, "{}", 0644) == "");
+  REQUIRE(log.synced().size() == 2);
+  CHECK(test::starts_with(log.synced()[0], path + ".tmp.")); // before the rename
+  CHECK(log.synced()[1] == dir.path());                       // after it
+  log.clear();
+  REQUIRE(write_file_atomic(path, "[]", 0644, false) == "");
+  CHECK(log.synced().empty());
+  CHECK(read_file(path) == std::string("[]")); // still replaced atomically
+}
+
+TEST_CASE("sync_file syncs an existing file and names a missing one", "[fs]") {
+  test::temp_dir dir;
+  auto path = dir.write("m.manifest", "bytes");
+  test::sync_log log;
+  CHECK(sync_file(path) == "");
+  CHECK(log.synced() == std::vector<std::string>{path});
+  auto err = sync_file(dir.file("gone.manifest"));
+  CHECK_THAT(err, Catch::Contains("gone.manifest") && Catch::Contains("cannot open"));
+}
+
 TEST_CASE("read_file", "[fs]") {
   test::temp_dir dir;
   CHECK_FALSE(read_file(dir.file("nope")));
@@ -62,6 +88,10 @@ TEST_CASE("make_dirs", "[fs]") {
   CHECK(S_ISDIR(st.st_mode));
   CHECK(make_dirs(deep) == "");        // existing is fine
   CHECK(make_dirs(deep + "/") == "");  // trailing slash
+  std::filesystem::create_directory_symlink(dir.file("a"), dir.file("link"));
+  CHECK(make_dirs(dir.file("link/b/c")) == ""); // existing, through a link
+  CHECK(make_dirs(dir.file("link/b/new")) == ""); // made through a link
+  CHECK(std::filesystem::is_directory(dir.file("a/b/new")));
   dir.write("file", "x");
   CHECK_FALSE(make_dirs(dir.file("file")).empty());
   CHECK_FALSE(make_dirs(dir.file("file/sub")).empty());

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "storage/part_file.hpp"
+#include "tests/support/sync_log.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace p2p;
@@ -169,4 +170,20 @@ TEST_CASE("part_file: open_existing checks the size, discard removes, RAII close
   CHECK(h.open_existing(1) == "part file missing or of the wrong size");
   part_file moved = std::move(h);
   CHECK(moved.path() == dir.file("gone.part"));
+}
+
+TEST_CASE("part_file: sync reaches the part file, and commit syncs it before the rename and the "
+          "folder after",
+          "[part_file]") {
+  test::temp_dir dir;
+  part_file f(dir.file("x.part"));
+  REQUIRE(f.create(10) == "");
+  REQUIRE(f.write_at(0, "0123456789", 10) == "");
+  test::sync_log log;
+  CHECK(f.sync() == "");
+  CHECK(log.synced() == std::vector<std::string>{dir.file("x.part")});
+  log.clear();
+  REQUIRE(f.commit(dir.file("x"), false) == "");
+  CHECK(log.synced() == std::vector<std::string>{dir.file("x.part"), dir.path()});
+  CHECK(test::read_whole(dir.file("x")) == "0123456789");
 }

@@ -157,6 +157,22 @@ TEST_CASE("load_resume_files checks record and manifest against the content id",
   CHECK(why.empty());
   CHECK(ok->man.size == 100000);
   CHECK(ok->rec.have[2]);
+  // What a power cut can leave of files written without fsync (the record
+  // and manifest of a download with no chunk yet): empty or cut short.
+  auto text = to_json(r);
+  for (auto torn : {std::string(), text.substr(0, text.size() / 2)}) {
+    p2p::test::write_file(stem + ".json", torn);
+    CHECK_FALSE(load_resume_files(stem, id, why));
+    CHECK(why == "unreadable");
+  }
+  p2p::test::write_file(stem + ".json", text);
+  for (auto torn : {std::string(), std::string(bytes.begin(), bytes.end() - 1)}) {
+    p2p::test::write_file(stem + ".manifest", torn);
+    CHECK_FALSE(load_resume_files(stem, id, why));
+    CHECK(why == "manifest missing or unreadable");
+  }
+  p2p::test::write_file(stem + ".manifest", std::string(bytes.begin(), bytes.end()));
+  REQUIRE(load_resume_files(stem, id, why));
   r.have.assign(m->chunk_count() + 1, false);
   r.size = m->size + 16384;
   p2p::test::write_file(stem + ".json", to_json(r));
