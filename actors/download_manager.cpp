@@ -2,6 +2,7 @@
 #include <chrono>
 #include <dirent.h>
 #include <map>
+#include <set>
 #include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ struct entry {
   download_info info;   // latest snapshot reported by the download
   download_actor actor; // null while it waits for a slot and once it ended
   std::optional<download_params> waiting; // set while it waits (state queued)
+  uint64_t folder = 0;  // the folder download it belongs to; 0: none
 };
 
 // A folder download (`download -f DIR`): one download per file under DIR/.
@@ -37,6 +39,7 @@ struct folder {
   std::string name;     // DIR
   std::string out_path; // <out>/DIR
   std::vector<uint64_t> keys;
+  size_t unfinished = 0; // of keys, not final yet
 };
 
 struct manager_state {
@@ -52,6 +55,13 @@ struct manager_state {
   bool stopping = false; // the daemon stops: no waiting download starts
   // wait_atom requests not answered yet, by download or folder key.
   std::multimap<uint64_t, caf::typed_response_promise<download_info>> enders;
+  // Keys of the downloads waiting for a slot, oldest first, and how many have
+  // an actor: a download that ends looks at these, not at every download
+  // kept until `clear` (1,000 downloads each scanned the whole history, and
+  // each answered wait copied every waiting one's status: bench/run.sh's
+  // small files took longer run after run).
+  std::set<uint64_t> queued;
+  size_t running = 0;
 };
 
 using self_ptr = download_manager_actor::stateful_pointer<manager_state>;
@@ -61,21 +71,34 @@ bool path_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-size_t active_count(const manager_state& st) {
-  size_t n = 0;
-  for (const auto& [key, e] : st.downloads)
-    n += e.actor ? 1 : 0;
-  return n;
-}
-
 // Spawns the download actor of entry `e` (its params in e.waiting).
 void spawn_entry(self_ptr self, entry& e) {
   auto& st = self->state;
   auto dl = spawn_download(self->system(), st.cfg, st.self_id, std::move(*e.waiting),
                            st.catalog, self, st.registry, st.links);
   e.waiting.reset();
+  st.queued.erase(e.info.key);
   self->link_to(dl);
   e.actor = dl;
+  ++st.running;
+}
+
+// Entry `e`'s actor has ended (or is being let go): it no longer counts.
+void drop_actor(manager_state& st, entry& e) {
+  if (e.actor) {
+    e.actor = nullptr;
+    --st.running;
+  }
+}
+
+// Sets entry `e`'s status to `d`; its folder counts one unfinished file fewer
+// when it becomes final.
+void set_info(manager_state& st, entry& e, download_info d) {
+  bool was_final = is_final(e.info);
+  e.info = std::move(d);
+  if (!was_final && is_final(e.info) && e.folder != 0)
+    if (auto f = st.folders.find(e.folder); f != st.folders.end() && f->second.unfinished > 0)
+      --f->second.unfinished;
 }
 
 // Starts waiting downloads, oldest first, while fewer than
@@ -84,14 +107,14 @@ void start_waiting(self_ptr self) {
   auto& st = self->state;
   if (st.stopping)
     return;
-  auto active = active_count(st);
-  for (auto& [key, e] : st.downloads) {
-    if (active >= defaults::max_active_downloads)
-      return;
-    if (e.waiting) {
-      spawn_entry(self, e);
-      ++active;
+  while (st.running < defaults::max_active_downloads && !st.queued.empty()) {
+    auto key = *st.queued.begin();
+    auto i = st.downloads.find(key);
+    if (i == st.downloads.end() || !i->second.waiting) {
+      st.queued.erase(st.queued.begin());
+      continue;
     }
+    spawn_entry(self, i->second);
   }
 }
 
@@ -111,7 +134,8 @@ download_info launch(self_ptr self, download_params params) {
   spdlog::info("download {} ({}, {} bytes) into {}", params.name,
                params.id_hex.substr(0, 12), params.size, params.req.out_dir);
   auto& e = st.downloads[info.key] = entry{info, download_actor{}, std::move(params)};
-  if (active_count(st) < defaults::max_active_downloads)
+  st.queued.insert(info.key);
+  if (st.running < defaults::max_active_downloads)
     spawn_entry(self, e);
   return info;
 }
@@ -238,21 +262,35 @@ std::optional<download_info> info_of(const manager_state& st, uint64_t key) {
   return std::nullopt;
 }
 
-// Answers every wait_atom request whose download or folder has ended (or
-// is gone: cleared).
-void deliver_ended(manager_state& st) {
-  for (auto it = st.enders.begin(); it != st.enders.end();) {
-    auto d = info_of(st, it->first);
-    if (d && !is_final(*d)) {
-      ++it;
-      continue;
-    }
+// Whether download or folder `key` has ended; true when it is unknown (cleared).
+bool has_ended(const manager_state& st, uint64_t key) {
+  if (auto fo = st.folders.find(key); fo != st.folders.end())
+    return fo->second.unfinished == 0;
+  auto i = st.downloads.find(key);
+  return i == st.downloads.end() || is_final(i->second.info);
+}
+
+// Answers the wait_atom requests for `key` (a download or folder) when it has
+// ended, or is gone: cleared.
+void deliver_if_ended(manager_state& st, uint64_t key) {
+  auto [first, last] = st.enders.equal_range(key);
+  if (first == last || !has_ended(st, key))
+    return;
+  auto d = info_of(st, key);
+  for (auto it = first; it != last; ++it)
     if (d)
       it->second.deliver(*d);
     else
-      it->second.deliver(make_error(ec::not_found, "no download " + std::to_string(it->first)));
-    it = st.enders.erase(it);
-  }
+      it->second.deliver(make_error(ec::not_found, "no download " + std::to_string(key)));
+  st.enders.erase(first, last);
+}
+
+// Answers the wait_atom requests that download `key` ending answers: its own
+// and its folder's.
+void deliver_ended(manager_state& st, uint64_t key) {
+  deliver_if_ended(st, key);
+  if (auto i = st.downloads.find(key); i != st.downloads.end() && i->second.folder != 0)
+    deliver_if_ended(st, i->second.folder);
 }
 
 // Plans every file of a folder download before starting any, so a clash
@@ -271,10 +309,16 @@ caf::expected<download_info> launch_folder(self_ptr self, const download_request
   fo.name = req.name;
   fo.out_path = join_path(req.out_dir, sanitize_path(req.name).value_or(req.name));
   auto key = st.next_key++;
-  for (auto& p : plans)
-    fo.keys.push_back(launch(self, std::move(p)).key);
-  spdlog::info("download of folder {}: {} files", req.name, fo.keys.size());
-  auto& stored = st.folders[key] = std::move(fo);
+  st.folders[key] = std::move(fo);
+  for (auto& p : plans) {
+    auto k = launch(self, std::move(p)).key;
+    auto& stored = st.folders[key];
+    stored.keys.push_back(k);
+    ++stored.unfinished;
+    st.downloads[k].folder = key;
+  }
+  auto& stored = st.folders[key];
+  spdlog::info("download of folder {}: {} files", req.name, stored.keys.size());
   return folder_info(st, key, stored);
 }
 
@@ -346,16 +390,22 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
       self->quit(msg.reason);
       return;
     }
-    for (auto& [key, e] : self->state.downloads)
+    auto& st = self->state;
+    std::vector<uint64_t> died;
+    for (auto& [key, e] : st.downloads)
       if (e.actor && caf::actor_cast<caf::actor_addr>(e.actor) == msg.source) {
-        e.actor = nullptr;
+        drop_actor(st, e);
+        died.push_back(key);
         if (!is_final(e.info)) {
-          e.info.state = dl_state::failed;
-          e.info.error = "internal error: " + caf::to_string(msg.reason);
+          auto d = e.info;
+          d.state = dl_state::failed;
+          d.error = "internal error: " + caf::to_string(msg.reason);
+          set_info(st, e, std::move(d));
         }
       }
     start_waiting(self);
-    deliver_ended(self->state);
+    for (auto k : died)
+      deliver_ended(st, k);
   });
   resume_all(self);
   return {
@@ -420,14 +470,18 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
           hits.push_back(e.actor);
         } else if (e.waiting) { // never started: nothing on disk to remove
           e.waiting.reset();
-          e.info.state = dl_state::cancelled;
-          e.info.error = "cancelled by user";
+          self->state.queued.erase(key);
+          auto d = e.info;
+          d.state = dl_state::cancelled;
+          d.error = "cancelled by user";
+          set_info(self->state, e, std::move(d));
           acc->push_back(e.info);
         }
       }
       if (hits.empty() && acc->empty())
         return make_error(ec::not_found, "no running download named or with id " + target);
-      deliver_ended(self->state);
+      for (const auto& d : *acc)
+        deliver_ended(self->state, d.key);
       if (hits.empty())
         return *acc;
       auto rp = self->make_response_promise<std::vector<download_info>>();
@@ -437,11 +491,12 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
           .then(
             [=](const download_info& d) mutable {
               acc->push_back(d);
-              auto& e = self->state.downloads[d.key];
-              e.info = d;
-              e.actor = nullptr;
+              auto& st = self->state;
+              auto& e = st.downloads[d.key];
+              set_info(st, e, d);
+              drop_actor(st, e);
               start_waiting(self);
-              deliver_ended(self->state);
+              deliver_ended(st, d.key);
               if (--*left == 0)
                 rp.deliver(*acc);
             },
@@ -468,16 +523,17 @@ download_manager(self_ptr self, config cfg, identity id, catalog_actor catalog,
       auto i = self->state.downloads.find(d.key);
       if (i == self->state.downloads.end())
         return;
-      i->second.info = d;
+      auto& st = self->state;
+      set_info(st, i->second, d);
       if (is_final(d)) {
         if (i->second.actor)
           self->unlink_from(i->second.actor);
-        i->second.actor = nullptr;
+        drop_actor(st, i->second);
         start_waiting(self);
         auto level = d.state == dl_state::failed ? spdlog::level::warn : spdlog::level::info;
         spdlog::log(level, "download {} {} ({} bytes){}", d.name, to_string(d.state), d.bytes_done,
                     d.error.empty() ? "" : ": " + d.error);
-        deliver_ended(self->state);
+        deliver_ended(st, d.key);
       }
     },
     [=](stop_atom) -> caf::result<bool> {

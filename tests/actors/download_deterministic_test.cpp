@@ -399,7 +399,7 @@ TEST_CASE("a chunk still in flight after the endgame delay is asked of another s
 }
 
 TEST_CASE("a copy that arrives while another copy of its chunk is being verified is not "
-          "verified too; when the first is bad the chunk is asked again",
+          "verified too, and when the first is bad the chunk is asked again",
           "[download][deterministic][endgame]") {
   one_chunk_two_seeders fx;
   auto& fa = fx.lan->latest(fx.a);

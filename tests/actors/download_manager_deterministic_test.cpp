@@ -283,3 +283,64 @@ TEST_CASE("download_manager answers a wait on a queued download that is cancelle
              [&](caf::error& e) { FAIL("wait failed: " << caf::to_string(e)); });
   CHECK(ended.state == dl_state::cancelled);
 }
+
+TEST_CASE("download_manager answers a folder's wait when its last file ends, a file's wait "
+          "when that file ends",
+          "[download_manager][deterministic]") {
+  lan_fixture fx;
+  std::vector<fake_file> files; // one chunk each
+  files.reserve(3);
+  std::vector<const fake_file*> offered;
+  for (int k = 0; k < 3; ++k) {
+    files.emplace_back("album/t" + std::to_string(k) + ".bin", 4096, 30 + k);
+    offered.push_back(&files.back());
+  }
+  fx.add_seeder(1, offered);
+  auto folder = fx.download("album");
+  REQUIRE(folder);
+  auto keys = std::vector<uint64_t>{};
+  for (const auto& d : fx.d.get<std::vector<download_info>>(fx.manager, status_atom::value))
+    keys.push_back(d.key);
+  REQUIRE(keys.size() == 3);
+  caf::scoped_actor on_folder{fx.d.sys(), true};
+  caf::scoped_actor on_first{fx.d.sys(), true};
+  auto folder_wait = on_folder->request(fx.manager, caf::infinite, wait_atom::value, folder->key);
+  auto first_wait = on_first->request(fx.manager, caf::infinite, wait_atom::value, keys[0]);
+  fx.d.run();
+  auto answered = [&](caf::scoped_actor& who, auto& handle) {
+    if (who->mailbox().empty())
+      return std::optional<download_info>{};
+    download_info got;
+    handle.receive([&](download_info& d) { got = d; },
+                   [&](caf::error& e) { FAIL("wait failed: " << caf::to_string(e)); });
+    return std::optional<download_info>{got};
+  };
+  REQUIRE(fx.lan->fetchers.size() == 3);
+  for (auto& fe : fx.lan->fetchers)
+    fx.ready(*fe);
+  // The first file ends: its wait is answered, the folder's is not.
+  auto& f0 = *fx.lan->fetchers[0];
+  auto i0 = std::find_if(files.begin(), files.end(),
+                         [&](const fake_file& f) { return f.id_hex == fx.status(keys[0]).id_hex; });
+  REQUIRE(i0 != files.end());
+  fx.deliver(f0, 0, i0->chunk(0));
+  auto first = answered(on_first, first_wait);
+  REQUIRE(first);
+  CHECK(first->state == dl_state::complete);
+  CHECK_FALSE(answered(on_folder, folder_wait));
+  // The second is cancelled, the third completes: now the folder's wait is
+  // answered, with the first failure's reason.
+  fx.d.get<std::vector<download_info>>(fx.manager, cancel_atom::value,
+                                       fx.status(keys[1]).name);
+  CHECK_FALSE(answered(on_folder, folder_wait));
+  fx.serve(files[0], [&](const fake_lan::fetcher& f, uint32_t) {
+    for (auto& x : files)
+      if (x.id_hex == fx.status(keys[2]).id_hex && &f == fx.lan->fetchers[2].get())
+        return x.chunk(0);
+    return std::string{};
+  });
+  auto whole = answered(on_folder, folder_wait);
+  REQUIRE(whole);
+  CHECK(whole->state == dl_state::cancelled);
+  CHECK(fx.status(keys[2]).state == dl_state::complete);
+}
