@@ -76,12 +76,34 @@ void fail(self_ptr self, const std::string& reason, dl_state final_state) {
   end(self);
 }
 
+namespace {
+
+// Writes <stem>.manifest, atomically, unsynced: load_resume_files checks it
+// against the content id, and save_record syncs it before the first record
+// that vouches for a chunk. Before the first record; tried again with the
+// next record when it fails.
+void save_manifest(self_ptr self) {
+  auto& st = self->state;
+  if (auto err = make_dirs(downloads_dir(st.cfg)); !err.empty())
+    spdlog::warn("cannot create {}: {}", downloads_dir(st.cfg), err);
+  auto& bytes = st.manifest_bytes;
+  if (auto err = write_file_atomic(st.stem + ".manifest", std::string(bytes.begin(), bytes.end()),
+                                   0600, false);
+      !err.empty())
+    return spdlog::warn("cannot save manifest of {}: {}", st.p.name, err);
+  std::vector<char>().swap(bytes); // up to 2 MiB (65,536 chunks), not needed again
+}
+
+} // namespace
+
 void save_record(self_ptr self) {
   auto& st = self->state;
   if (!st.man || !st.picker || !st.part.is_open())
     return;
+  if (!st.manifest_bytes.empty())
+    save_manifest(self);
   // A record that vouches for chunks reaches the disk after the part file's
-  // data and the manifest (saved unsynced by on_manifest), then by an fsync
+  // data and the manifest (saved unsynced by save_manifest), then by an fsync
   // of its own. One that vouches for none is not synced: lost in a power
   // cut it costs a download that had nothing yet (issue 9: 4 of the 9 syncs
   // of a small file's download).
@@ -107,15 +129,18 @@ void save_record(self_ptr self) {
   auto err = write_file_atomic(st.stem + ".json", to_json(rec), 0600, vouches);
   if (!err.empty())
     spdlog::warn("cannot save resume record for {}: {}", st.p.name, err);
-  else
+  else {
     st.dirty = false;
+    st.recorded = true;
+  }
 }
 
 void finish(self_ptr self) {
   auto& st = self->state;
   if (auto err = st.part.commit(st.final_path, st.p.req.overwrite); !err.empty())
     return fail(self, err);
-  remove_record(self);
+  if (st.recorded)
+    remove_record(self);
   st.state = dl_state::complete;
   st.error.clear();
   end(self);

@@ -77,6 +77,11 @@ struct download_state {
   std::string error;
   uint64_t bytes_done = 0;
   bool dirty = false;
+  // The resume record and manifest exist on disk: written when the manifest
+  // arrives (a file of one chunk: by the first save, within
+  // resume_save_interval_ms, or a stop), or found at resume.
+  bool recorded = false;
+  std::vector<char> manifest_bytes; // as received, until save_record has saved it
   bool manifest_synced = false; // <stem>.manifest fsynced (before the first record with chunks)
   bool resumed = false; // started from a resume record (p.size came from it)
   bool ended = false;
@@ -101,8 +106,9 @@ using self_ptr = download_actor::stateful_pointer<download_state>;
 void fail(self_ptr self, const std::string& reason, dl_state final_state = dl_state::failed);
 // Removes <stem>.json and <stem>.manifest.
 void remove_record(self_ptr self);
-// Writes the resume record (at most once a second); one that vouches for
-// chunks only after the part file and the manifest are synced, and synced.
+// Writes the resume record (once a second; with the manifest the first time);
+// one that vouches for chunks only after the part file and the manifest are
+// synced, and synced.
 void save_record(self_ptr self);
 // The manifest is known and the picker set up: connect the seeders.
 void begin_transfer(self_ptr self);

@@ -200,6 +200,7 @@ hasher_actor::behavior_type hasher(hasher_actor::pointer self, uint64_t job,
 struct stored_manifest {
   std::vector<char> bytes;
   size_t users = 0;
+  bool file = false; // in manifests/<id>.manifest (else inline in shares.json, or unsaved)
 };
 
 // A download's part file offered to peers (swarming): info.partial is set,
@@ -351,13 +352,15 @@ void save_table(registry_state& st) {
     spdlog::warn("share_registry: cannot save shares.json: {}", err);
 }
 
-void save_manifest(registry_state& st, const std::string& id,
+// Writes manifests/<id>.manifest unless the manifest is kept inline; whether
+// the file was written.
+bool save_manifest(registry_state& st, const std::string& id,
                    const std::vector<char>& bytes) {
   if (!st.persistent() || stored_inline(bytes))
-    return;
+    return false;
   if (auto err = make_dirs(st.manifest_dir()); !err.empty()) {
     spdlog::warn("share_registry: cannot create {}: {}", st.manifest_dir(), err);
-    return;
+    return false;
   }
   // Not fsynced: load_manifest verifies it against its id, and one lost in a
   // crash is re-hashed (issue 11: no per-file fsyncs).
@@ -365,6 +368,7 @@ void save_manifest(registry_state& st, const std::string& id,
                                0644, false);
   if (!err.empty())
     spdlog::warn("share_registry: cannot save manifest {}: {}", id, err);
+  return err.empty();
 }
 
 // One user fewer for manifest `id`; the last one takes it (and its file) away.
@@ -372,9 +376,12 @@ void release_manifest(registry_state& st, const std::string& id) {
   auto i = st.manifests.find(id);
   if (i != st.manifests.end() && --i->second.users > 0)
     return;
+  // Only a manifest with a file: an inline one has none, and unlinking it
+  // anyway failed once per replaced small share (issue 9: every re-download).
+  bool file = i == st.manifests.end() ? st.persistent() : i->second.file;
   if (i != st.manifests.end())
     st.manifests.erase(i);
-  if (st.persistent())
+  if (file)
     ::unlink(st.manifest_path(id).c_str());
 }
 
@@ -385,7 +392,7 @@ void retain_manifest(registry_state& st, const std::string& id, std::vector<char
   if (added) {
     i->second.bytes = std::move(bytes);
     if (save)
-      save_manifest(st, id, i->second.bytes);
+      i->second.file = save_manifest(st, id, i->second.bytes);
   }
   ++i->second.users;
 }
@@ -750,6 +757,8 @@ void load_table(registry_ptr self) {
     }
     retain_manifest(st, info->id_hex, bytes ? std::move(*bytes) : std::vector<char>{},
                     false);
+    if (bytes && j.find("manifest_hex") == j.end())
+      st.manifests[info->id_hex].file = true; // read from manifests/<id>.manifest
     st.shares[info->path] = *info;
     watch_share(st, info->path);
   }

@@ -187,7 +187,8 @@ TEST_CASE("a download fails cleanly when no seeder can deliver", "[download]") {
   CHECK(d.error.find("no seeder could finish") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(d.out_path + ".part"));
   CHECK_FALSE(std::filesystem::exists(d.out_path));
-  CHECK(std::filesystem::is_empty(leecher.dir.path() + "/state/downloads"));
+  auto records = leecher.dir.path() + "/state/downloads"; // made by the first record, if any
+  CHECK((!std::filesystem::exists(records) || std::filesystem::is_empty(records)));
   leecher.stop(sys);
   corrupt.stop(sys);
 }
