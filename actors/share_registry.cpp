@@ -265,6 +265,7 @@ struct registry_state {
   bool unsaved = false;
   bool unannounced = false;
   bool flush_scheduled = false;
+  caf::actor_clock::time_point save_due{}; // when the scheduled flush saves (changed())
   bool announce_scheduled = false; // a partial offer's announce is due (announce_soon)
   // Set when the registry terminates: running hashers stop reading.
   std::shared_ptr<std::atomic<bool>> stop_hashing = std::make_shared<std::atomic<bool>>(false);
@@ -468,8 +469,9 @@ void announce_pending(registry_ptr self) {
 }
 
 // Announces within defaults::partial_announce_delay_ms, once for everything
-// that changed meanwhile (a flush_atom then flushes; what the 2 s flush would
-// save goes too).
+// that changed meanwhile (a flush_atom then announces; shares.json waits for
+// its own flush: saved at each partial offer's timer, it was rewritten ~16
+// times a second during small downloads).
 void announce_soon(registry_ptr self) {
   auto& st = self->state;
   st.unannounced = true;
@@ -496,6 +498,8 @@ void changed(registry_ptr self) {
   st.unannounced = true;
   if (!st.flush_scheduled) {
     st.flush_scheduled = true;
+    st.save_due = self->clock().now()
+                  + std::chrono::milliseconds(defaults::share_flush_interval_ms);
     self->delayed_send(self, std::chrono::milliseconds(defaults::share_flush_interval_ms),
                        flush_atom::value);
   }
@@ -1094,9 +1098,14 @@ share_registry_actor::behavior_type registry(registry_ptr self, config cfg) {
         self->delayed_send(self, tick_interval, tick_atom::value);
     },
     [=](flush_atom) {
-      self->state.flush_scheduled = false;
-      self->state.announce_scheduled = false;
-      flush(self);
+      auto& st = self->state;
+      st.announce_scheduled = false;
+      announce_pending(self);
+      // Only changed()'s timer saves; announce_soon's comes earlier.
+      if (st.flush_scheduled && self->clock().now() >= st.save_due) {
+        st.flush_scheduled = false;
+        save_pending(st);
+      }
     },
   };
 }
