@@ -66,6 +66,10 @@ using seeder_key = uint32_t;
 using shares_listener_actor = caf::typed_actor<
   // The whole share table and its catalog version (bumped on every change).
   caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // One share added at once, ahead of the table that lists it (which follows
+  // within defaults::partial_announce_delay_ms): a completed download's file,
+  // replacing its partial offer (same content id) if the listener has one.
+  caf::reacts_to<share_atom, share_info>,
   // A partial offer (content id hex) verified chunk `index` (swarming).
   caf::reacts_to<have_atom, std::string, uint32_t>>;
 
@@ -145,6 +149,9 @@ using discovery_actor = caf::typed_actor<
   caf::reacts_to<scan_atom>,
   // From share_registry: the catalog changed; announce the new version now.
   caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // From share_registry: a completed download's share ahead of the table
+  // (ignored: the table brings the new version).
+  caf::reacts_to<share_atom, share_info>,
   // From share_registry: a partial offer's new chunk (ignored: no datagrams
   // per chunk).
   caf::reacts_to<have_atom, std::string, uint32_t>,
@@ -163,6 +170,8 @@ using peer_server_actor = caf::typed_actor<
   caf::reacts_to<caf::io::data_transferred_msg>,
   // From share_registry: the share table (what may be served).
   caf::reacts_to<shares_atom, std::vector<share_info>, uint32_t>,
+  // From share_registry: a completed download's share, ahead of the table.
+  caf::reacts_to<share_atom, share_info>,
   // From share_registry: a partial offer verified chunk `index`: serve it and
   // send `have` to the connections interested in that content id.
   caf::reacts_to<have_atom, std::string, uint32_t>,
@@ -183,6 +192,12 @@ using peer_query_actor = caf::typed_actor<
   caf::reacts_to<caf::io::connection_closed_msg>,
   // Hello + catalog request; replies with the remote's id and files. Quits after.
   caf::replies_to<catalog_atom>::with<remote_catalog>,
+  // The same, conditional: `known` is the catalog version the asker holds of
+  // this peer (0: none). Replies unchanged (no files) when it is current,
+  // else the files and the version. A peer that refuses the request (an
+  // older build: bad_request) gives an error of code ec::bad_request; ask it
+  // plainly then.
+  caf::replies_to<catalog_atom, uint32_t>::with<remote_catalog>,
   // Hello + manifest request for a content id (hex); replies with the manifest
   // bytes after checking that they hash to that id. Quits after.
   caf::replies_to<manifest_atom, std::string>::with<std::vector<char>>,

@@ -292,6 +292,9 @@ discovery_actor::behavior_type discovery(discovery_ptr self, int recv_fd,
     [=](have_atom, const std::string&, uint32_t) {
       // Chunks travel as have frames on peer connections, never as datagrams.
     },
+    [=](share_atom, const share_info&) {
+      // Its catalog version comes with the table that follows.
+    },
     [=](shares_atom, const std::vector<share_info>&, uint32_t version) {
       auto& st = self->state;
       if (version == st.catalog_version)

@@ -69,6 +69,11 @@ struct remote_file {
 struct remote_catalog {
   uint64_t peer_id = 0;
   std::vector<remote_file> files;
+  // The answer to a conditional request: the server's catalog version (0:
+  // not told), and whether the asker's copy is current (catalog_same: no
+  // files).
+  uint32_t version = 0;
+  bool unchanged = false;
 };
 
 // A file available on the LAN, merged over all peers offering it.

@@ -44,6 +44,8 @@ struct peer_query_state {
   uint64_t remote_id = 0;           // from hello_ack
   proto::frame_reader reader;
   query_kind kind = query_kind::none;
+  bool conditional = false;         // catalog request with a known version
+  uint32_t known = 0;               // that version
   std::string id_hex;               // manifest request: the content id
   proto::content_id id{};
   std::optional<std::string> failure; // failed before a request came in
@@ -60,11 +62,11 @@ void send_bytes(query_ptr self, const std::vector<char>& bytes) {
 
 // Delivers an error to whoever asked (or remembers it until a request comes)
 // and quits once it has been delivered.
-void fail(query_ptr self, const std::string& reason) {
+void fail(query_ptr self, const std::string& reason, ec code = ec::failed) {
   auto& st = self->state;
   if (st.answered)
     return;
-  auto err = make_error(ec::failed, st.endpoint + ": " + reason);
+  auto err = make_error(code, st.endpoint + ": " + reason);
   spdlog::debug("peer_query {}: {}", st.endpoint, reason);
   switch (st.kind) {
     case query_kind::none:
@@ -91,7 +93,9 @@ void send_request(query_ptr self) {
   if (!st.hello_done || st.request_sent || st.kind == query_kind::none)
     return;
   std::vector<char> out;
-  if (st.kind == query_kind::catalog)
+  if (st.kind == query_kind::catalog && st.conditional)
+    proto::encode_catalog_req(out, st.known);
+  else if (st.kind == query_kind::catalog)
     proto::encode_catalog_req(out);
   else
     proto::encode(out, proto::manifest_req_msg{st.id});
@@ -106,12 +110,28 @@ void on_catalog(query_ptr self, const char* p, size_t n) {
     return fail(self, "malformed catalog frame");
   remote_catalog result;
   result.peer_id = st.remote_id;
+  result.version = msg.version;
   result.files.reserve(msg.files.size());
   for (auto& f : msg.files)
     result.files.push_back(
       remote_file{std::move(f.name), to_hex(f.id.data(), f.id.size()), f.size});
   spdlog::debug("peer_query {}: catalog with {} files", st.endpoint,
                 result.files.size());
+  st.catalog_rp.deliver(std::move(result));
+  st.answered = true;
+  quit_next_iteration(self);
+}
+
+// The answer to a conditional catalog request: the asker's copy is current.
+void on_catalog_same(query_ptr self, const char* p, size_t n) {
+  auto& st = self->state;
+  proto::catalog_same_msg msg;
+  if (st.kind != query_kind::catalog || !st.conditional || !proto::decode(p, n, msg))
+    return fail(self, "unexpected or malformed catalog_same frame");
+  remote_catalog result;
+  result.peer_id = st.remote_id;
+  result.version = msg.version;
+  result.unchanged = true;
   st.catalog_rp.deliver(std::move(result));
   st.answered = true;
   quit_next_iteration(self);
@@ -139,7 +159,10 @@ void on_frame(query_ptr self) {
     proto::error_msg err;
     if (!proto::decode(payload.data(), payload.size(), err))
       return fail(self, "malformed error frame");
-    return fail(self, "peer error: " + err.message);
+    // An older peer refuses a conditional catalog request as malformed.
+    bool refused = st.kind == query_kind::catalog && st.conditional
+                   && err.code == proto::error_code::bad_request;
+    return fail(self, "peer error: " + err.message, refused ? ec::bad_request : ec::failed);
   }
   if (!st.hello_done) {
     std::vector<char> reply; // keyed: our proof of the network key
@@ -155,11 +178,31 @@ void on_frame(query_ptr self) {
   switch (type) {
     case proto::frame_type::catalog:
       return on_catalog(self, payload.data(), payload.size());
+    case proto::frame_type::catalog_same:
+      return on_catalog_same(self, payload.data(), payload.size());
     case proto::frame_type::manifest:
       return on_manifest(self, payload);
     default:
       return fail(self, "unexpected " + proto::to_string(type) + " frame");
   }
+}
+
+// The catalog request (plain, or conditional on `known`), answered through
+// the catalog promise.
+caf::result<remote_catalog> ask_catalog(query_ptr self, bool conditional, uint32_t known) {
+  auto& st = self->state;
+  if (st.kind != query_kind::none)
+    return make_error(ec::internal, st.endpoint + ": peer_query is single-use");
+  st.kind = query_kind::catalog;
+  st.conditional = conditional;
+  st.known = known;
+  self->monitor(self->current_sender());
+  st.catalog_rp = self->make_response_promise<remote_catalog>();
+  if (st.failure)
+    fail(self, *st.failure);
+  else
+    send_request(self);
+  return st.catalog_rp;
 }
 
 peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
@@ -217,18 +260,9 @@ peer_query_actor::behavior_type peer_query(query_ptr self, std::string host,
     [=](const caf::io::connection_closed_msg&) {
       fail(self, self->state.hello_done ? "connection closed" : "connection refused or closed");
     },
-    [=](catalog_atom) -> caf::result<remote_catalog> {
-      auto& st = self->state;
-      if (st.kind != query_kind::none)
-        return make_error(ec::internal, st.endpoint + ": peer_query is single-use");
-      st.kind = query_kind::catalog;
-      self->monitor(self->current_sender());
-      st.catalog_rp = self->make_response_promise<remote_catalog>();
-      if (st.failure)
-        fail(self, *st.failure);
-      else
-        send_request(self);
-      return st.catalog_rp;
+    [=](catalog_atom) -> caf::result<remote_catalog> { return ask_catalog(self, false, 0); },
+    [=](catalog_atom, uint32_t known) -> caf::result<remote_catalog> {
+      return ask_catalog(self, true, known);
     },
     [=](manifest_atom, const std::string& id_hex) -> caf::result<std::vector<char>> {
       auto& st = self->state;

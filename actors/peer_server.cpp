@@ -160,6 +160,10 @@ struct peer_server_state {
   std::string host_name;
   std::unordered_map<std::string, share_info> table; // by content id
   std::vector<share_info> offers; // every (name, content id) shared, for catalogs
+  // The registry's catalog version of `offers` (its table's; 0 before the
+  // first table): a conditional catalog request naming it is answered
+  // catalog_same.
+  uint32_t version = 0;
   std::map<connection_handle, connection> conns;
   uint64_t bytes_total = 0;
   uint64_t disk_reads = 0;   // reads handed to the disk reader
@@ -790,8 +794,21 @@ bool on_opening(broker_ptr self, connection_handle hdl, connection& c) {
   return true;
 }
 
-void on_catalog_req(broker_ptr self, connection_handle hdl, connection& c) {
+// A catalog request: plain (`conditional` false) gets the files as always;
+// a conditional one gets catalog_same when `known` is the current version,
+// else the files and the version.
+void on_catalog_req(broker_ptr self, connection_handle hdl, connection& c, bool conditional,
+                    uint32_t known) {
+  auto version = self->state.version;
+  if (conditional && version != 0 && known == version) {
+    emit(self, hdl, c, [&](std::vector<char>& buf) {
+      proto::encode(buf, proto::catalog_same_msg{version});
+    });
+    return;
+  }
   proto::catalog_msg m;
+  if (conditional)
+    m.version = version;
   m.files.reserve(self->state.offers.size());
   for (auto& s : self->state.offers) {
     auto cid = proto::content_id_from_hex(s.id_hex);
@@ -945,11 +962,14 @@ bool on_frame(broker_ptr self, connection_handle hdl, connection& c) {
     case proto::frame_type::auth_hello:
     case proto::frame_type::auth_proof:
       return on_opening(self, hdl, c);
-    case proto::frame_type::catalog_req:
-      if (n != 0)
+    case proto::frame_type::catalog_req: {
+      bool conditional = false;
+      uint32_t known = 0;
+      if (!proto::decode_catalog_req(p, n, conditional, known))
         return malformed();
-      on_catalog_req(self, hdl, c);
+      on_catalog_req(self, hdl, c, conditional, known);
       return true;
+    }
     case proto::frame_type::manifest_req: {
       proto::manifest_req_msg m;
       if (!proto::decode(p, n, m))
@@ -1064,8 +1084,9 @@ void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
 
 // -- share table ---------------------------------------------------------------
 
-void on_shares(broker_ptr self, std::vector<share_info>& shares) {
+void on_shares(broker_ptr self, std::vector<share_info>& shares, uint32_t version) {
   auto& st = self->state;
+  st.version = version;
   std::unordered_map<std::string, share_info> next;
   for (auto& s : shares)
     next.emplace(s.id_hex, s); // one file per content id serves its chunks
@@ -1088,6 +1109,28 @@ void on_shares(broker_ptr self, std::vector<share_info>& shares) {
   }
   st.table = std::move(next);
   spdlog::debug("peer_server: serving {} shares", st.table.size());
+}
+
+// One share added ahead of the table that lists it (a completed download:
+// share_registry's withdraw): served from now on; it replaces the partial
+// offer of its content id (whose part file was renamed into it), and joins
+// the offers catalogs get. A full share of that content id already served
+// stays the one that serves it.
+void on_share(broker_ptr self, share_info& s) {
+  auto& st = self->state;
+  auto& offers = st.offers;
+  offers.erase(std::remove_if(offers.begin(), offers.end(),
+                              [&](const share_info& o) {
+                                return o.partial && o.id_hex == s.id_hex;
+                              }),
+               offers.end());
+  offers.push_back(s);
+  auto i = st.table.find(s.id_hex);
+  if (i != st.table.end() && !i->second.partial)
+    return;
+  for (auto& [hdl, c] : st.conns)
+    c.files.erase(s.id_hex); // the part file's descriptor
+  st.table[s.id_hex] = std::move(s);
 }
 
 peer_server_actor::behavior_type
@@ -1134,9 +1177,10 @@ peer_server(broker_ptr self, caf::io::doorman_ptr door, config cfg,
         c.chunk_ends.pop_front();
       pump(self, msg.handle, c);
     },
-    [=](shares_atom, std::vector<share_info>& shares, uint32_t) {
-      on_shares(self, shares);
+    [=](shares_atom, std::vector<share_info>& shares, uint32_t version) {
+      on_shares(self, shares, version);
     },
+    [=](share_atom, share_info& s) { on_share(self, s); },
     [=](have_atom, const std::string& id, uint32_t index) { on_have(self, id, index); },
     [=](timeout_atom) { sweep_hello(self); },
     [=](uploads_atom) {

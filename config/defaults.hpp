@@ -109,7 +109,9 @@ constexpr uint32_t share_flush_interval_ms = 2000;  // save + announce while a b
 // announce sends the whole table, and each download of a small file announced
 // it twice (offer, then share): 1,000 downloads with 1,000+ shares spent ~13 %
 // of the downloader's CPU there (perf, bench's small files). The share a
-// complete download becomes is still announced at once.
+// complete download becomes goes to the listeners at once on its own
+// (share_atom: the peer_server serves it from the final path) and in the
+// table this long later, with the other downloads completed meanwhile.
 constexpr uint32_t partial_announce_delay_ms = 100;
 // download_manager
 constexpr uint32_t manager_ask_timeout_ms = 10000;  // -> catalog and downloads

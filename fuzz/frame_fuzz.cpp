@@ -77,9 +77,24 @@ void decode_payload(frame_type t, const char* p, size_t n) {
     case frame_type::auth_proof:
       round_trip<auth_proof_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
       break;
-    case frame_type::catalog_req:
+    case frame_type::catalog_same:
+      round_trip<catalog_same_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
+      break;
+    case frame_type::catalog_req: {
+      bool conditional = false;
+      uint32_t known = 0;
+      if (decode_catalog_req(p, n, conditional, known)) {
+        std::vector<char> out;
+        if (conditional)
+          encode_catalog_req(out, known);
+        else
+          encode_catalog_req(out);
+        FUZZ_CHECK(payload_of(out) == std::vector<char>(p, p + n));
+      }
+      break;
+    }
     case frame_type::manifest:
-      break; // empty payload / manifest bytes (the manifest target)
+      break; // manifest bytes (the manifest target)
   }
   (void) to_string(t);
 }

@@ -8,7 +8,7 @@ namespace p2p::proto {
 namespace {
 
 constexpr uint8_t min_type = static_cast<uint8_t>(frame_type::hello);
-constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::auth_proof);
+constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::catalog_same);
 constexpr uint16_t max_error_code = static_cast<uint16_t>(error_code::not_have);
 
 // Writes a header with a zero length, returns its offset for patch_length.
@@ -60,6 +60,39 @@ void encode_catalog_req(std::vector<char>& out) {
   encode_header(out, frame_type::catalog_req, 0);
 }
 
+void encode_catalog_req(std::vector<char>& out, uint32_t known) {
+  encode_header(out, frame_type::catalog_req, 4);
+  bytes::put_u32(out, known);
+}
+
+bool decode_catalog_req(const char* p, size_t n, bool& conditional, uint32_t& known) {
+  if (n == 0) {
+    conditional = false;
+    known = 0;
+    return true;
+  }
+  if (n != 4)
+    return false;
+  conditional = true;
+  known = bytes::load_u32(p);
+  return true;
+}
+
+void encode(std::vector<char>& out, const catalog_same_msg& m) {
+  encode_header(out, frame_type::catalog_same, 4);
+  bytes::put_u32(out, m.version);
+}
+
+bool decode(const char* p, size_t n, catalog_same_msg& out) {
+  if (n != 4)
+    return false;
+  auto v = bytes::load_u32(p);
+  if (v == 0)
+    return false; // a version is never 0
+  out.version = v;
+  return true;
+}
+
 void encode(std::vector<char>& out, const catalog_msg& m) {
   auto at = begin_frame(out, frame_type::catalog);
   bytes::put_u32(out, static_cast<uint32_t>(m.files.size()));
@@ -68,6 +101,8 @@ void encode(std::vector<char>& out, const catalog_msg& m) {
     bytes::put_u64(out, f.size);
     bytes::put_str16(out, f.name);
   }
+  if (m.version != 0)
+    bytes::put_u32(out, m.version);
   patch_length(out, at);
 }
 
@@ -177,7 +212,9 @@ bool decode(const char* p, size_t n, catalog_msg& out) {
     if (!r.get_raw(f.id.data(), f.id.size()) || !r.get_u64(f.size)
         || !r.get_str16(f.name))
       return false;
-  if (!r.at_end())
+  // The version after the files (an answer to a conditional request), or
+  // nothing.
+  if (!r.at_end() && (!r.get_u32(m.version) || m.version == 0 || !r.at_end()))
     return false;
   out = std::move(m);
   return true;
@@ -305,6 +342,8 @@ std::string to_string(frame_type t) {
       return "auth_hello_ack";
     case frame_type::auth_proof:
       return "auth_proof";
+    case frame_type::catalog_same:
+      return "catalog_same";
   }
   return "unknown(" + std::to_string(static_cast<int>(t)) + ")";
 }

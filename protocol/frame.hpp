@@ -32,7 +32,9 @@ std::optional<content_id> content_id_from_hex(const std::string& hex);
 enum class frame_type : uint8_t {
   hello = 1,        // client -> server, first frame: hello_msg
   hello_ack = 2,    // server -> client: hello_msg
-  catalog_req = 3,  // empty payload
+  catalog_req = 3,  // empty (plain), or u32: the catalog version the asker
+                    // holds of this server (conditional; catalog_same answers
+                    // it while that is current)
   catalog = 4,      // catalog_msg
   manifest_req = 5, // manifest_req_msg
   manifest = 6,     // serialized manifest bytes (storage/manifest.hpp)
@@ -49,6 +51,9 @@ enum class frame_type : uint8_t {
   auth_hello = 14,     // client -> server: auth_hello_msg
   auth_hello_ack = 15, // server -> client: auth_hello_ack_msg
   auth_proof = 16,     // client -> server: auth_proof_msg
+  // server -> client, catalog_same_msg: the answer to a conditional
+  // catalog_req whose version is the server's current one (no files).
+  catalog_same = 17,
 };
 
 struct frame_header {
@@ -80,6 +85,13 @@ struct catalog_entry {
 
 struct catalog_msg {
   std::vector<catalog_entry> files;
+  // The server's catalog version, after the files: only in the answer to a
+  // conditional catalog_req (0: absent; a version is never 0).
+  uint32_t version = 0;
+};
+
+struct catalog_same_msg {
+  uint32_t version = 0; // the server's current catalog version
 };
 
 struct manifest_req_msg {
@@ -131,7 +143,16 @@ struct error_msg {
 // Whole frames (header + payload) appended to `out`.
 void encode(std::vector<char>& out, const hello_msg& m, bool ack);
 void encode_catalog_req(std::vector<char>& out);
+// A conditional catalog_req: `known` is the catalog version the asker holds
+// of this server (0: none yet; the answer is then always a catalog). Static
+// peers poll each other's catalogs every announce interval; unchanged, the
+// answer is 4 bytes instead of every file (docs/protocol.md).
+void encode_catalog_req(std::vector<char>& out, uint32_t known);
+// A catalog_req's payload: empty (plain: `conditional` false) or u32 `known`.
+// False for any other length.
+bool decode_catalog_req(const char* p, size_t n, bool& conditional, uint32_t& known);
 void encode(std::vector<char>& out, const catalog_msg& m);
+void encode(std::vector<char>& out, const catalog_same_msg& m);
 void encode(std::vector<char>& out, const manifest_req_msg& m);
 void encode_manifest(std::vector<char>& out, const std::vector<char>& manifest_bytes);
 void encode(std::vector<char>& out, const chunk_req_msg& m, bool cancel = false);
@@ -152,7 +173,10 @@ void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_l
 // Payload decoders (payload only, header already consumed). False when the
 // payload is truncated, has trailing bytes or is otherwise malformed.
 bool decode(const char* p, size_t n, hello_msg& out);
+// The version after the files is optional (never 0 when present).
 bool decode(const char* p, size_t n, catalog_msg& out);
+// False unless 4 bytes of a version other than 0.
+bool decode(const char* p, size_t n, catalog_same_msg& out);
 bool decode(const char* p, size_t n, manifest_req_msg& out);
 bool decode(const char* p, size_t n, chunk_req_msg& out);
 bool decode(const char* p, size_t n, error_msg& out);

@@ -138,3 +138,37 @@ TEST_CASE("catalog withdraws a peer's files when its catalog fetch times out on 
   CHECK(fx.files().empty());
   CHECK(fx.peers().size() == 1);
 }
+
+TEST_CASE("catalog's static polls name the version it holds, and catalog_same keeps the files",
+          "[catalog][deterministic]") {
+  auto cfg = expiry_config(1000);
+  cfg.peers = {"10.0.0.3:7000"};
+  catalog_fixture fx{cfg, [](fake_lan& lan) {
+                       auto& p = lan.peers["10.0.0.3:7000"];
+                       p.peer_id = 3;
+                       p.files = {remote_file{"s", std::string(64, 'c'), 5}};
+                       p.version = 40;
+                     }};
+  auto& p = fx.lan->peers["10.0.0.3:7000"];
+  fx.d.advance(2000ms);
+  fx.d.advance(2000ms);
+  CHECK(p.asked == std::vector<uint32_t>{0, 40, 40});
+  CHECK(fx.files().size() == 1); // unchanged answers keep the files
+  // A new version: the next poll gets the files and asks with it after.
+  p.files.push_back(remote_file{"t", std::string(64, 'd'), 6});
+  p.version = 41;
+  fx.d.advance(2000ms);
+  CHECK(fx.files().size() == 2);
+  fx.d.advance(2000ms);
+  CHECK(p.asked == std::vector<uint32_t>{0, 40, 40, 40, 41});
+  // Another daemon at that endpoint answering catalog_same for a version we
+  // hold from the old one (a restart): not trusted, the whole catalog is
+  // asked for at once.
+  p.peer_id = 33;
+  p.files = {remote_file{"u", std::string(64, 'e'), 7}};
+  fx.d.advance(2000ms);
+  CHECK(p.asked == std::vector<uint32_t>{0, 40, 40, 40, 41, 41, 0});
+  auto fs = fx.files();
+  REQUIRE(fs.size() == 1);
+  CHECK(fs[0].name == "u");
+}

@@ -246,6 +246,75 @@ TEST_CASE("catalog polls static peers and keeps them when they fail", "[catalog]
   CHECK(eventually([&] { return list(*env.sys, cat).size() == 1; }));
 }
 
+TEST_CASE("catalog polls a static peer conditionally: catalog_same while unchanged, "
+          "the files again when its version moves",
+          "[catalog]") {
+  // Each poll fetched the whole catalog (~57 KB for 1,000 files) every
+  // announce interval; the bench's idle downloader spent its CPU there.
+  actor_env env;
+  fake_seeder s{0x6};
+  s.set_files({{test::fake_id(1), 100, "one.bin"}});
+  s.set_version(7);
+  auto cfg = test_config();
+  cfg.peers = {endpoint(s)};
+  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  REQUIRE(eventually([&] { return s.catalog_requests() >= 4; }));
+  auto knowns = s.catalog_knowns();
+  CHECK(knowns[0] == 0); // nothing held yet
+  for (size_t i = 1; i < knowns.size(); ++i)
+    CHECK(knowns[i] == 7);
+  CHECK(list(*env.sys, cat).size() == 1); // unchanged answers keep the files
+  // A new version: the next poll gets the files (and asks with it after).
+  s.set_files({{test::fake_id(1), 100, "one.bin"}, {test::fake_id(2), 50, "two.bin"}});
+  s.set_version(8);
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 2; }));
+  auto before = s.catalog_requests();
+  REQUIRE(eventually([&] { return s.catalog_requests() >= before + 2; }));
+  CHECK(s.catalog_knowns().back() == 8);
+  CHECK(list(*env.sys, cat).size() == 2);
+}
+
+TEST_CASE("catalog asks a peer that refuses conditional requests plainly",
+          "[catalog]") {
+  // A build before conditional requests answers one with
+  // error(bad_request) and closes: its files must still be listed.
+  actor_env env;
+  fake_seeder s{0x7};
+  s.set_files({{test::fake_id(3), 100, "old.bin"}});
+  s.set_plain_only(true);
+  auto cfg = test_config();
+  cfg.peers = {endpoint(s)};
+  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  REQUIRE(eventually([&] { return s.catalog_requests() >= 4; }));
+  auto knowns = s.catalog_knowns();
+  CHECK(knowns[0] == 0);  // conditional, refused
+  for (size_t i = 1; i < knowns.size(); ++i)
+    CHECK(knowns[i] == -1); // plain from then on
+  auto ps = peers(*env.sys, cat);
+  REQUIRE(ps.size() == 1);
+  CHECK(ps[0].files == 1);
+}
+
+TEST_CASE("catalog asks for the whole catalog when a peer without a version answers",
+          "[catalog]") {
+  // A peer that tells no version (0) gets known = 0 every time, so it always
+  // answers with its files.
+  actor_env env;
+  fake_seeder s{0x8};
+  s.set_files({{test::fake_id(4), 100, "a.bin"}});
+  auto cfg = test_config();
+  cfg.peers = {endpoint(s)};
+  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  REQUIRE(eventually([&] { return s.catalog_requests() >= 3; }));
+  for (auto k : s.catalog_knowns())
+    CHECK(k == 0);
+  s.set_files({{test::fake_id(4), 100, "a.bin"}, {test::fake_id(5), 1, "b.bin"}});
+  CHECK(eventually([&] { return list(*env.sys, cat).size() == 2; }));
+}
+
 TEST_CASE("catalog withdraws a multicast peer's files when its fetch fails",
           "[catalog]") {
   actor_env env;

@@ -62,6 +62,38 @@ TEST_CASE("peer_query fetches a catalog after hello", "[peer_query]") {
   CHECK(server.last_hello_name() == local_host_name());
 }
 
+TEST_CASE("peer_query's conditional catalog request: unchanged, the files with the "
+          "version, or bad_request from an older peer",
+          "[peer_query][catalog]") {
+  actor_env env;
+  fake_seeder server{server_id};
+  server.set_files({{test::fake_id(1), 1234, "a.bin"}});
+  server.set_version(42);
+  auto cond = [&](uint32_t known) {
+    auto q = spawn_peer_query(*env.sys, "127.0.0.1", server.port(), my_id, 2000);
+    caf::scoped_actor self{*env.sys};
+    return test::ask<remote_catalog>(self, q, catalog_atom::value, known);
+  };
+  auto cat = cond(0);
+  REQUIRE(cat);
+  CHECK_FALSE(cat->unchanged);
+  CHECK(cat->version == 42);
+  CHECK(cat->peer_id == server_id);
+  CHECK(cat->files.size() == 1);
+  cat = cond(42);
+  REQUIRE(cat);
+  CHECK(cat->unchanged);
+  CHECK(cat->version == 42);
+  CHECK(cat->peer_id == server_id);
+  CHECK(cat->files.empty());
+  CHECK(server.catalog_knowns() == std::vector<int64_t>{0, 42});
+  server.set_plain_only(true);
+  cat = cond(42);
+  REQUIRE_FALSE(cat);
+  CHECK(describe(cat.error()).first == "bad_request");
+  CHECK_THAT(describe(cat.error()).second, Catch::Contains("malformed catalog_req"));
+}
+
 TEST_CASE("peer_query returns a manifest that matches its id", "[peer_query]") {
   actor_env env;
   fake_seeder server{server_id};

@@ -193,6 +193,60 @@ TEST_CASE("peer_server answers hello and catalog", "[peer_server]") {
   CHECK(to_hex(cat.files[0].id.data(), 32) == fx.share.id_hex);
 }
 
+TEST_CASE("peer_server answers a conditional catalog request with catalog_same while the "
+          "asker's version is current",
+          "[peer_server][catalog]") {
+  server_fixture fx;
+  // One request per connection, as peer_query asks.
+  auto ask_frame = [&](const std::vector<char>& req) {
+    client c{fx.port};
+    c.send(req);
+    auto f = c.read_frame();
+    REQUIRE(f);
+    return *f;
+  };
+  auto conditional = [&](uint32_t known) {
+    std::vector<char> out;
+    proto::encode_catalog_req(out, known);
+    return ask_frame(out);
+  };
+  // Plain: the files, no version (what every older build asks and reads).
+  std::vector<char> plain;
+  proto::encode_catalog_req(plain);
+  auto f = ask_frame(plain);
+  REQUIRE(f.type == proto::frame_type::catalog);
+  proto::catalog_msg cat;
+  REQUIRE(proto::decode(f.payload.data(), f.payload.size(), cat));
+  CHECK(cat.version == 0);
+  CHECK(cat.files.size() == 1);
+  // Holding nothing: the files and the version.
+  f = conditional(0);
+  REQUIRE(f.type == proto::frame_type::catalog);
+  REQUIRE(proto::decode(f.payload.data(), f.payload.size(), cat));
+  REQUIRE(cat.version != 0);
+  CHECK(cat.files.size() == 1);
+  auto v = cat.version;
+  // Holding that version: catalog_same, 4 bytes.
+  f = conditional(v);
+  REQUIRE(f.type == proto::frame_type::catalog_same);
+  proto::catalog_same_msg same;
+  REQUIRE(proto::decode(f.payload.data(), f.payload.size(), same));
+  CHECK(same.version == v);
+  // Holding another: the files.
+  f = conditional(v - 1);
+  CHECK(f.type == proto::frame_type::catalog);
+  // A second share moves the version: the files again, both.
+  auto second = fx.tmp.write("second.bin", random_bytes(5000, 9));
+  REQUIRE(ask<share_result>(*fx.self, fx.reg, share_atom::value, second));
+  REQUIRE(test::eventually(
+    [&] { return conditional(v).type == proto::frame_type::catalog; }, 5000ms));
+  f = conditional(v);
+  REQUIRE(proto::decode(f.payload.data(), f.payload.size(), cat));
+  CHECK(cat.files.size() == 2);
+  CHECK(cat.version != v);
+  CHECK(conditional(cat.version).type == proto::frame_type::catalog_same);
+}
+
 TEST_CASE("peer_server sends manifests", "[peer_server]") {
   server_fixture fx;
   client c{fx.port};
@@ -480,6 +534,73 @@ TEST_CASE("peer_server serves a partial offer's verified chunks: bitfield, not_h
   // Withdrawn (the download failed): gone from the catalog.
   caf::anon_send(fx.reg, withdraw_atom::value, info.id_hex, std::string{});
   REQUIRE(within_5s([&] { return !listed(); }));
+}
+
+TEST_CASE("peer_server serves a completed download's share from its final path as soon as "
+          "the share alone arrives, before the table",
+          "[peer_server][swarm]") {
+  // share_registry sends a completed download's share on its own at once and
+  // the table partial_announce_delay_ms later (issue 9); meanwhile the part
+  // file is gone, renamed to the final path.
+  server_fixture fx;
+  auto content = random_bytes(3 * test_chunk + 5, 8);
+  auto part = fx.tmp.write("done.bin.part", content);
+  std::string err;
+  auto m = build_manifest(part, test_chunk, err);
+  REQUIRE(m);
+  auto cid = content_id_of(*m);
+  share_info info;
+  info.name = "done.bin";
+  info.path = part;
+  info.id_hex = to_hex(cid.data(), cid.size());
+  info.size = content.size();
+  info.chunk_size = test_chunk;
+  info.partial = true;
+  info.have = {true, true, true, false};
+  caf::anon_send(fx.reg, partial_atom::value, info, serialize(*m));
+  // The catalog's entries named done.bin: (partial, count).
+  auto catalog = [&] {
+    client q{fx.port};
+    std::vector<char> out;
+    proto::encode_catalog_req(out);
+    q.send(out);
+    auto cat = expect_msg<proto::catalog_msg>(q, proto::frame_type::catalog);
+    return cat;
+  };
+  auto named = [&](const proto::catalog_msg& cat) {
+    return std::count_if(cat.files.begin(), cat.files.end(),
+                         [&](auto& f) { return f.name == "done.bin"; });
+  };
+  REQUIRE(test::eventually([&] { return named(catalog()) == 1; }, 5000ms));
+  // Chunk 0 is served from the part file (its descriptor is now cached).
+  client c{fx.port};
+  c.send(chunk_req(info.id_hex, 0));
+  expect_chunk(c, content, test_chunk, 0);
+  // Complete: renamed, and the share alone goes to the peer_server (the
+  // registry still has the partial offer and announces nothing).
+  auto final_path = fx.tmp.file("done.bin");
+  REQUIRE(::rename(part.c_str(), final_path.c_str()) == 0);
+  struct stat fst;
+  REQUIRE(::stat(final_path.c_str(), &fst) == 0);
+  share_info done = info;
+  done.path = final_path;
+  done.partial = false;
+  done.have.clear();
+  done.mtime_ns = mtime_ns_of(fst);
+  caf::anon_send(fx.srv, share_atom::value, done);
+  // Every chunk is served now, chunk 3 too (the partial offer lacked it),
+  // and the catalog offers it once, as a full share.
+  for (uint32_t k = 0; k < 4; ++k) {
+    c.send(chunk_req(info.id_hex, k));
+    expect_chunk(c, content, test_chunk, k);
+  }
+  auto cat = catalog();
+  CHECK(named(cat) == 1);
+  std::vector<char> out;
+  proto::encode(out, proto::interested_msg{id_of(info.id_hex)});
+  c.send(out);
+  auto bf = expect_msg<proto::bitfield_msg>(c, proto::frame_type::bitfield);
+  CHECK(bf.bits == std::vector<bool>(4, true));
 }
 
 // Zero-copy serving (actors/peer_server.cpp): cached chunks go by send +

@@ -62,8 +62,11 @@ TEST_CASE("frame header round trip and rejection", "[frame]") {
   SECTION("bad type") {
     buf[5] = 0;
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
-    buf[5] = 17; // the type after auth_proof
+    buf[5] = 18; // the type after catalog_same
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
+    buf[5] = 17;
+    CHECK(decode_header(buf.data(), h) == header_status::ok);
+    CHECK(h.type == frame_type::catalog_same);
     buf[5] = static_cast<char>(255);
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
   }
@@ -112,6 +115,81 @@ TEST_CASE("catalog_req is an empty frame", "[frame]") {
   encode_catalog_req(buf);
   auto payload = payload_of(buf, frame_type::catalog_req);
   CHECK(payload.empty());
+}
+
+TEST_CASE("a conditional catalog_req carries the version the asker holds", "[frame]") {
+  std::vector<char> buf;
+  encode_catalog_req(buf, 0x01020304);
+  auto payload = payload_of(buf, frame_type::catalog_req);
+  REQUIRE(payload.size() == 4);
+  CHECK(payload[0] == 1); // big endian
+  bool conditional = false;
+  uint32_t known = 0;
+  REQUIRE(decode_catalog_req(payload.data(), payload.size(), conditional, known));
+  CHECK(conditional);
+  CHECK(known == 0x01020304);
+  // 0: the asker holds nothing yet; still conditional.
+  std::vector<char> zero;
+  encode_catalog_req(zero, 0);
+  auto zp = payload_of(zero, frame_type::catalog_req);
+  REQUIRE(decode_catalog_req(zp.data(), zp.size(), conditional, known));
+  CHECK(conditional);
+  CHECK(known == 0);
+  // Empty: plain, as every build before.
+  REQUIRE(decode_catalog_req(nullptr, 0, conditional, known));
+  CHECK_FALSE(conditional);
+  // Any other length is malformed.
+  for (size_t n : {1, 2, 3, 5, 8}) {
+    std::vector<char> odd(n, '\x01');
+    CHECK_FALSE(decode_catalog_req(odd.data(), odd.size(), conditional, known));
+  }
+}
+
+TEST_CASE("catalog_same carries a version other than 0, nothing else", "[frame]") {
+  std::vector<char> buf;
+  encode(buf, catalog_same_msg{77});
+  auto payload = payload_of(buf, frame_type::catalog_same);
+  catalog_same_msg out;
+  REQUIRE(decode(payload.data(), payload.size(), out));
+  CHECK(out.version == 77);
+  check_truncation_and_trailing<catalog_same_msg>(payload);
+  std::vector<char> zero(4, '\0');
+  CHECK_FALSE(decode(zero.data(), zero.size(), out));
+  CHECK(to_string(frame_type::catalog_same) == "catalog_same");
+}
+
+TEST_CASE("a catalog answering a conditional request ends with the version", "[frame]") {
+  catalog_msg m;
+  m.files.push_back({make_id(1), 10, "a"});
+  m.files.push_back({make_id(2), 20, "bb"});
+  m.version = 0xdeadbeef;
+  std::vector<char> buf;
+  encode(buf, m);
+  auto payload = payload_of(buf, frame_type::catalog);
+  catalog_msg out;
+  REQUIRE(decode(payload.data(), payload.size(), out));
+  CHECK(out.version == 0xdeadbeef);
+  REQUIRE(out.files.size() == 2);
+  CHECK(out.files[1].name == "bb");
+  // Without the version it is a plain catalog (version 0); cut inside the
+  // version, or one byte more, it is malformed.
+  catalog_msg plain;
+  REQUIRE(decode(payload.data(), payload.size() - 4, plain));
+  CHECK(plain.version == 0);
+  for (size_t cut = 1; cut < 4; ++cut)
+    CHECK_FALSE(decode(payload.data(), payload.size() - cut, out));
+  auto longer = payload;
+  longer.push_back('x');
+  CHECK_FALSE(decode(longer.data(), longer.size(), out));
+  // A version of 0 written out is malformed (0 means "absent").
+  auto zero = std::vector<char>(payload.begin(), payload.end() - 4);
+  zero.insert(zero.end(), 4, '\0');
+  CHECK_FALSE(decode(zero.data(), zero.size(), out));
+  // A plain catalog (version 0) is encoded without it, as before.
+  m.version = 0;
+  std::vector<char> old;
+  encode(old, m);
+  CHECK(old.size() == buf.size() - 4);
 }
 
 TEST_CASE("catalog round trip", "[frame]") {
@@ -361,6 +439,7 @@ TEST_CASE("random bytes never crash the decoders", "[frame][fuzz]") {
       b[0] = b[1] = 0;
     hello_msg h;
     catalog_msg c;
+    catalog_same_msg cs;
     manifest_req_msg mr;
     chunk_req_msg cr;
     error_msg e;
@@ -373,6 +452,12 @@ TEST_CASE("random bytes never crash the decoders", "[frame][fuzz]") {
       CHECK(b.size() == 36 + (bf.bits.size() + 7) / 8);
     (void) decode(b.data(), b.size(), h);
     (void) decode(b.data(), b.size(), c);
+    if (decode(b.data(), b.size(), cs))
+      CHECK(b.size() == 4);
+    bool cond = false;
+    uint32_t known = 0;
+    if (decode_catalog_req(b.data(), b.size(), cond, known))
+      CHECK((b.size() == 0 || b.size() == 4));
     (void) decode(b.data(), b.size(), mr);
     (void) decode(b.data(), b.size(), cr);
     (void) decode(b.data(), b.size(), e);

@@ -139,6 +139,11 @@ struct fake_lan : std::enable_shared_from_this<fake_lan> {
     std::vector<remote_file> files;
     std::map<std::string, std::vector<char>> manifests; // by content id
     bool silent = false; // takes queries, never answers
+    // Its catalog version (0: it tells none, so every conditional request
+    // gets the files); a conditional request naming it gets `unchanged`.
+    uint32_t version = 0;
+    bool plain_only = false; // refuses conditional requests (an older build)
+    std::vector<uint32_t> asked{}; // conditional requests' known versions, in order
   };
 
   // One seeder connection a download opened (a fake range_fetcher).
@@ -226,6 +231,25 @@ private:
         if (p == nullptr)
           return make_error(ec::io_error, endpoint + ": connection refused");
         return remote_catalog{p->peer_id, p->files};
+      },
+      [=](catalog_atom, uint32_t known) -> caf::result<remote_catalog> {
+        auto* p = find();
+        if (p != nullptr && p->silent) {
+          silent();
+          return caf::delegated<remote_catalog>{};
+        }
+        self->quit();
+        if (p == nullptr)
+          return make_error(ec::io_error, endpoint + ": connection refused");
+        if (p->plain_only)
+          return make_error(ec::bad_request, endpoint + ": peer error: malformed catalog_req frame");
+        p->asked.push_back(known);
+        remote_catalog rc{p->peer_id, {}, p->version, false};
+        if (p->version != 0 && known == p->version)
+          rc.unchanged = true;
+        else
+          rc.files = p->files;
+        return rc;
       },
       [=](manifest_atom, const std::string& id) -> caf::result<std::vector<char>> {
         auto* p = find();

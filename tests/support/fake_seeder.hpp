@@ -109,7 +109,18 @@ public:
 
   size_t connections() const { return connections_; }
   size_t frames() const { return frames_; }
+  // Its catalog version (0: none, the default: conditional requests get the
+  // files without one). A conditional request naming it gets catalog_same.
+  void set_version(uint32_t v) { version_ = v; }
+  // Refuses conditional catalog requests as a build before them did:
+  // error(bad_request, "malformed catalog_req frame").
+  void set_plain_only(bool on) { plain_only_ = on; }
   size_t catalog_requests() const { return catalog_requests_; }
+  // The known version of each catalog request, in order; -1 for a plain one.
+  std::vector<int64_t> catalog_knowns() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return knowns_;
+  }
   size_t manifest_requests() const { return manifest_requests_; }
   size_t chunk_requests() const { return chunk_requests_; }
   uint64_t last_hello_id() const { return last_hello_id_; }
@@ -203,9 +214,23 @@ private:
       }
       case proto::frame_type::catalog_req: {
         ++catalog_requests_;
+        bool conditional = false;
+        uint32_t known = 0;
+        bool ok = proto::decode_catalog_req(payload.data(), payload.size(), conditional, known);
         std::lock_guard<std::mutex> guard{mtx_};
-        if (mode_ != mode::mute)
-          proto::encode(out, proto::catalog_msg{files_});
+        knowns_.push_back(conditional ? int64_t{known} : -1);
+        if (mode_ == mode::mute)
+          return out;
+        if (!ok || (conditional && plain_only_)) {
+          proto::encode(out, proto::error_msg{proto::error_code::bad_request, 0,
+                                              "malformed catalog_req frame"});
+          return out;
+        }
+        uint32_t v = version_;
+        if (conditional && v != 0 && known == v)
+          proto::encode(out, proto::catalog_same_msg{v});
+        else
+          proto::encode(out, proto::catalog_msg{files_, conditional ? v : 0});
         return out;
       }
       case proto::frame_type::manifest_req: {
@@ -267,6 +292,9 @@ private:
   std::atomic<uint64_t> last_hello_id_{0};
   mutable std::mutex mtx_;
   std::vector<proto::catalog_entry> files_;
+  std::vector<int64_t> knowns_;
+  std::atomic<uint32_t> version_{0};
+  std::atomic<bool> plain_only_{false};
   std::string last_hello_name_;
   std::map<proto::content_id, std::vector<char>> manifests_;
   std::thread thread_;

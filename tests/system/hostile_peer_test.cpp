@@ -282,7 +282,7 @@ TEST_CASE("oversize frames, other versions and unknown types get bad_request and
     header_bytes(0, 1, 3),                   // version 1 after a version 2 hello
     header_bytes(0, 0, 3),                   // version 0
     header_bytes(0, v, 0),                   // type 0
-    header_bytes(0, v, 17),                  // the type after auth_proof
+    header_bytes(0, v, 18),                  // the type after catalog_same
     header_bytes(0, v, 255),
   };
   for (auto& h : bad_headers) {
@@ -317,15 +317,21 @@ TEST_CASE("malformed payloads and frames only a server sends get bad_request and
   long_req.push_back(0);
   long_req[3] = static_cast<char>(long_req[3] + 1);
   bad_frames.push_back(long_req);
-  auto cat_req = header_bytes(1, proto::protocol_version, 3);
-  cat_req.push_back(0);
-  bad_frames.push_back(cat_req);
+  // A catalog_req with 1 or 5 payload bytes (0 is plain, 4 conditional).
+  for (uint32_t n : {1u, 5u}) {
+    auto cat_req = header_bytes(n, proto::protocol_version, 3);
+    cat_req.insert(cat_req.end(), n, 0);
+    bad_frames.push_back(cat_req);
+  }
   // Frames only a server sends.
   std::vector<char> x;
   proto::encode(x, proto::hello_msg{1, 2, "ack"}, true);
   bad_frames.push_back(x);
   x.clear();
   proto::encode(x, proto::catalog_msg{});
+  bad_frames.push_back(x);
+  x.clear();
+  proto::encode(x, proto::catalog_same_msg{5});
   bad_frames.push_back(x);
   x.clear();
   proto::encode_chunk_header(x, 0, 1);
