@@ -61,6 +61,16 @@ std::string endpoint(const fake_seeder& s) {
   return "127.0.0.1:" + std::to_string(s.port());
 }
 
+// A catalog whose one static peer is `s` (polled every 200 ms); returns
+// once it lists `files` files.
+catalog_actor catalog_of_static(actor_env& env, const fake_seeder& s, size_t files) {
+  auto cfg = test_config();
+  cfg.peers = {endpoint(s)};
+  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
+  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == files; }));
+  return cat;
+}
+
 } // namespace
 
 TEST_CASE("catalog merges a file offered by two peers", "[catalog]") {
@@ -255,10 +265,7 @@ TEST_CASE("catalog polls a static peer conditionally: catalog_same while unchang
   fake_seeder s{0x6};
   s.set_files({{test::fake_id(1), 100, "one.bin"}});
   s.set_version(7);
-  auto cfg = test_config();
-  cfg.peers = {endpoint(s)};
-  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
-  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  auto cat = catalog_of_static(env, s, 1);
   REQUIRE(eventually([&] { return s.catalog_requests() >= 4; }));
   auto knowns = s.catalog_knowns();
   CHECK(knowns[0] == 0); // nothing held yet
@@ -283,10 +290,7 @@ TEST_CASE("catalog asks a peer that refuses conditional requests plainly",
   fake_seeder s{0x7};
   s.set_files({{test::fake_id(3), 100, "old.bin"}});
   s.set_plain_only(true);
-  auto cfg = test_config();
-  cfg.peers = {endpoint(s)};
-  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
-  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  auto cat = catalog_of_static(env, s, 1);
   REQUIRE(eventually([&] { return s.catalog_requests() >= 4; }));
   auto knowns = s.catalog_knowns();
   CHECK(knowns[0] == 0);  // conditional, refused
@@ -304,10 +308,7 @@ TEST_CASE("catalog asks for the whole catalog when a peer without a version answ
   actor_env env;
   fake_seeder s{0x8};
   s.set_files({{test::fake_id(4), 100, "a.bin"}});
-  auto cfg = test_config();
-  cfg.peers = {endpoint(s)};
-  auto cat = env.own(spawn_catalog(*env.sys, cfg, my_identity()));
-  REQUIRE(eventually([&] { return list(*env.sys, cat).size() == 1; }));
+  auto cat = catalog_of_static(env, s, 1);
   REQUIRE(eventually([&] { return s.catalog_requests() >= 3; }));
   for (auto k : s.catalog_knowns())
     CHECK(k == 0);

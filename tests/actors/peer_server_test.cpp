@@ -146,21 +146,38 @@ struct server_fixture {
     REQUIRE(share.chunk_size == chunk_size);
     wait_for_catalog();
   }
+  // The server's catalog, asked plainly on a connection of its own.
+  proto::catalog_msg catalog() {
+    client c{port};
+    std::vector<char> out;
+    proto::encode_catalog_req(out);
+    c.send(out);
+    return expect_msg<proto::catalog_msg>(c, proto::frame_type::catalog);
+  }
   // The server subscribes to the registry asynchronously: wait until its
   // catalog lists the file.
   void wait_for_catalog() {
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    for (;;) {
-      client c{port};
-      std::vector<char> out;
-      proto::encode_catalog_req(out);
-      c.send(out);
-      auto cat = expect_msg<proto::catalog_msg>(c, proto::frame_type::catalog);
-      if (!cat.files.empty())
-        return;
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(20ms);
-    }
+    REQUIRE(test::eventually([&] { return !catalog().files.empty(); }, 5000ms));
+  }
+  // A download in progress offered through the registry: its part file
+  // <name>.part holding `content` (test_chunk chunks), chunks `have` verified.
+  share_info offer_partial(const std::string& name, const std::string& content,
+                           std::vector<bool> have) {
+    auto part = tmp.write(name + ".part", content);
+    std::string err;
+    auto m = build_manifest(part, test_chunk, err);
+    REQUIRE(m);
+    auto cid = content_id_of(*m);
+    share_info info;
+    info.name = name;
+    info.path = part;
+    info.id_hex = to_hex(cid.data(), cid.size());
+    info.size = content.size();
+    info.chunk_size = test_chunk;
+    info.partial = true;
+    info.have = std::move(have);
+    caf::anon_send(reg, partial_atom::value, info, serialize(*m));
+    return info;
   }
   ~server_fixture() {
     caf::anon_send_exit(srv, caf::exit_reason::user_shutdown);
@@ -461,38 +478,14 @@ TEST_CASE("peer_server serves a partial offer's verified chunks: bitfield, not_h
           "[peer_server][swarm]") {
   server_fixture fx;
   auto within_5s = [](const std::function<bool()>& pred) {
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline)
-        return false;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
+    return test::eventually(pred, 5000ms);
   };
   // A download in progress: its part file, chunk 0 verified, chunk 1 not yet.
   auto content = random_bytes(3 * test_chunk + 5, 7);
-  auto part = fx.tmp.write("part.bin.part", content);
-  std::string err;
-  auto m = build_manifest(part, test_chunk, err);
-  REQUIRE(m);
-  auto bytes = serialize(*m);
-  auto cid = content_id_of(*m);
-  share_info info;
-  info.name = "part.bin";
-  info.path = part;
-  info.id_hex = to_hex(cid.data(), cid.size());
-  info.size = content.size();
-  info.chunk_size = test_chunk;
-  info.partial = true;
-  info.have = {true, false, false, true};
-  caf::anon_send(fx.reg, partial_atom::value, info, bytes);
+  auto info = fx.offer_partial("part.bin", content, {true, false, false, true});
   // It shows in the catalog (a partial offer is announced like a share).
   auto listed = [&] {
-    client q{fx.port};
-    std::vector<char> out;
-    proto::encode_catalog_req(out);
-    q.send(out);
-    auto cat = expect_msg<proto::catalog_msg>(q, proto::frame_type::catalog);
+    auto cat = fx.catalog();
     return std::any_of(cat.files.begin(), cat.files.end(),
                        [&](auto& f) { return f.name == "part.bin"; });
   };
@@ -524,7 +517,10 @@ TEST_CASE("peer_server serves a partial offer's verified chunks: bitfield, not_h
   // The manifest is served for it as well.
   auto man = ask<std::vector<char>>(*fx.self, fx.reg, manifest_atom::value, info.id_hex);
   REQUIRE(man);
-  CHECK(*man == bytes);
+  std::string err;
+  auto offered = build_manifest(info.path, test_chunk, err);
+  REQUIRE(offered);
+  CHECK(*man == serialize(*offered));
   // A full share answers with every bit set.
   out.clear();
   proto::encode(out, proto::interested_msg{id_of(fx.share.id_hex)});
@@ -544,34 +540,12 @@ TEST_CASE("peer_server serves a completed download's share from its final path a
   // file is gone, renamed to the final path.
   server_fixture fx;
   auto content = random_bytes(3 * test_chunk + 5, 8);
-  auto part = fx.tmp.write("done.bin.part", content);
-  std::string err;
-  auto m = build_manifest(part, test_chunk, err);
-  REQUIRE(m);
-  auto cid = content_id_of(*m);
-  share_info info;
-  info.name = "done.bin";
-  info.path = part;
-  info.id_hex = to_hex(cid.data(), cid.size());
-  info.size = content.size();
-  info.chunk_size = test_chunk;
-  info.partial = true;
-  info.have = {true, true, true, false};
-  caf::anon_send(fx.reg, partial_atom::value, info, serialize(*m));
-  // The catalog's entries named done.bin: (partial, count).
-  auto catalog = [&] {
-    client q{fx.port};
-    std::vector<char> out;
-    proto::encode_catalog_req(out);
-    q.send(out);
-    auto cat = expect_msg<proto::catalog_msg>(q, proto::frame_type::catalog);
-    return cat;
-  };
+  auto info = fx.offer_partial("done.bin", content, {true, true, true, false});
   auto named = [&](const proto::catalog_msg& cat) {
     return std::count_if(cat.files.begin(), cat.files.end(),
                          [&](auto& f) { return f.name == "done.bin"; });
   };
-  REQUIRE(test::eventually([&] { return named(catalog()) == 1; }, 5000ms));
+  REQUIRE(test::eventually([&] { return named(fx.catalog()) == 1; }, 5000ms));
   // Chunk 0 is served from the part file (its descriptor is now cached).
   client c{fx.port};
   c.send(chunk_req(info.id_hex, 0));
@@ -579,7 +553,7 @@ TEST_CASE("peer_server serves a completed download's share from its final path a
   // Complete: renamed, and the share alone goes to the peer_server (the
   // registry still has the partial offer and announces nothing).
   auto final_path = fx.tmp.file("done.bin");
-  REQUIRE(::rename(part.c_str(), final_path.c_str()) == 0);
+  REQUIRE(::rename(info.path.c_str(), final_path.c_str()) == 0);
   struct stat fst;
   REQUIRE(::stat(final_path.c_str(), &fst) == 0);
   share_info done = info;
@@ -594,7 +568,7 @@ TEST_CASE("peer_server serves a completed download's share from its final path a
     c.send(chunk_req(info.id_hex, k));
     expect_chunk(c, content, test_chunk, k);
   }
-  auto cat = catalog();
+  auto cat = fx.catalog();
   CHECK(named(cat) == 1);
   std::vector<char> out;
   proto::encode(out, proto::interested_msg{id_of(info.id_hex)});

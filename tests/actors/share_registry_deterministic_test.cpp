@@ -198,21 +198,32 @@ namespace {
 
 // A download of <dir>/files/c.bin that completed: its partial offer, then the
 // withdrawal that turns it into a share. Returns c.bin's path.
-std::string complete_download(registry_fixture& fx, const std::string& name = "c.bin",
-                              uint32_t seed = 3) {
-  auto path = fx.dir.write("files/" + name, random_bytes(6000, seed));
+// A download's partial offer of the file at `content` (4 KiB chunks) under
+// `name`, offered at `path`, every chunk verified or none; and its manifest.
+std::pair<share_info, std::vector<char>> offer_of(const std::string& content,
+                                                  const std::string& path,
+                                                  const std::string& name, bool verified) {
   std::string err;
-  auto m = build_manifest(path, 4096, err);
+  auto m = build_manifest(content, 4096, err);
   REQUIRE(m);
   auto bytes = serialize(*m);
   auto id = sha256(bytes.data(), bytes.size());
   share_info info;
   info.name = name;
-  info.path = path + ".part";
+  info.path = path;
   info.id_hex = to_hex(id.data(), id.size());
   info.size = m->size;
   info.chunk_size = m->chunk_size;
-  info.have.assign(m->chunk_count(), true);
+  info.have.assign(m->chunk_count(), verified);
+  return {info, bytes};
+}
+
+// A download of files/<name> completed: its offer, then its withdrawal with
+// the final path. Returns that path.
+std::string complete_download(registry_fixture& fx, const std::string& name = "c.bin",
+                              uint32_t seed = 3) {
+  auto path = fx.dir.write("files/" + name, random_bytes(6000, seed));
+  auto [info, bytes] = offer_of(path, path + ".part", name, true);
   caf::anon_send(fx.reg, partial_atom::value, info, bytes);
   caf::anon_send(fx.reg, withdraw_atom::value, info.id_hex, path);
   fx.d.run();
@@ -281,18 +292,7 @@ TEST_CASE("share_registry announces a completed download that replaces a share a
   registry_fixture fx;
   REQUIRE(fx.seen->size() == 1);
   auto path = fx.dir.write("files/a.bin", random_bytes(7000, 9)); // over a.bin
-  std::string err;
-  auto m = build_manifest(path, 4096, err);
-  REQUIRE(m);
-  auto bytes = serialize(*m);
-  auto id = sha256(bytes.data(), bytes.size());
-  share_info info;
-  info.name = "a.bin";
-  info.path = path + ".part";
-  info.id_hex = to_hex(id.data(), id.size());
-  info.size = m->size;
-  info.chunk_size = m->chunk_size;
-  info.have.assign(m->chunk_count(), true);
+  auto [info, bytes] = offer_of(path, path + ".part", "a.bin", true);
   caf::anon_send(fx.reg, partial_atom::value, info, bytes);
   caf::anon_send(fx.reg, withdraw_atom::value, info.id_hex, path);
   fx.d.run();
@@ -314,18 +314,9 @@ TEST_CASE("share_registry announces partial offers made together once, "
   registry_fixture fx;
   REQUIRE(fx.seen->size() == 1); // the table at subscribe
   for (uint64_t k = 0; k < 2; ++k) {
-    share_info info;
-    info.name = "p" + std::to_string(k) + ".bin";
-    info.path = fx.dir.write("files/" + info.name + ".part", random_bytes(4096, 10 + k));
-    std::string err;
-    auto m = build_manifest(info.path, 4096, err);
-    REQUIRE(m);
-    auto bytes = serialize(*m);
-    auto id = sha256(bytes.data(), bytes.size());
-    info.id_hex = to_hex(id.data(), id.size());
-    info.size = m->size;
-    info.chunk_size = m->chunk_size;
-    info.have.assign(m->chunk_count(), false);
+    auto name = "p" + std::to_string(k) + ".bin";
+    auto part = fx.dir.write("files/" + name + ".part", random_bytes(4096, 10 + k));
+    auto [info, bytes] = offer_of(part, part, name, false);
     caf::anon_send(fx.reg, partial_atom::value, info, bytes);
   }
   fx.d.run();
@@ -358,18 +349,8 @@ TEST_CASE("share_registry's early announce of a partial offer does not save shar
   // rewritten ~16 times a second during small downloads.
   registry_fixture fx;
   auto c = complete_download(fx); // unsaved; the save is due in 2 s
-  share_info info;
-  info.name = "p.bin";
-  info.path = fx.dir.write("files/p.bin.part", random_bytes(2 * 4096, 12));
-  std::string err;
-  auto m = build_manifest(info.path, 4096, err);
-  REQUIRE(m);
-  auto bytes = serialize(*m);
-  auto id = sha256(bytes.data(), bytes.size());
-  info.id_hex = to_hex(id.data(), id.size());
-  info.size = m->size;
-  info.chunk_size = m->chunk_size;
-  info.have.assign(m->chunk_count(), false);
+  auto part = fx.dir.write("files/p.bin.part", random_bytes(2 * 4096, 12));
+  auto [info, bytes] = offer_of(part, part, "p.bin", false);
   caf::anon_send(fx.reg, partial_atom::value, info, bytes);
   auto announced = fx.seen->size();
   fx.d.advance(std::chrono::milliseconds(defaults::partial_announce_delay_ms));

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -142,7 +143,6 @@ struct fake_lan : std::enable_shared_from_this<fake_lan> {
     // Its catalog version (0: it tells none, so every conditional request
     // gets the files); a conditional request naming it gets `unchanged`.
     uint32_t version = 0;
-    bool plain_only = false; // refuses conditional requests (an older build)
     std::vector<uint32_t> asked{}; // conditional requests' known versions, in order
   };
 
@@ -218,38 +218,32 @@ private:
     auto silent = [self]() {
       self->delayed_send(self, silent_for, timeout_atom::value);
     };
+    // A plain catalog request (`known` empty) or a conditional one.
+    auto answer_catalog = [=](std::optional<uint32_t> known) -> caf::result<remote_catalog> {
+      auto* p = find();
+      if (p != nullptr && p->silent) {
+        silent();
+        return caf::delegated<remote_catalog>{};
+      }
+      self->quit();
+      if (p == nullptr)
+        return make_error(ec::io_error, endpoint + ": connection refused");
+      if (!known)
+        return remote_catalog{p->peer_id, p->files};
+      p->asked.push_back(*known);
+      remote_catalog rc{p->peer_id, {}, p->version, false};
+      if (p->version != 0 && *known == p->version)
+        rc.unchanged = true;
+      else
+        rc.files = p->files;
+      return rc;
+    };
     return {
       [](const caf::io::new_data_msg&) {},
       [](const caf::io::connection_closed_msg&) {},
-      [=](catalog_atom) -> caf::result<remote_catalog> {
-        auto* p = find();
-        if (p != nullptr && p->silent) {
-          silent();
-          return caf::delegated<remote_catalog>{};
-        }
-        self->quit();
-        if (p == nullptr)
-          return make_error(ec::io_error, endpoint + ": connection refused");
-        return remote_catalog{p->peer_id, p->files};
-      },
+      [=](catalog_atom) -> caf::result<remote_catalog> { return answer_catalog(std::nullopt); },
       [=](catalog_atom, uint32_t known) -> caf::result<remote_catalog> {
-        auto* p = find();
-        if (p != nullptr && p->silent) {
-          silent();
-          return caf::delegated<remote_catalog>{};
-        }
-        self->quit();
-        if (p == nullptr)
-          return make_error(ec::io_error, endpoint + ": connection refused");
-        if (p->plain_only)
-          return make_error(ec::bad_request, endpoint + ": peer error: malformed catalog_req frame");
-        p->asked.push_back(known);
-        remote_catalog rc{p->peer_id, {}, p->version, false};
-        if (p->version != 0 && known == p->version)
-          rc.unchanged = true;
-        else
-          rc.files = p->files;
-        return rc;
+        return answer_catalog(known);
       },
       [=](manifest_atom, const std::string& id) -> caf::result<std::vector<char>> {
         auto* p = find();
