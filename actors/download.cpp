@@ -192,6 +192,20 @@ void refill_all(self_ptr self) {
 }
 
 void check_alive(self_ptr self);
+void carry_out(self_ptr self, const seeder_set::actions& acts, bool catalog_answer = false);
+
+// Tells the seeder set whether linked seeder k still has a chunk this
+// download needs (a partial seeder may lack them all): when not, the next
+// listed seeder links in its place. Only asked while one waits for a slot
+// (wants_from is O(chunks)).
+void check_useful(self_ptr self, seeder_key k) {
+  auto& st = self->state;
+  if (st.ended || !st.picker || !st.seeders->waiting())
+    return;
+  auto acts = st.seeders->useful(k, st.picker->wants_from(k));
+  if (!acts.empty())
+    carry_out(self, acts);
+}
 
 // Carries out what the seeder set decided, then hands out the work again.
 // With every seeder gone it asks the catalog whether to wait or give up,
@@ -199,10 +213,11 @@ void check_alive(self_ptr self);
 // at once looped download and catalog without pause (a million messages in
 // the deterministic test) while a dropped seeder waited to rejoin; the tick
 // asks again.
-void carry_out(self_ptr self, const seeder_set::actions& acts, bool catalog_answer = false) {
+void carry_out(self_ptr self, const seeder_set::actions& acts, bool catalog_answer) {
   auto& st = self->state;
   using kind = seeder_set::action::kind;
   st.fetchers.resize(st.seeders->size());
+  std::vector<seeder_key> lacking; // lost a chunk it was asked for: maybe useless now
   for (const auto& a : acts) {
     if (st.ended)
       return;
@@ -232,14 +247,20 @@ void carry_out(self_ptr self, const seeder_set::actions& acts, bool catalog_answ
         break;
       case kind::fail_chunk:
         st.picker->failed(a.chunk, a.k);
+        lacking.push_back(a.k);
         break;
       case kind::not_have_chunk:
         st.picker->not_have(a.chunk, a.k);
+        lacking.push_back(a.k);
         break;
       case kind::fail:
         return fail(self, a.reason);
     }
   }
+  for (auto k : lacking)
+    check_useful(self, k);
+  if (st.ended)
+    return;
   refill_all(self);
   if (!catalog_answer && st.seeders->starving())
     check_alive(self);
@@ -274,7 +295,10 @@ void begin_transfer(self_ptr self) {
   offer(self);
   if (st.picker->complete())
     return finish(self);
-  carry_out(self, st.seeders->start(self->clock().now()));
+  // As many useful sources as chunks to fetch (seeder_set.hpp): a small file
+  // is fetched over one connection.
+  carry_out(self, st.seeders->start(self->clock().now(),
+                                    st.picker->chunk_count() - st.picker->have_count()));
   if (!st.ended)
     report(self); // queued -> running shows at once, not a tick later
 }
@@ -389,6 +413,12 @@ void on_tick(self_ptr self) {
     refill_all(self); // a seeder's depth may have grown
   }
   st.paced_at = now;
+  // A chunk still in flight after the endgame's delay: the seeders not linked
+  // for want of chunks (a small file links one) link now, for its duplicates.
+  if (st.picker && !st.picker->complete() && st.seeders->waiting() && endgame_due(self))
+    carry_out(self, st.seeders->widen());
+  if (st.ended)
+    return;
   if (st.dirty && st.ticks % ticks_per_save == 0)
     save_record(self);
   if (st.ended)
@@ -455,12 +485,15 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
                                  key, "bitfield of " + std::to_string(bits.size())
                                         + " chunks, not " + std::to_string(st.picker->chunk_count())));
       st.picker->add_source(key, bits);
+      check_useful(self, key);
     },
     [=](have_atom, seeder_key key, uint32_t index) {
       auto& st = self->state;
       if (st.ended || !st.picker || key >= st.seeders->size() || !st.seeders->alive(key))
         return;
       st.picker->source_has(key, index);
+      if (!st.picker->have(index))
+        st.seeders->useful(key, true); // counts against `wanted` again; links nothing
       refill(self, key);
     },
     [=](ready_atom, seeder_key key) {

@@ -192,7 +192,7 @@ void chunk_picker::not_have(uint32_t i, peer_key peer) {
 bool chunk_picker::wants_from(peer_key peer) const {
   auto s = sources_.find(peer);
   for (uint32_t i = 0; i < chunk_count(); ++i)
-    if (!have_[i] && (s == sources_.end() || test(s->second, i)))
+    if (!have_[i] && (s == sources_.end() || test(s->second, i)) && !failed_by(i, peer))
       return true;
   return false;
 }

@@ -64,7 +64,8 @@ public:
   bool source_has_chunk(peer_key peer, uint32_t i) const;
   // How many sources with a bitfield have chunk i.
   uint32_t availability(uint32_t i) const { return avail_[i]; }
-  // Whether `peer` has a chunk this download still needs.
+  // Whether `peer` has a chunk this download still needs and has not failed
+  // there. O(chunk_count()).
   bool wants_from(peer_key peer) const;
 
   // A request failed (bad hash, error reply): the chunk returns to the pool and

@@ -21,6 +21,7 @@ void seeder_set::connect(key k, actions& out) {
   auto& s = seeders_[k];
   s.st = state::connecting;
   s.linked = true;
+  s.useless = false;
   out.push_back(action{action::kind::connect, k, 0, {}, {}});
 }
 
@@ -28,16 +29,41 @@ void seeder_set::fill_slots(actions& out) {
   if (!started_)
     return;
   auto used = static_cast<uint64_t>(std::count_if(seeders_.begin(), seeders_.end(), holds_slot));
-  for (key k = 0; k < seeders_.size() && used < lim_.max_linked; ++k)
+  auto useful = static_cast<uint64_t>(std::count_if(
+    seeders_.begin(), seeders_.end(), [](const seeder& s) { return s.linked && !s.useless; }));
+  for (key k = 0; k < seeders_.size() && used < lim_.max_linked && useful < wanted_; ++k)
     if (!seeders_[k].linked && seeders_[k].st == state::connecting) {
       connect(k, out);
       ++used;
+      ++useful;
     }
 }
 
-seeder_set::actions seeder_set::start(time_point) {
+bool seeder_set::waiting() const {
+  return std::any_of(seeders_.begin(), seeders_.end(),
+                     [](const seeder& s) { return !s.linked && s.st == state::connecting; });
+}
+
+seeder_set::actions seeder_set::start(time_point, uint32_t wanted) {
   actions out;
   started_ = true;
+  wanted_ = std::max<uint32_t>(wanted, 1);
+  fill_slots(out);
+  return out;
+}
+
+seeder_set::actions seeder_set::useful(key k, bool has_wanted) {
+  actions out;
+  if (k >= seeders_.size() || !seeders_[k].linked || seeders_[k].useless == !has_wanted)
+    return out;
+  seeders_[k].useless = !has_wanted;
+  fill_slots(out);
+  return out;
+}
+
+seeder_set::actions seeder_set::widen() {
+  actions out;
+  wanted_ = UINT32_MAX;
   fill_slots(out);
   return out;
 }
@@ -180,6 +206,7 @@ seeder_set::actions seeder_set::lost(key k, const std::string& reason, time_poin
   auto jittered = random_(ms / 2, ms);
   out.push_back(action{action::kind::stop, k, 0, {}, {}});
   out.push_back(action{action::kind::retry, k, 0, std::chrono::milliseconds(jittered), reason});
+  fill_slots(out); // it holds a slot while it waits, but is no useful source now
   return out;
 }
 

@@ -19,6 +19,14 @@
 //   seeder that cannot read its file never serves it).
 // - At most max_linked seeders hold a connection (or a retry) at once; the
 //   others listed wait, in listing order, until one is dropped.
+// - A download links no more useful sources than it wants (start's `wanted`:
+//   the chunks it lacks, so a file of one chunk links one seeder, not every
+//   one listed: 4 TCP connections per small file were most of its cost,
+//   issue 9). A source is useful while linked (connecting or active) and not
+//   known to lack every chunk the download still needs (useful()). A lost
+//   one (retrying) or a useless one (a partial seeder without the chunks)
+//   lets the next listed seeder link at once. The endgame's delay passing
+//   calls widen(): a slow source then gets company, as before.
 // - With no seeder left the download waits while one dropped as unreachable
 //   is still listed, and fails once none is.
 // - With no seeder alive (none ever known, e.g. a download resumed after its
@@ -59,6 +67,8 @@ public:
     uint64_t rate = 0;      // verified bytes/s from it, smoothed (pace())
     uint32_t depth = 0;     // requests it may have in flight (pace())
     uint64_t paced_bytes = 0; // `bytes` at the last pace()
+    // Linked but known to lack every chunk the download still needs (useful()).
+    bool useless = false;
     // Set when dropped as unreachable: it may rejoin from then on if listed.
     std::optional<time_point> rejoin_after;
   };
@@ -116,8 +126,19 @@ public:
   // Seeders are known and every one is dropped.
   bool starving() const;
 
-  // The transfer begins (manifest known): connects every seeder waiting.
-  actions start(time_point now);
+  // The transfer begins (manifest known): connects the seeders waiting, up to
+  // `wanted` useful ones (the chunks the download lacks) and max_linked in all.
+  actions start(time_point now, uint32_t wanted = UINT32_MAX);
+  // Whether linked seeder k has a chunk the download still needs (the
+  // picker's wants_from, asked after its bitfield, a not_have or a failed
+  // chunk). A useless one stays linked (a have may make it useful again) but
+  // no longer counts against `wanted`: the next listed seeder is connected.
+  actions useful(key k, bool has_wanted);
+  // Lifts the `wanted` limit: every listed seeder links, up to max_linked
+  // (the endgame's delay passed with a chunk still in flight).
+  actions widen();
+  // Listed seeders wait for a slot (not linked, not retrying, not dropped).
+  bool waiting() const;
   // The catalog's current seeders of the content id: new ones are added (and
   // connected once started); one dropped as unreachable rejoins after its
   // wait. With `decide` and none left alive, waits while a rejoinable seeder
@@ -173,6 +194,7 @@ private:
   std::function<uint64_t(uint64_t, uint64_t)> random_;
   std::vector<seeder> seeders_;
   bool started_ = false;
+  uint32_t wanted_ = UINT32_MAX; // useful sources to link at most (start())
   std::optional<time_point> first_listed_; // the first listed() call
   std::optional<time_point> last_offered_; // the last listed() with any endpoint
 };

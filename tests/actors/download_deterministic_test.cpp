@@ -348,57 +348,66 @@ const fake_file& note() {
   return f;
 }
 
-// A download of note() from seeders 1 and 2, both connected: the first one
-// ready holds the only chunk, the second finds nothing fresh.
+// A download of note() from seeders 1 and 2. One chunk to fetch wants one
+// source (storage/seeder_set.hpp): only `first` is connected, and ready;
+// `second` waits for a slot.
 struct one_chunk_two_seeders : lan_fixture {
-  std::string a, b;
+  std::string first, second;
   uint64_t key = 0;
   one_chunk_two_seeders() {
-    a = add_seeder(1, {&note()});
-    b = add_seeder(2, {&note()});
+    auto a = add_seeder(1, {&note()});
+    auto b = add_seeder(2, {&note()});
     auto info = download(note().name);
     REQUIRE(info);
     key = info->key;
-    ready(lan->latest(a));
-    ready(lan->latest(b));
+    REQUIRE(lan->fetchers.size() == 1);
+    first = lan->fetchers[0]->endpoint;
+    second = first == a ? b : a;
+    ready(lan->latest(first));
+  }
+  // The second seeder's fetcher, made ready; fails the test when none was opened.
+  fake_lan::fetcher& ready_second() {
+    REQUIRE(lan->opened(second) == 1);
+    auto& f = lan->latest(second);
+    ready(f);
+    return f;
   }
 };
 
 } // namespace
 
-TEST_CASE("a one-chunk file answered within the endgame delay is fetched from one seeder only",
+TEST_CASE("a one-chunk file is fetched over one connection when answered within the "
+          "endgame delay",
           "[download][deterministic][endgame]") {
   one_chunk_two_seeders fx;
-  auto& fa = fx.lan->latest(fx.a);
-  auto& fb = fx.lan->latest(fx.b);
+  auto& fa = fx.lan->latest(fx.first);
   REQUIRE(fa.fetched == std::vector<uint32_t>{0});
-  // No duplicate yet: fresh chunks ran out just now (it was asked of both
-  // before endgame_delay_ms: 300 files of 64 KiB moved 2.94 times their bytes).
-  CHECK(fb.fetched.empty());
+  // Nobody else is connected or asked: a one-chunk file asked of every seeder
+  // moved 2.94 times its bytes (300 files of 64 KiB), and the connections
+  // were most of a small download's cost (issue 9).
   fx.d.advance(std::chrono::milliseconds(defaults::endgame_delay_ms / 2));
-  CHECK(fb.fetched.empty());
+  CHECK(fx.lan->opened(fx.second) == 0);
   fx.deliver(fa, 0, note().chunk(0));
   CHECK(fx.status(fx.key).state == dl_state::complete);
-  CHECK(fb.fetched.empty());
+  CHECK(fx.lan->fetchers.size() == 1);
   CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
 }
 
 TEST_CASE("a chunk still in flight after the endgame delay is asked of another seeder too",
           "[download][deterministic][endgame]") {
   one_chunk_two_seeders fx;
-  auto& fa = fx.lan->latest(fx.a);
-  auto& fb = fx.lan->latest(fx.b);
+  auto& fa = fx.lan->latest(fx.first);
   REQUIRE(fa.fetched == std::vector<uint32_t>{0});
-  REQUIRE(fb.fetched.empty());
-  // The duplicate goes out at the first download tick endgame_delay_ms after
-  // the fresh chunks ran out, not before.
+  // The other seeder is connected at the first download tick endgame_delay_ms
+  // after the fresh chunks ran out, not before, and asked for the duplicate.
   static_assert(defaults::endgame_delay_ms % defaults::download_tick_ms == 0);
   auto ticks = defaults::endgame_delay_ms / defaults::download_tick_ms;
   for (uint32_t t = 0; t + 1 < ticks; ++t) {
     fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
-    CHECK(fb.fetched.empty());
+    CHECK(fx.lan->opened(fx.second) == 0);
   }
   fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
+  auto& fb = fx.ready_second();
   REQUIRE(fb.fetched == std::vector<uint32_t>{0});
   // The first copy to arrive wins; the slow seeder's request is cancelled.
   fx.deliver(fb, 0, note().chunk(0));
@@ -411,25 +420,54 @@ TEST_CASE("a copy that arrives while another copy of its chunk is being verified
           "verified too, and when the first is bad the chunk is asked again",
           "[download][deterministic][endgame]") {
   one_chunk_two_seeders fx;
-  auto& fa = fx.lan->latest(fx.a);
-  auto& fb = fx.lan->latest(fx.b);
+  auto& fa = fx.lan->latest(fx.first);
   fx.d.advance(std::chrono::milliseconds(defaults::endgame_delay_ms));
+  auto& fb = fx.ready_second();
   REQUIRE(fb.fetched == std::vector<uint32_t>{0});
-  // Both copies reach the download before either is verified: A's (bad)
-  // goes to a verifier, B's is dropped while A's is checked.
+  // Both copies reach the download before either is verified: the first's
+  // (bad) goes to a verifier, the second's is dropped while that is checked.
   std::string bad(note().chunk(0).size(), 'x');
   caf::anon_send(fa.owner, chunk_atom::value, fa.key, uint32_t{0}, chunk_payload(0, bad));
   caf::anon_send(fb.owner, chunk_atom::value, fb.key, uint32_t{0},
                  chunk_payload(0, note().chunk(0)));
   fx.d.run();
   CHECK(fx.status(fx.key).state == dl_state::running);
-  // A failed its hash: never asked for chunk 0 again; B is asked once more.
+  // The first failed its hash: never asked for chunk 0 again; the second is
+  // asked once more.
   CHECK(fa.fetched == std::vector<uint32_t>{0});
   REQUIRE(fb.fetched == (std::vector<uint32_t>{0, 0}));
   fx.deliver(fb, 0, note().chunk(0));
   auto d = fx.status(fx.key);
   CHECK(d.state == dl_state::complete);
-  CHECK(seeder_of(d, fx.a).error == "chunk 0 failed its hash");
+  CHECK(seeder_of(d, fx.first).error == "chunk 0 failed its hash");
+  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+}
+
+TEST_CASE("a one-chunk download whose seeder lacks the chunk connects the next one at once",
+          "[download][deterministic][swarm]") {
+  one_chunk_two_seeders fx;
+  auto& fa = fx.lan->latest(fx.first);
+  REQUIRE(fa.fetched == std::vector<uint32_t>{0});
+  // The first is a partial seeder with nothing yet: its bitfield, then its
+  // not_have for the chunk asked before the bitfield was read.
+  caf::anon_send(fa.owner, bitfield_atom::value, fa.key, std::vector<bool>{false});
+  fx.fail(fa, 0, proto::error_code::not_have);
+  auto& fb = fx.ready_second();
+  REQUIRE(fb.fetched == std::vector<uint32_t>{0});
+  fx.deliver(fb, 0, note().chunk(0));
+  CHECK(fx.status(fx.key).state == dl_state::complete);
+  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+}
+
+TEST_CASE("a one-chunk download whose seeder is lost connects the next one at once",
+          "[download][deterministic][failover]") {
+  one_chunk_two_seeders fx;
+  fx.lose(fx.lan->latest(fx.first), "connection closed by seeder");
+  // Not after the lost one's backoff (retry_base_ms): at once.
+  auto& fb = fx.ready_second();
+  REQUIRE(fb.fetched == std::vector<uint32_t>{0});
+  fx.deliver(fb, 0, note().chunk(0));
+  CHECK(fx.status(fx.key).state == dl_state::complete);
   CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
 }
 

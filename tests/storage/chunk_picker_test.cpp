@@ -499,3 +499,14 @@ TEST_CASE("a source whose chunks sit far back in the order still gets the rarest
   CHECK_FALSE(p.pick(2, false));
   CHECK(p.pick(3, false) == 7u);
 }
+
+TEST_CASE("a source whose only needed chunk failed there is wanted no more",
+          "[chunk_picker][swarm]") {
+  chunk_picker p(2);
+  p.add_source(1, bits_of(2, {0}));
+  CHECK(p.wants_from(1));
+  REQUIRE(p.pick(1) == 0u);
+  p.failed(0, 1); // a bad hash or an io error: never asked of 1 again
+  CHECK_FALSE(p.wants_from(1));
+  CHECK(p.wants_from(2)); // a source without a bitfield has everything
+}

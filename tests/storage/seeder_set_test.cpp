@@ -441,3 +441,73 @@ TEST_CASE("seeder_set: a --requests-in-flight below the minimum depth wins", "[s
   z.listed({"a:1"}, t0(), false);
   CHECK(z.depth(0) == 1);
 }
+
+TEST_CASE("seeder_set: a download links as many useful sources as it wants chunks",
+          "[seeder_set][swarm]") {
+  auto s = make_set();
+  s.listed({"a:1", "b:2", "c:3", "d:4"}, t0(), false);
+  // One chunk to fetch: one connection, not four (issue 9: a small file cost
+  // four TCP connections).
+  auto a = s.start(t0(), 1);
+  REQUIRE(a.size() == 1);
+  CHECK(has(a, kind::connect, 0));
+  CHECK(s.waiting());
+  s.connected(0);
+  // Polls of the catalog link nobody more.
+  CHECK(s.listed({"a:1", "b:2", "c:3", "d:4"}, t0(), false).empty());
+  // Its bitfield lacks the chunk (a partial seeder): the next one links.
+  auto u = s.useful(0, false);
+  REQUIRE(u.size() == 1);
+  CHECK(has(u, kind::connect, 1));
+  CHECK(s.at(0).linked); // kept: a have may make it useful again
+  CHECK(s.useful(0, false).empty()); // told twice: nothing new
+  s.connected(1);
+  // A have makes it useful again: nobody is unlinked, nobody more linked.
+  CHECK(s.useful(0, true).empty());
+  CHECK(s.at(0).linked);
+  CHECK(s.at(1).linked);
+  CHECK_FALSE(s.at(2).linked);
+}
+
+TEST_CASE("seeder_set: a lost source is replaced at once while it waits for its retry",
+          "[seeder_set][swarm]") {
+  auto s = make_set();
+  s.listed({"a:1", "b:2", "c:3"}, t0(), false);
+  REQUIRE(s.start(t0(), 1).size() == 1);
+  s.connected(0);
+  auto l = s.lost(0, "connection closed by seeder", t0());
+  CHECK(has(l, kind::stop, 0));
+  CHECK(has(l, kind::retry, 0));
+  CHECK(has(l, kind::connect, 1));
+  CHECK_FALSE(has(l, kind::connect, 2));
+  // The stop comes before the new connection (the download carries them out in order).
+  CHECK(find(l, kind::stop) < find(l, kind::connect));
+  // Its retry reconnects it alongside: two linked, the third still waits.
+  CHECK(has(s.retry_due(0), kind::connect, 0));
+  CHECK(s.at(0).linked);
+  CHECK(s.at(1).linked);
+  CHECK_FALSE(s.at(2).linked);
+  // A drop of a useful one links the next.
+  auto d = s.error(1, 0, proto::error_code::unknown_file, "gone");
+  CHECK(has(d, kind::stop, 1));
+  CHECK_FALSE(has(d, kind::connect, 2)); // 0 is linked and useful: one is wanted
+}
+
+TEST_CASE("seeder_set: widen links every listed seeder up to max_linked", "[seeder_set][swarm]") {
+  seeder_set::limits capped = lim;
+  capped.max_linked = 3;
+  seeder_set s(capped, [](uint64_t, uint64_t hi) { return hi; });
+  s.listed({"a:1", "b:2", "c:3", "d:4"}, t0(), false);
+  REQUIRE(s.start(t0(), 1).size() == 1);
+  auto w = s.widen();
+  CHECK(w.size() == 2);
+  CHECK(has(w, kind::connect, 1));
+  CHECK(has(w, kind::connect, 2));
+  CHECK_FALSE(s.at(3).linked);
+  CHECK(s.widen().empty());
+  // Without a `wanted`, start links every listed seeder as before.
+  auto all = make_set();
+  all.listed({"a:1", "b:2", "c:3"}, t0(), false);
+  CHECK(all.start(t0()).size() == 3);
+  CHECK_FALSE(all.waiting());
+}
