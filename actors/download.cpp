@@ -7,6 +7,7 @@
 // range_fetcher per seeder, keeps the resume record, and ends complete
 // (renamed to <name>), failed or cancelled (part file and record removed).
 #include <algorithm>
+#include <random>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -458,6 +459,11 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
   st.final_path = join_path(st.p.req.out_dir, st.p.name);
   st.part = part_file(part_path_of(st.final_path)); // fits NAME_MAX (storage/names.hpp)
   st.seeders.emplace(make_seeder_set(st.cfg));
+  // In a random order: a download that links fewer seeders than are listed
+  // (a small file links one) takes the first, and every download would
+  // otherwise pick the catalog's first: 1,000 small files all came from one
+  // of 3 seeders.
+  std::shuffle(st.p.seeders.begin(), st.p.seeders.end(), std::mt19937_64(random_seed()));
   st.seeders->listed(st.p.seeders, self->clock().now(), false);
   st.fetchers.resize(st.seeders->size());
   // Fetchers are linked: their normal exits are reported as `lost` messages.

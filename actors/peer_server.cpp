@@ -1115,18 +1115,19 @@ void on_shares(broker_ptr self, std::vector<share_info>& shares, uint32_t versio
 // share_registry's withdraw): served from now on; it replaces the partial
 // offer of its content id (whose part file was renamed into it), and joins
 // the offers catalogs get. A full share of that content id already served
-// stays the one that serves it.
+// from another path stays the one that serves it; one at the same path (the
+// same content downloaded over it) is replaced: its file is the new one.
 void on_share(broker_ptr self, share_info& s) {
   auto& st = self->state;
   auto& offers = st.offers;
   offers.erase(std::remove_if(offers.begin(), offers.end(),
                               [&](const share_info& o) {
-                                return o.partial && o.id_hex == s.id_hex;
+                                return o.id_hex == s.id_hex && (o.partial || o.path == s.path);
                               }),
                offers.end());
   offers.push_back(s);
   auto i = st.table.find(s.id_hex);
-  if (i != st.table.end() && !i->second.partial)
+  if (i != st.table.end() && !i->second.partial && i->second.path != s.path)
     return;
   for (auto& [hdl, c] : st.conns)
     c.files.erase(s.id_hex); // the part file's descriptor

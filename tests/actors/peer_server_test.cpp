@@ -577,6 +577,31 @@ TEST_CASE("peer_server serves a completed download's share from its final path a
   CHECK(bf.bits == std::vector<bool>(4, true));
 }
 
+TEST_CASE("peer_server replaces a served share by a share alone at the same path and id",
+          "[peer_server][swarm]") {
+  // The same content downloaded again over its own file comes as a share
+  // alone (share_registry, issue 9): from then on the server checks the new
+  // file's stat, not the old one's (which would answer `changed`).
+  server_fixture fx;
+  share_info again = fx.share;
+  again.mtime_ns += 1; // as if rewritten: the file on disk no longer matches
+  caf::anon_send(fx.srv, share_atom::value, again);
+  {
+    client c{fx.port}; // a connection of its own: nothing cached
+    c.send(chunk_req(fx.share.id_hex, 0));
+    auto e = expect_error(c);
+    CHECK(e.code == proto::error_code::changed);
+  }
+  caf::anon_send(fx.srv, share_atom::value, fx.share); // the file's real stat again
+  client c{fx.port};
+  c.send(chunk_req(fx.share.id_hex, 0));
+  expect_chunk(c, fx.content, test_chunk, 0);
+  auto cat = fx.catalog();
+  CHECK(std::count_if(cat.files.begin(), cat.files.end(),
+                      [&](auto& f) { return f.name == fx.share.name; })
+        == 1);
+}
+
 // Zero-copy serving (actors/peer_server.cpp): cached chunks go by send +
 // sendfile past CAF's write buffer. 32 requests of 1 MiB chunks, read only
 // later, fill the socket, so sends stop half-way (EAGAIN) and go on later; a

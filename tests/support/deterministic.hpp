@@ -161,6 +161,10 @@ struct fake_lan : std::enable_shared_from_this<fake_lan> {
   std::map<std::string, peer> peers;               // by "host:port"
   std::vector<std::shared_ptr<fetcher>> fetchers;  // in the order opened
   size_t queries = 0;                              // peer_queries spawned
+  std::vector<std::string> manifest_asked;         // manifest queries' endpoints, in order
+  // The first this many manifest queries go unanswered, whichever peer they
+  // go to (a download asks its seeders in a random order).
+  size_t silent_manifests = 0;
 
   peer_links links() {
     auto lan = shared_from_this();
@@ -247,7 +251,8 @@ private:
       },
       [=](manifest_atom, const std::string& id) -> caf::result<std::vector<char>> {
         auto* p = find();
-        if (p != nullptr && p->silent) {
+        lan->manifest_asked.push_back(endpoint);
+        if ((p != nullptr && p->silent) || lan->manifest_asked.size() <= lan->silent_manifests) {
           silent();
           return caf::delegated<std::vector<char>>{};
         }
