@@ -499,7 +499,8 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
         return;
       st.picker->source_has(key, index);
       if (!st.picker->have(index))
-        st.seeders->useful(key, true); // counts against `wanted` again; links nothing
+        if (auto acts = st.seeders->useful(key, true); !acts.empty()) // counts against `wanted` again
+          return carry_out(self, acts);
       refill(self, key);
     },
     [=](ready_atom, seeder_key key) {
