@@ -378,6 +378,12 @@ struct one_chunk_two_seeders : lan_fixture {
     ready(f);
     return f;
   }
+  // `f` delivers the chunk: the download completes with note()'s bytes.
+  void complete_from(const fake_lan::fetcher& f) {
+    deliver(f, 0, note().chunk(0));
+    CHECK(status(key).state == dl_state::complete);
+    CHECK(read_whole(out_dir() + "/" + note().name) == note().data);
+  }
 };
 
 } // namespace
@@ -393,10 +399,8 @@ TEST_CASE("a one-chunk file is fetched over one connection when answered within 
   // were most of a small download's cost (issue 9).
   fx.d.advance(std::chrono::milliseconds(defaults::endgame_delay_ms / 2));
   CHECK(fx.lan->opened(fx.second) == 0);
-  fx.deliver(fa, 0, note().chunk(0));
-  CHECK(fx.status(fx.key).state == dl_state::complete);
+  fx.complete_from(fa);
   CHECK(fx.lan->fetchers.size() == 1);
-  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
 }
 
 TEST_CASE("a chunk still in flight after the endgame delay is asked of another seeder too",
@@ -416,10 +420,8 @@ TEST_CASE("a chunk still in flight after the endgame delay is asked of another s
   auto& fb = fx.ready_second();
   REQUIRE(fb.fetched == std::vector<uint32_t>{0});
   // The first copy to arrive wins; the slow seeder's request is cancelled.
-  fx.deliver(fb, 0, note().chunk(0));
-  CHECK(fx.status(fx.key).state == dl_state::complete);
+  fx.complete_from(fb);
   CHECK(fa.cancelled == std::vector<uint32_t>{0});
-  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
 }
 
 TEST_CASE("a copy that arrives while another copy of its chunk is being verified is not "
@@ -460,9 +462,7 @@ TEST_CASE("a one-chunk download whose seeder lacks the chunk connects the next o
   fx.fail(fa, 0, proto::error_code::not_have);
   auto& fb = fx.ready_second();
   REQUIRE(fb.fetched == std::vector<uint32_t>{0});
-  fx.deliver(fb, 0, note().chunk(0));
-  CHECK(fx.status(fx.key).state == dl_state::complete);
-  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+  fx.complete_from(fb);
 }
 
 TEST_CASE("a one-chunk download whose seeder is lost connects the next one at once",
@@ -472,9 +472,7 @@ TEST_CASE("a one-chunk download whose seeder is lost connects the next one at on
   // Not after the lost one's backoff (retry_base_ms): at once.
   auto& fb = fx.ready_second();
   REQUIRE(fb.fetched == std::vector<uint32_t>{0});
-  fx.deliver(fb, 0, note().chunk(0));
-  CHECK(fx.status(fx.key).state == dl_state::complete);
-  CHECK(read_whole(fx.out_dir() + "/" + note().name) == note().data);
+  fx.complete_from(fb);
 }
 
 TEST_CASE("a one-chunk download that completes before its first save writes no record and "
