@@ -20,8 +20,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+source "$here/bench/lib.sh"
 bin="$here/build/bin"
-keep=0
 counts=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -32,37 +32,13 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ ${#counts[@]} -gt 0 ]] || counts=(1000 10000 100000)
-daemon="$bin/p2p-daemon"
 cli="$bin/p2p-cli"
-[[ -x $daemon && -x $cli ]] || { echo "no p2p-daemon/p2p-cli in $bin (build first)" >&2; exit 2; }
+[[ -x $bin/p2p-daemon && -x $cli ]] || { echo "no p2p-daemon/p2p-cli in $bin (build first)" >&2; exit 2; }
 
 root=$(mktemp -d /tmp/p2p-many-files.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do
-    kill -TERM "$p" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    wait "$p" 2>/dev/null || true
-  done
-  if [[ $keep -eq 1 ]]; then echo "kept $root" >&2; else rm -rf "$root"; fi
-}
-trap cleanup EXIT
 
 now() { date +%s.%N; }
 secs() { /usr/bin/python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
-# Four free TCP ports on loopback.
-free_ports() {
-  /usr/bin/python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
 # N files of 1-4 KiB (random bytes) under $1/dNN/ in 100 folders.
 make_files() {
   /usr/bin/python3 - "$1" "$2" <<'EOF'
@@ -89,21 +65,13 @@ for n in "${counts[@]}"; do
   dir="$root/n$n"
   mkdir -p "$dir/a" "$dir/b"
   make_files "$dir/many" "$n"
-  read -r ca pa cb pb < <(free_ports)
-  "$daemon" --state-dir "$dir/a" --control-addr "127.0.0.1:$ca" --peer-port "$pa" \
-    --advertise-addr 127.0.0.1 --no-multicast --peer "127.0.0.1:$pb" --log-level info \
-    > "$dir/a.log" 2>&1 &
-  pid_a=$!; pids+=("$pid_a")
-  "$daemon" --state-dir "$dir/b" --control-addr "127.0.0.1:$cb" --peer-port "$pb" \
-    --advertise-addr 127.0.0.1 --no-multicast --peer "127.0.0.1:$pa" --log-level info \
-    > "$dir/b.log" 2>&1 &
-  pid_b=$!; pids+=("$pid_b")
-  for s in a b; do
-    for _ in $(seq 100); do
-      "$cli" --state-dir "$dir/$s" status > /dev/null 2>&1 && break
-      sleep 0.1
-    done
-  done
+  read -r ca pa cb pb < <(free_ports 4)
+  start_daemon "$dir/a" "$dir/a.log" "$ca" "$pa" --peer "127.0.0.1:$pb" --log-level info
+  pid_a=$started
+  start_daemon "$dir/b" "$dir/b.log" "$cb" "$pb" --peer "127.0.0.1:$pa" --log-level info
+  pid_b=$started
+  wait_ready "$dir/a"
+  wait_ready "$dir/b"
   t0=$(now)
   timeout 600 "$cli" --state-dir "$dir/a" --json share "$dir/many" > "$dir/share.json"
   t1=$(now)
