@@ -455,8 +455,8 @@ download_actor::behavior_type download(self_ptr self, config cfg, identity id,
   st.p = std::move(p);
   st.catalog = catalog;
   st.manager = manager;
-  st.stem = record_stem(st.cfg, st.p.id_hex, st.p.req.out_dir);
   st.final_path = join_path(st.p.req.out_dir, st.p.name);
+  st.stem = record_stem(st.cfg, st.p.id_hex, st.final_path);
   st.part = part_file(part_path_of(st.final_path)); // fits NAME_MAX (storage/names.hpp)
   st.seeders.emplace(make_seeder_set(st.cfg));
   // In a random order: a download that links fewer seeders than are listed

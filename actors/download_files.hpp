@@ -1,7 +1,10 @@
 #pragma once
 // Where a download keeps its resume state: <state>/downloads/<stem>.json and
 // <stem>.manifest, with stem = first 16 hex of the content id + "-" + 8 hex of
-// SHA-256(out_dir), so one file downloaded into two directories has two records.
+// SHA-256(final path), so every file downloaded to its own place has its own
+// record: one content in two directories, and two files of the same bytes in
+// one folder (a download of a folder with duplicate files; until 2026-12-01
+// the stem hashed the out dir alone and those two shared one record).
 #include <string>
 
 #include "config/config.hpp"
@@ -15,11 +18,21 @@ inline std::string downloads_dir(const config& cfg) {
   return join_path(cfg.state_dir, "downloads");
 }
 
+// The record stem of the download of `id_hex` (64 hex) to `final_path`
+// (absolute: out dir + sanitised name). No errors.
 inline std::string record_stem(const config& cfg, const std::string& id_hex,
-                               const std::string& out_dir) {
-  auto d = sha256(out_dir.data(), out_dir.size());
+                               const std::string& final_path) {
+  auto d = sha256(final_path.data(), final_path.size());
   return join_path(downloads_dir(cfg),
                    id_hex.substr(0, 16) + "-" + to_hex(d.data(), 4));
+}
+
+// The stem records had before 2026-12-01 (SHA-256 of the out dir alone), so
+// that a daemon upgraded with unfinished downloads moves their records to
+// record_stem instead of dropping them.
+inline std::string legacy_record_stem(const config& cfg, const std::string& id_hex,
+                                      const std::string& out_dir) {
+  return record_stem(cfg, id_hex, out_dir);
 }
 
 } // namespace p2p

@@ -328,10 +328,15 @@ void resume_all(self_ptr self) {
   auto* d = ::opendir(dir.c_str());
   if (d == nullptr)
     return;
+  // Names first: a record moved to its new stem below must not be met again.
+  std::vector<std::string> names;
   while (auto* ent = ::readdir(d)) {
     std::string fn = ent->d_name;
-    if (fn.size() < 6 || fn.compare(fn.size() - 5, 5, ".json") != 0)
-      continue;
+    if (fn.size() >= 6 && fn.compare(fn.size() - 5, 5, ".json") == 0)
+      names.push_back(std::move(fn));
+  }
+  ::closedir(d);
+  for (const auto& fn : names) {
     auto path = join_path(dir, fn);
     auto text = read_file(path);
     auto rec = text ? resume_from_json(*text) : std::nullopt;
@@ -347,9 +352,26 @@ void resume_all(self_ptr self) {
     // A record names its own file (content id and out dir) and a sanitised
     // name; one that does not is not trusted with a path to write to.
     auto name = sanitize_path(rec->name);
-    auto stem = record_stem(self->state.cfg, rec->id_hex, rec->out_dir);
-    if (!name || *name != rec->name || rec->out_dir.empty() || rec->out_dir.front() != '/'
-        || join_path(dir, fn) != stem + ".json") {
+    bool named = name && *name == rec->name && !rec->out_dir.empty()
+                 && rec->out_dir.front() == '/';
+    auto stem = named ? record_stem(self->state.cfg, rec->id_hex,
+                                    join_path(rec->out_dir, rec->name))
+                      : std::string{};
+    if (named && path.substr(0, path.size() - 5) != stem
+        && path.substr(0, path.size() - 5)
+             == legacy_record_stem(self->state.cfg, rec->id_hex, rec->out_dir)) {
+      // Written before the stem named the file: moved, manifest first (a
+      // record may have none yet).
+      bool had = std::rename(manifest.c_str(), (stem + ".manifest").c_str()) == 0;
+      if (had || errno == ENOENT)
+        manifest = stem + ".manifest";
+      if (manifest == stem + ".manifest"
+          && std::rename(path.c_str(), (stem + ".json").c_str()) == 0) {
+        spdlog::info("moved resume record {} to {}.json", path, stem);
+        path = stem + ".json";
+      }
+    }
+    if (!named || path != stem + ".json") {
       spdlog::warn("dropping resume record {}: it does not match its file name", path);
       ::unlink(path.c_str());
       ::unlink(manifest.c_str());
@@ -367,7 +389,6 @@ void resume_all(self_ptr self) {
     spdlog::info("resuming {} into {}", rec->name, rec->out_dir);
     launch(self, std::move(p));
   }
-  ::closedir(d);
 }
 
 } // namespace

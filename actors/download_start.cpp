@@ -146,6 +146,10 @@ bool load_resume(self_ptr self) {
   auto& st = self->state;
   std::string why;
   auto files = load_resume_files(st.stem, st.p.id_hex, why);
+  // The stem hashes the final path (download_files.hpp); a record of another
+  // file (a 32-bit collision) must not vouch for this part file's chunks.
+  if (files && (files->rec.name != st.p.name || files->rec.out_dir != st.p.req.out_dir))
+    why = "it belongs to " + join_path(files->rec.out_dir, files->rec.name);
   st.resumed = files || !why.empty();
   if (files && why.empty())
     why = st.part.open_existing(files->man.size);

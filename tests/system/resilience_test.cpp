@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "protocol/frame.hpp"
 #include "tests/support/daemon.hpp"
 #include "tests/support/fake_seeder.hpp"
+#include "util/hex.hpp"
 #include "util/net.hpp"
 
 using namespace p2p::test;
@@ -733,4 +735,106 @@ TEST_CASE("SIGTERM exits within 2 s while a large file is being hashed",
   // Still hashing when asked to stop: most of the file is unread.
   CHECK(bytes_read_by(pid) - before < 8 * 1024 * MiB);
   require_quick_clean_exit(c, 0);
+}
+
+namespace {
+
+// The resume records of daemon `n` by file name: the bytes each vouches for.
+std::map<std::string, uint64_t> records_by_name(const daemon_node& n) {
+  std::map<std::string, uint64_t> out;
+  for (auto& path : resume_records(n)) {
+    auto text = p2p::read_file(path);
+    auto rec = text ? p2p::resume_from_json(*text) : std::nullopt;
+    if (!rec)
+      continue;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < rec->have.size(); ++i)
+      if (rec->have[i])
+        sum += std::min<uint64_t>(rec->chunk_size, rec->size - uint64_t{i} * rec->chunk_size);
+    out[rec->name] = sum;
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("two files of the same bytes in one folder keep a resume record each and both "
+          "resume after a restart",
+          "[system][resilience][resume]") {
+  // Until 2026-12-01 a record's name hashed the content id and the out dir
+  // only: the two downloads below wrote one record, and after the restart
+  // one of them was gone.
+  const uint64_t size = 8 * MiB;
+  cluster c(2, {}, nullptr, {{0, rate(2 * MiB)}});
+  auto dir = c.make_dir(c.root() + "/twins");
+  auto bytes = random_bytes(size, 61);
+  write_file(dir + "/a.bin", bytes);
+  c.make_dir(dir + "/sub");
+  write_file(dir + "/sub/b.bin", bytes);
+  REQUIRE(c.cli(0, {"share", dir}, 60s).exit_code == 0);
+  REQUIRE_FALSE(c.wait_for_file(1, "twins/sub/b.bin", 1, 30s).is_null());
+  auto out = c.root() + "/out";
+  auto r = c.cli(1, {"download", "-f", "twins", "-o", out});
+  INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+
+  std::map<std::string, uint64_t> recs;
+  bool both = wait_until(
+    [&] {
+      recs = records_by_name(c.node(1));
+      return recs.size() == 2 && recs["twins/a.bin"] > 0 && recs["twins/sub/b.bin"] > 0;
+    },
+    30s, 50ms);
+  INFO("records: " << nlohmann::json(recs).dump() << "\n" << c.dump_logs(30));
+  REQUIRE(both);
+  require_quick_clean_exit(c, 1);
+  recs = records_by_name(c.node(1));
+  CHECK(recs.size() == 2);
+
+  c.start(1);
+  for (auto name : {"twins/a.bin", "twins/sub/b.bin"}) {
+    bool ok = false;
+    auto d = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+    INFO(name << " after the restart: " << d.dump());
+    REQUIRE(ok);
+    CHECK(is_state(d, "complete"));
+    CHECK(cluster::peer_bytes_sum(d) <= size - recs[name]);
+  }
+  CHECK(slurp(out + "/twins/a.bin") == bytes);
+  CHECK(slurp(out + "/twins/sub/b.bin") == bytes);
+  CHECK(download_state_files(c.node(1)).empty());
+}
+
+TEST_CASE("a resume record under its name from before 2026-12-01 is moved and resumed",
+          "[system][resilience][resume]") {
+  const std::string name = "old.bin";
+  const uint64_t size = 8 * MiB;
+  cluster c(2, {}, nullptr, {{0, rate(2 * MiB)}});
+  auto file = share_random_file(c, name, size, 62, {0}, 1);
+  auto out = start_download(c, 1, name);
+  REQUIRE(wait_until([&] { return recorded_bytes(c.node(1)) > 0; }, 30s, 50ms));
+  require_quick_clean_exit(c, 1);
+  auto recorded = recorded_bytes(c.node(1));
+  auto paths = resume_records(c.node(1));
+  REQUIRE(paths.size() == 1);
+  auto rec = p2p::resume_from_json(p2p::read_file(paths[0]).value_or(""));
+  REQUIRE(rec);
+  // The old stem: 16 hex of the content id, "-", 8 hex of SHA-256(out dir).
+  auto d = p2p::sha256(rec->out_dir.data(), rec->out_dir.size());
+  auto old_stem = c.node(1).state_dir + "/downloads/" + rec->id_hex.substr(0, 16) + "-"
+                  + p2p::to_hex(d.data(), 4);
+  auto stem = paths[0].substr(0, paths[0].size() - 5);
+  REQUIRE(stem != old_stem);
+  fs::rename(stem + ".json", old_stem + ".json");
+  fs::rename(stem + ".manifest", old_stem + ".manifest");
+
+  c.start(1);
+  bool ok = false;
+  auto st = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+  INFO("after the restart: " << st.dump() << "\n" << c.dump_logs(30));
+  REQUIRE(ok);
+  CHECK(is_state(st, "complete"));
+  CHECK(cluster::peer_bytes_sum(st) <= size - recorded);
+  CHECK(file_sha256(out + "/" + name) == file.expected);
+  CHECK(download_state_files(c.node(1)).empty());
 }
