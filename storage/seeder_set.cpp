@@ -233,6 +233,11 @@ void seeder_set::pace(std::chrono::milliseconds elapsed, uint32_t chunk_bytes) {
   for (auto& s : seeders_) {
     uint64_t got = s.bytes - s.paced_bytes;
     s.paced_bytes = s.bytes;
+    // Only a seeder that took requests over the interval has a rate to
+    // measure: one connecting or waiting for its retry keeps what it had, so
+    // it comes back with the depth it left with, not the minimum.
+    if (s.st != state::active)
+      continue;
     uint64_t sample = got * 1000 / static_cast<uint64_t>(elapsed.count());
     s.rate = (s.rate + sample) / 2;
     uint64_t want = s.rate * lim_.queue_ms / 1000 / chunk_bytes;

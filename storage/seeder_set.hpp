@@ -165,13 +165,14 @@ public:
   // The download completed: seeders in use become done.
   void complete();
 
-  // Timer (every download tick, `elapsed` since the last call): each
+  // Timer (every download tick, `elapsed` since the last call): each active
   // seeder's rate (verified bytes over `elapsed`, averaged with the last
   // value) and from it its depth = rate * queue_ms / chunk_bytes (rounded down) within
   // [min_depth, max_depth]. Like libtorrent's request queue sized by the
   // peer's rate (request_queue_time): a seeder that many downloaders share
   // holds few requests of each, so a chunk never waits seconds in its queue
   // while other sources could serve it; a fast one gets the full pipeline.
+  // Seeders not active (connecting, retrying) keep their rate and depth.
   void pace(std::chrono::milliseconds elapsed, uint32_t chunk_bytes);
   // Requests seeder k may have in flight: its depth; start_depth before the
   // first pace() (small: a seeder many downloaders start on at once would

@@ -506,3 +506,30 @@ TEST_CASE("a one-chunk download's record and manifest are written, unsynced, at 
   CHECK(record_files(fx) == 2); // a daemon crash from here on resumes it
   CHECK(log.synced().empty());  // they vouch for no chunk
 }
+
+TEST_CASE("a seeder's requests in flight follow its rate measured on the actor's clock",
+          "[download][deterministic][pacing]") {
+  // 64 chunks of 4 KiB from one seeder, up to 16 requests in flight.
+  static const fake_file big{"big.bin", 64 * 4096, 77};
+  lan_fixture fx(nlohmann::json{{"requests_in_flight", 16}});
+  auto a = fx.add_seeder(1, {&big});
+  REQUIRE(fx.download(big.name));
+  fx.ready(fx.lan->latest(a));
+  auto& fa = fx.lan->latest(a);
+  REQUIRE(fa.fetched.size() == 2); // start_requests_in_flight before any rate
+  // The first tick starts the rate's clock.
+  fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
+  size_t delivered = 0;
+  for (; delivered < 8; ++delivered) {
+    REQUIRE(fa.fetched.size() > delivered);
+    fx.deliver(fa, fa.fetched[delivered], big.chunk(fa.fetched[delivered]));
+  }
+  CHECK(fa.fetched.size() - delivered == 2);
+  // 8 chunks in one tick of 250 ms: 131,072 B/s, smoothed with the 0 before
+  // to 65,536 B/s; request_queue_ms (250) of that is 4 chunks. Paced on the
+  // real clock, the ~0 ms the test took between the ticks made it 16 (or,
+  // at 0 ms, left it at 2).
+  static_assert(defaults::download_tick_ms == 250 && defaults::request_queue_ms == 250);
+  fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
+  CHECK(fa.fetched.size() - delivered == 4);
+}

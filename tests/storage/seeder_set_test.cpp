@@ -394,6 +394,8 @@ TEST_CASE("seeder_set: requests in flight follow each seeder's rate (pace)",
   s = seeder_set(l, [](uint64_t, uint64_t hi) { return hi; });
   s.listed({"fast:1", "shared:2", "idle:3"}, t0(), false);
   s.start(t0());
+  for (seeder_set::key k = 0; k < 3; ++k)
+    s.connected(k);
   CHECK(s.depth(0) == 3);
   CHECK(s.depth(7) == 3); // out of range: the same
   // In 250 ms: 16 chunks from 0 (64 chunks/s), 1.5 chunks from 1, none from 2.
@@ -425,6 +427,38 @@ TEST_CASE("seeder_set: requests in flight follow each seeder's rate (pace)",
   CHECK(s.depth(1) == 6);
 }
 
+TEST_CASE("seeder_set: a seeder not active keeps its rate and depth through pace",
+          "[seeder_set][swarm]") {
+  seeder_set::limits l = lim;
+  l.queue_ms = 250;
+  l.min_depth = 1;
+  l.max_depth = 16;
+  l.start_depth = 2;
+  seeder_set s(l, [](uint64_t, uint64_t hi) { return hi; });
+  s.listed({"a:1", "b:2"}, t0(), false);
+  s.start(t0());
+  const uint32_t chunk = 4096;
+  // b takes longer than a tick to connect: not measured as a seeder of 0 B/s.
+  s.connected(0);
+  s.chunk_ok(0, 16ull * chunk);
+  s.pace(ms(250), chunk);
+  CHECK(s.depth(0) == 8);
+  CHECK(s.depth(1) == 2); // start_depth, not min_depth
+  // a is lost: while it waits for its retry, ticks leave its depth alone, and
+  // it comes back with the depth it left with.
+  s.lost(0, "closed", t0());
+  REQUIRE(s.at(0).st == seeder_state::retrying);
+  for (int i = 0; i < 4; ++i)
+    s.pace(ms(250), chunk);
+  CHECK(s.depth(0) == 8);
+  s.retry_due(0);
+  s.connected(0);
+  CHECK(s.depth(0) == 8);
+  // Active again and silent: it falls towards the minimum as before.
+  s.pace(ms(250), chunk);
+  CHECK(s.depth(0) == 4);
+}
+
 TEST_CASE("seeder_set: a --requests-in-flight below the minimum depth wins", "[seeder_set]") {
   seeder_set::limits l = lim;
   l.min_depth = 2;
@@ -432,6 +466,7 @@ TEST_CASE("seeder_set: a --requests-in-flight below the minimum depth wins", "[s
   seeder_set s(l, [](uint64_t, uint64_t hi) { return hi; });
   s.listed({"a:1"}, t0(), false);
   s.start(t0());
+  s.connected(0);
   CHECK(s.depth(0) == 1); // start_depth 2 > max_depth 1
   s.chunk_ok(0, 1ull << 30);
   s.pace(ms(250), 256 * 1024);
