@@ -4,9 +4,10 @@
 # each (no multicast) downloads the folder with `download -w --overwrite`
 # RUNS times in a row (default 3). Prints per run the wall time and the
 # CPU-seconds (schedstat) of the downloader and of each seeder.
-#   Usage: bench/small_files.sh [--bin DIR] [--runs R] [--kib KIB] [--perf FILE] [--keep] [N]
+#   Usage: bench/small_files.sh [--bin DIR] [--runs R] [--kib KIB] [--perf FILE] [--idle S] [--keep] [N]
 #   --bin DIR    where p2p-daemon and p2p-cli are (default build/bin)
 #   --perf FILE  perf record -g the downloader over all runs into FILE
+#   --idle S     after the runs, each daemon's CPU over S seconds (ms)
 #   --keep       keep the temp dir (files, state, daemon logs)
 # Free ports on 127.0.0.1. Every wait is bounded (start 10 s, listing 20 s,
 # each download 300 s); the daemons are stopped and the temp dir removed on
@@ -14,15 +15,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/bench/lib.sh"
-bin="$here/build/bin" RUNS=3 KIB=64 PERF=""
+bin="$here/build/bin" RUNS=3 KIB=64 PERF="" IDLE=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --kib) KIB=$2; shift 2 ;;
     --perf) PERF=$2; shift 2 ;;
+    --idle) IDLE=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
@@ -78,3 +80,11 @@ for r in $(seq "$RUNS"); do
   echo "$line"
 done
 if [[ -n "$perfpid" ]]; then kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null || true; fi
+if [[ $IDLE != 0 ]]; then
+  a=(); for p in "${all[@]}"; do a+=("$(cpu_us "$p")"); done
+  sleep "$IDLE"
+  line="idle ${IDLE} s, cpu_ms:"
+  k=0
+  for p in "${all[@]}"; do line+=" $(( ($(cpu_us "$p") - ${a[$k]}) / 1000 ))"; k=$((k + 1)); done
+  echo "$line"
+fi
