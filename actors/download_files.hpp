@@ -1,6 +1,6 @@
 #pragma once
 // Where a download keeps its resume state: <state>/downloads/<stem>.json and
-// <stem>.manifest, with stem = first 16 hex of the content id + "-" + 8 hex of
+// <stem>.manifest, with stem = first 16 hex of the content id + "-" + 16 hex of
 // SHA-256(final path), so every file downloaded to its own place has its own
 // record: one content in two directories, and two files of the same bytes in
 // one folder (a download of a folder with duplicate files; until 2026-12-01
@@ -24,15 +24,18 @@ inline std::string record_stem(const config& cfg, const std::string& id_hex,
                                const std::string& final_path) {
   auto d = sha256(final_path.data(), final_path.size());
   return join_path(downloads_dir(cfg),
-                   id_hex.substr(0, 16) + "-" + to_hex(d.data(), 4));
+                   id_hex.substr(0, 16) + "-" + to_hex(d.data(), 8));
 }
 
 // The stem records had before 2026-12-01 (SHA-256 of the out dir alone), so
 // that a daemon upgraded with unfinished downloads moves their records to
 // record_stem instead of dropping them.
+// (16 hex of the content id, "-", 8 hex of SHA-256(out dir)). No errors.
 inline std::string legacy_record_stem(const config& cfg, const std::string& id_hex,
                                       const std::string& out_dir) {
-  return record_stem(cfg, id_hex, out_dir);
+  auto d = sha256(out_dir.data(), out_dir.size());
+  return join_path(downloads_dir(cfg),
+                   id_hex.substr(0, 16) + "-" + to_hex(d.data(), 4));
 }
 
 } // namespace p2p

@@ -1,5 +1,7 @@
 // download_manager: starts, tracks, persists and resumes downloads.
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <dirent.h>
 #include <map>
 #include <set>
@@ -336,6 +338,7 @@ void resume_all(self_ptr self) {
       names.push_back(std::move(fn));
   }
   ::closedir(d);
+  std::set<std::string> resumed; // stems launched
   for (const auto& fn : names) {
     auto path = join_path(dir, fn);
     auto text = read_file(path);
@@ -361,7 +364,14 @@ void resume_all(self_ptr self) {
         && path.substr(0, path.size() - 5)
              == legacy_record_stem(self->state.cfg, rec->id_hex, rec->out_dir)) {
       // Written before the stem named the file: moved, manifest first (a
-      // record may have none yet).
+      // record may have none yet). A record already under the new name is
+      // newer (written by this version) and is kept: the old one goes.
+      if (path_exists(stem + ".json")) {
+        spdlog::warn("dropping resume record {}: {}.json supersedes it", path, stem);
+        ::unlink(path.c_str());
+        ::unlink(manifest.c_str());
+        continue;
+      }
       bool had = std::rename(manifest.c_str(), (stem + ".manifest").c_str()) == 0;
       if (had || errno == ENOENT)
         manifest = stem + ".manifest";
@@ -370,6 +380,11 @@ void resume_all(self_ptr self) {
         spdlog::info("moved resume record {} to {}.json", path, stem);
         path = stem + ".json";
       }
+    }
+    // One download per final path, whatever the directory listed.
+    if (named && !resumed.insert(stem).second) {
+      spdlog::warn("dropping resume record {}: its file resumes already", path);
+      continue;
     }
     if (!named || path != stem + ".json") {
       spdlog::warn("dropping resume record {}: it does not match its file name", path);

@@ -805,36 +805,61 @@ TEST_CASE("two files of the same bytes in one folder keep a resume record each a
   CHECK(download_state_files(c.node(1)).empty());
 }
 
-TEST_CASE("a resume record under its name from before 2026-12-01 is moved and resumed",
+TEST_CASE("resume records under their names from before 2026-12-01 are moved and resumed, "
+          "and one beside a record under the new name is dropped",
           "[system][resilience][resume]") {
-  const std::string name = "old.bin";
   const uint64_t size = 8 * MiB;
   cluster c(2, {}, nullptr, {{0, rate(2 * MiB)}});
-  auto file = share_random_file(c, name, size, 62, {0}, 1);
-  auto out = start_download(c, 1, name);
-  REQUIRE(wait_until([&] { return recorded_bytes(c.node(1)) > 0; }, 30s, 50ms));
+  auto moved = share_random_file(c, "old.bin", size, 62, {0}, 1);
+  auto twice = share_random_file(c, "twice.bin", size, 63, {0}, 1);
+  start_download(c, 1, "old.bin");
+  auto out = start_download(c, 1, "twice.bin");
+  std::map<std::string, uint64_t> recs;
+  REQUIRE(wait_until(
+    [&] {
+      recs = records_by_name(c.node(1));
+      return recs.size() == 2 && recs["old.bin"] > 0 && recs["twice.bin"] > 0;
+    },
+    30s, 50ms));
   require_quick_clean_exit(c, 1);
-  auto recorded = recorded_bytes(c.node(1));
-  auto paths = resume_records(c.node(1));
-  REQUIRE(paths.size() == 1);
-  auto rec = p2p::resume_from_json(p2p::read_file(paths[0]).value_or(""));
-  REQUIRE(rec);
-  // The old stem: 16 hex of the content id, "-", 8 hex of SHA-256(out dir).
-  auto d = p2p::sha256(rec->out_dir.data(), rec->out_dir.size());
-  auto old_stem = c.node(1).state_dir + "/downloads/" + rec->id_hex.substr(0, 16) + "-"
-                  + p2p::to_hex(d.data(), 4);
-  auto stem = paths[0].substr(0, paths[0].size() - 5);
-  REQUIRE(stem != old_stem);
-  fs::rename(stem + ".json", old_stem + ".json");
-  fs::rename(stem + ".manifest", old_stem + ".manifest");
+  recs = records_by_name(c.node(1));
+  // Each record's old name: 16 hex of the content id, "-", 8 hex of
+  // SHA-256(out dir). old.bin's record is moved there; twice.bin's is copied
+  // there, so that both names exist (the new one is kept).
+  for (auto& path : resume_records(c.node(1))) {
+    auto rec = p2p::resume_from_json(p2p::read_file(path).value_or(""));
+    REQUIRE(rec);
+    auto d = p2p::sha256(rec->out_dir.data(), rec->out_dir.size());
+    auto old_stem = c.node(1).state_dir + "/downloads/" + rec->id_hex.substr(0, 16) + "-"
+                    + p2p::to_hex(d.data(), 4);
+    auto stem = path.substr(0, path.size() - 5);
+    REQUIRE(stem != old_stem);
+    if (rec->name == "old.bin") {
+      fs::rename(stem + ".json", old_stem + ".json");
+      fs::rename(stem + ".manifest", old_stem + ".manifest");
+    } else {
+      fs::copy_file(stem + ".json", old_stem + ".json");
+      fs::copy_file(stem + ".manifest", old_stem + ".manifest");
+    }
+  }
+  REQUIRE(download_state_files(c.node(1)).size() == 6);
 
   c.start(1);
-  bool ok = false;
-  auto st = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
-  INFO("after the restart: " << st.dump() << "\n" << c.dump_logs(30));
-  REQUIRE(ok);
-  CHECK(is_state(st, "complete"));
-  CHECK(cluster::peer_bytes_sum(st) <= size - recorded);
-  CHECK(file_sha256(out + "/" + name) == file.expected);
+  for (auto* f : {&moved, &twice}) {
+    auto name = fs::path(f->path).filename().string();
+    bool ok = false;
+    auto st = c.wait_download(1, name, is_terminal, 60s, ok, 200ms);
+    INFO(name << " after the restart: " << st.dump() << "\n" << c.dump_logs(30));
+    REQUIRE(ok);
+    CHECK(is_state(st, "complete"));
+    CHECK(cluster::peer_bytes_sum(st) <= size - recs[name]);
+    CHECK(file_sha256(out + "/" + name) == f->expected);
+  }
+  // twice.bin ran once, not once per record.
+  auto doc = c.cli_json(1, {"status"});
+  size_t runs = 0;
+  for (auto& d : doc["downloads"])
+    runs += d.value("name", "") == "twice.bin";
+  CHECK(runs == 1);
   CHECK(download_state_files(c.node(1)).empty());
 }
