@@ -3,7 +3,7 @@
 # the daemons it starts in `pids` and stops them, and removes `root` unless
 # `keep` is 1, on exit (bench_cleanup, installed as the EXIT trap).
 pids=()
-keep=${keep:-0}
+keep=0
 root=""
 
 bench_cleanup() {

@@ -65,7 +65,7 @@ done
 [[ "$n" -ge $((3 * N)) ]] || { echo "the downloader lists $n of $((3 * N)) offers after 20 s" >&2; exit 1; }
 all=("$d0" "${seeders[@]}")
 perfpid=""
-if [[ -n "$PERF" ]]; then perf record -F 1999 -g -p "$d0" -o "$PERF" 2>/dev/null & perfpid=$!; sleep 0.5; fi
+if [[ -n "$PERF" ]]; then perf record -F 1999 -g -p "$d0" -o "$PERF" 2>/dev/null & perfpid=$!; pids+=("$perfpid"); sleep 0.5; fi
 echo "run  wall_s  cpu_s: downloader seeder1 seeder2 seeder3  ($N x $KIB KiB)"
 for r in $(seq "$RUNS"); do
   a=(); for p in "${all[@]}"; do a+=("$(cpu_us "$p")"); done
