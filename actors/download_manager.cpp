@@ -338,7 +338,6 @@ void resume_all(self_ptr self) {
       names.push_back(std::move(fn));
   }
   ::closedir(d);
-  std::set<std::string> resumed; // stems launched
   for (const auto& fn : names) {
     auto path = join_path(dir, fn);
     auto text = read_file(path);
@@ -360,9 +359,9 @@ void resume_all(self_ptr self) {
     auto stem = named ? record_stem(self->state.cfg, rec->id_hex,
                                     join_path(rec->out_dir, rec->name))
                       : std::string{};
-    if (named && path.substr(0, path.size() - 5) != stem
-        && path.substr(0, path.size() - 5)
-             == legacy_record_stem(self->state.cfg, rec->id_hex, rec->out_dir)) {
+    auto at = path.substr(0, path.size() - 5); // the stem this record is stored under
+    if (named && at != stem
+        && at == legacy_record_stem(self->state.cfg, rec->id_hex, rec->out_dir)) {
       // Written before the stem named the file: moved, manifest first (a
       // record may have none yet). A record already under the new name is
       // newer (written by this version) and is kept: the old one goes.
@@ -380,11 +379,6 @@ void resume_all(self_ptr self) {
         spdlog::info("moved resume record {} to {}.json", path, stem);
         path = stem + ".json";
       }
-    }
-    // One download per final path, whatever the directory listed.
-    if (named && !resumed.insert(stem).second) {
-      spdlog::warn("dropping resume record {}: its file resumes already", path);
-      continue;
     }
     if (!named || path != stem + ".json") {
       spdlog::warn("dropping resume record {}: it does not match its file name", path);

@@ -93,19 +93,22 @@ inline std::vector<std::string> download_state_files(const daemon_node& n) {
   return files_in(n.state_dir + "/downloads");
 }
 
+// Bytes resume record `rec` vouches for (its verified chunks' lengths).
+inline uint64_t vouched_bytes(const resume_record& rec) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < rec.have.size(); ++i)
+    if (rec.have[i])
+      sum += std::min<uint64_t>(rec.chunk_size, rec.size - uint64_t{i} * rec.chunk_size);
+  return sum;
+}
+
 // Bytes the first readable resume record of daemon `n` vouches for; 0 when
 // there is none (records are replaced atomically: a read never sees half).
 inline uint64_t recorded_bytes(const daemon_node& n) {
   for (auto& path : resume_records(n)) {
     auto text = read_file(path);
-    auto rec = text ? resume_from_json(*text) : std::nullopt;
-    if (!rec)
-      continue;
-    uint64_t sum = 0;
-    for (size_t i = 0; i < rec->have.size(); ++i)
-      if (rec->have[i])
-        sum += std::min<uint64_t>(rec->chunk_size, rec->size - uint64_t{i} * rec->chunk_size);
-    return sum;
+    if (auto rec = text ? resume_from_json(*text) : std::nullopt)
+      return vouched_bytes(*rec);
   }
   return 0;
 }

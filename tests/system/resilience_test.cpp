@@ -745,13 +745,8 @@ std::map<std::string, uint64_t> records_by_name(const daemon_node& n) {
   for (auto& path : resume_records(n)) {
     auto text = p2p::read_file(path);
     auto rec = text ? p2p::resume_from_json(*text) : std::nullopt;
-    if (!rec)
-      continue;
-    uint64_t sum = 0;
-    for (size_t i = 0; i < rec->have.size(); ++i)
-      if (rec->have[i])
-        sum += std::min<uint64_t>(rec->chunk_size, rec->size - uint64_t{i} * rec->chunk_size);
-    out[rec->name] = sum;
+    if (rec)
+      out[rec->name] = vouched_bytes(*rec);
   }
   return out;
 }
