@@ -217,6 +217,10 @@ using download_actor = caf::typed_actor<
   // From a range_fetcher: chunk `index`'s bytes, not yet verified. The buffer
   // holds the whole chunk frame payload (read it with proto::decode_chunk).
   caf::reacts_to<chunk_atom, seeder_key, uint32_t, std::vector<char>>,
+  // From a range_fetcher: chunks first .. first + count - 1 (the second
+  // uint32_t is count), not yet verified, as one chunk_run frame payload
+  // (read it with proto::decode_chunk_run).
+  caf::reacts_to<chunk_atom, seeder_key, uint32_t, uint32_t, std::vector<char>>,
   // From a range_fetcher: the seeder answered error `code` (its message
   // follows) for chunk `index`.
   caf::reacts_to<failed_atom, seeder_key, uint32_t, proto::error_code, std::string>,
@@ -234,8 +238,9 @@ using download_actor = caf::typed_actor<
 using range_fetcher_actor = caf::typed_actor<
   caf::reacts_to<caf::io::new_data_msg>,
   caf::reacts_to<caf::io::connection_closed_msg>,
-  // Request chunk `index` from the seeder.
-  caf::reacts_to<fetch_atom, uint32_t>,
+  // Request these chunks from the seeder, in this order, in one write (so
+  // the seeder reads them together and can answer them as one chunk run).
+  caf::reacts_to<fetch_atom, std::vector<uint32_t>>,
   // Withdraw the request for chunk `index` (another seeder delivered it).
   caf::reacts_to<cancel_atom, uint32_t>,
   // Timer: detects a stalled seeder (no data while requests are pending).

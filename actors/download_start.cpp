@@ -41,7 +41,7 @@ void on_manifest(self_ptr self, const std::vector<char>& bytes) {
     return fail(self, "cannot create " + parent + ": " + err);
   if (auto err = st.part.create(st.man->size); !err.empty())
     return fail(self, err);
-  st.picker.emplace(make_picker(st.man->chunk_count()));
+  st.picker.emplace(make_picker(st.man->chunk_count(), st.man->chunk_size));
   st.dirty = true;
   // The record (and manifest) at once, unsynced (it vouches for nothing): a
   // daemon crash from here on resumes the download. Not for a file of one
@@ -163,7 +163,7 @@ bool load_resume(self_ptr self) {
   st.man = std::move(files->man);
   st.recorded = true;
   st.p.size = st.man->size;
-  st.picker.emplace(make_picker(st.man->chunk_count()));
+  st.picker.emplace(make_picker(st.man->chunk_count(), st.man->chunk_size));
   // A record that vouches for chunks was saved after its manifest was synced.
   st.manifest_synced = std::find(files->rec.have.begin(), files->rec.have.end(), true)
                        != files->rec.have.end();

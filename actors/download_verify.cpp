@@ -48,28 +48,57 @@ struct owned_fd {
   owned_fd& operator=(const owned_fd&) = delete;
 };
 
-// Answers hash_atom(index, buffer holding the chunk frame) with (index, ok,
-// error, buffer): ok when the payload is the chunk the manifest names (length
-// and SHA-256), and then written at the chunk's offset; error non-empty when
-// that write failed ("cannot write <part path>: …"). The buffer comes back
-// for the pool.
+// Answers hash_atom(first, count, at, wanted, buffer) with (first, count, ok,
+// error, buffer). The buffer holds chunks first .. first + count - 1 back to
+// back from byte `at` on (a chunk or chunk_run frame payload; count at most
+// 64). Bit k of `wanted` asks for chunk first + k; bit k of `ok` says it is
+// the chunk the manifest names (SHA-256) and is written at its offset, one
+// pwrite per unbroken span of such chunks. No bit is set when the chunks'
+// lengths do not add up to the data's (a malformed frame: every wanted chunk
+// is bad). `error` is non-empty when a write failed ("cannot write <part
+// path>: …"). The buffer comes back for the pool.
 caf::behavior chunk_verifier(caf::event_based_actor*, std::shared_ptr<const manifest> man,
                              std::shared_ptr<const owned_fd> out, std::string path) {
   return {
-    [=](hash_atom, uint32_t index, std::vector<char>& buf)
-      -> caf::result<uint32_t, bool, std::string, std::vector<char>> {
-      const char* data = nullptr;
-      size_t len = 0;
-      uint32_t framed = 0;
-      bool ok = proto::decode_chunk(buf.data(), buf.size(), framed, data, len)
-                && framed == index && index < man->chunk_count()
-                && len == man->chunk_length(index) && man->verify(index, data, len);
+    [=](hash_atom, uint32_t first, uint32_t count, uint32_t at, uint64_t wanted,
+        std::vector<char>& buf)
+      -> caf::result<uint32_t, uint32_t, uint64_t, std::string, std::vector<char>> {
+      uint64_t ok = 0;
       std::string err;
-      if (ok) {
-        std::lock_guard<std::mutex> guard{out->write_lock};
-        err = write_all_at(out->fd, path, man->chunk_offset(index), data, len);
+      auto chunks = man->chunk_count();
+      bool fits = count >= 1 && count <= 64 && first < chunks && count <= chunks - first
+                  && at <= buf.size();
+      uint64_t total = 0;
+      for (uint32_t k = 0; fits && k < count; ++k)
+        total += man->chunk_length(first + k);
+      fits = fits && total == buf.size() - at;
+      const char* data = buf.data() + at;
+      if (fits) {
+        uint64_t off = 0;
+        for (uint32_t k = 0; k < count; ++k) {
+          auto len = man->chunk_length(first + k);
+          if (((wanted >> k) & 1) && man->verify(first + k, data + off, len))
+            ok |= uint64_t{1} << k;
+          off += len;
+        }
       }
-      return {index, ok, std::move(err), std::move(buf)};
+      if (ok != 0) {
+        std::lock_guard<std::mutex> guard{out->write_lock};
+        uint64_t off = 0;
+        for (uint32_t k = 0; k < count && err.empty();) {
+          if (((ok >> k) & 1) == 0) {
+            off += man->chunk_length(first + k++);
+            continue;
+          }
+          auto span_at = off;
+          auto span_first = first + k;
+          for (; k < count && ((ok >> k) & 1); ++k)
+            off += man->chunk_length(first + k);
+          err = write_all_at(out->fd, path, man->chunk_offset(span_first), data + span_at,
+                             off - span_at);
+        }
+      }
+      return {first, count, ok, std::move(err), std::move(buf)};
     },
   };
 }

@@ -77,6 +77,12 @@ using caf::io::connection_handle;
 
 // Reads of an encrypted connection: whatever arrived, at most this much.
 constexpr uint32_t tls_read_max = 256 * 1024;
+// Reads of a plain connection: whatever arrived, at most this much; every
+// whole frame in it is handled before the queue is served, so the requests
+// a downloader sends together are queued together and go out as chunk runs.
+constexpr uint32_t plain_read_max = 64 * 1024;
+// The most bytes one chunk run carries (docs/protocol.md, "Chunk runs").
+constexpr uint64_t max_run_bytes = defaults::max_run_bytes;
 // Chunks per connection allowed in CAF's write buffers at once.
 constexpr size_t max_buffered_chunks = 2;
 // Frames a client sends are small; refuse anything larger early.
@@ -141,6 +147,7 @@ struct connection {
   bool greeted = false;             // hello received (keyed: the key proven)
   caf::actor_clock::time_point hello_due; // closed if not greeted by then
   bool reading = false;             // the disk reader has this connection's next chunk
+  bool in_batch = false;            // handling the frames of one read: serve after
   uint64_t serial = 0;              // tells a later connection on the same handle apart
   std::string addr;                 // remote IP address (connection limits)
   std::string remote;               // "addr:port" for logs
@@ -290,7 +297,7 @@ void on_new_connection(broker_ptr self, connection_handle hdl) {
                                                  st.cfg.network->tls);
     self->configure_read(hdl, caf::io::receive_policy::at_most(tls_read_max));
   } else {
-    self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+    self->configure_read(hdl, caf::io::receive_policy::at_most(plain_read_max));
   }
   c.hello_due = self->clock().now() + std::chrono::milliseconds(st.cfg.hello_timeout_ms);
   if (!st.hello_timer) {
@@ -616,21 +623,25 @@ bool push_direct(broker_ptr self, connection_handle hdl, connection& c) {
   return false;
 }
 
-// Starts chunk `index` (`len` bytes at `offset` of the open share `fd`) as a
-// direct send on a drained plain connection. False when the file cannot be
-// duplicated (the caller then copies it).
+// Starts chunks first .. first + count - 1 (`len` bytes at `offset` of the
+// open share `fd`) as a direct send on a drained plain connection: a chunk
+// frame for one chunk, a chunk_run frame for more. False when the file cannot
+// be duplicated (the caller then copies it).
 bool start_direct(broker_ptr self, connection_handle hdl, connection& c, int fd,
-                  uint32_t index, uint64_t offset, uint32_t len) {
+                  uint32_t first, uint32_t count, uint64_t offset, uint32_t len) {
   int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0)
     return false;
   auto& st = self->state;
   c.direct.emplace();
   c.direct->file = file_handle{own};
-  proto::encode_chunk_header(c.direct->header, index, len);
+  if (count == 1)
+    proto::encode_chunk_header(c.direct->header, first, len);
+  else
+    proto::encode_chunk_run_header(c.direct->header, first, count, len);
   c.direct->offset = offset;
   c.direct->left = len;
-  ++st.zero_copy_chunks;
+  st.zero_copy_chunks += count;
   st.bytes_total += len;
   if (st.limited())
     st.tokens -= len;
@@ -640,6 +651,36 @@ bool start_direct(broker_ptr self, connection_handle hdl, connection& c, int fd,
 
 // What serve did with a request.
 enum class served { done, wait };
+
+// The chunks queued right behind request `r` (`len` bytes) that continue it:
+// the same content id, the next indexes in order. They go out with `r` as one
+// chunk run of `count` chunks (counting r) and `bytes` bytes, at most
+// proto::max_run_chunks and max_run_bytes. Never under an upload rate limit,
+// whose bucket may go into debt by one chunk only.
+struct run_extent {
+  uint32_t count = 1;
+  uint64_t bytes = 0;
+};
+
+run_extent run_behind(const peer_server_state& st, const connection& c, const share_info& s,
+                      const chunk_request& r, uint32_t len) {
+  run_extent run{1, len};
+  if (st.limited())
+    return run;
+  auto chunks = chunk_count(s);
+  for (auto& q : c.queue) {
+    auto next = r.index + run.count;
+    if (run.count >= proto::max_run_chunks || next >= chunks || q.index != next
+        || q.id_hex != r.id_hex)
+      break;
+    auto n = std::min<uint64_t>(s.chunk_size, s.size - uint64_t{next} * s.chunk_size);
+    if (run.bytes + n > max_run_bytes)
+      break;
+    ++run.count;
+    run.bytes += n;
+  }
+  return run;
+}
 
 // Sends chunk `r` by sendfile (plain connection, chunk in the page cache),
 // writes it (header + data) into the write buffer from the page cache, hands
@@ -687,7 +728,16 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
     } else if (*cached) {
       if (!drained(self, hdl, c))
         return served::wait;
-      if (start_direct(self, hdl, c, fd, r.index, offset, len))
+      // The requests behind it for the next chunks go along as one chunk run
+      // when their bytes are cached too.
+      auto run = run_behind(st, c, s, r, len);
+      if (run.count > 1 && page_cache_holds(fd, offset, run.bytes).value_or(false)
+          && start_direct(self, hdl, c, fd, r.index, run.count, offset,
+                          static_cast<uint32_t>(run.bytes))) {
+        c.queue.erase(c.queue.begin(), c.queue.begin() + (run.count - 1));
+        return served::done;
+      }
+      if (start_direct(self, hdl, c, fd, r.index, 1, offset, len))
         return served::done;
     } else if (!r.warmed) {
       read_on_disk_reader(self, hdl, c, s, r, ::dup(fd), offset, len, true);
@@ -887,7 +937,8 @@ void on_chunk_req(broker_ptr self, connection_handle hdl, connection& c,
     return;
   }
   c.queue.push_back(chunk_request{std::move(id), m.index});
-  pump(self, hdl, c);
+  if (!c.in_batch)
+    pump(self, hdl, c);
 }
 
 // Answers the chunks this peer has of a content id (all for a share, the
@@ -1076,10 +1127,19 @@ void on_data(broker_ptr self, caf::io::new_data_msg& msg) {
   auto& c = i->second;
   if (c.tls)
     return on_sealed_data(self, hdl, c, msg.buf);
-  if (!on_step(self, hdl, c, c.reader.feed(msg.buf)))
+  // Every whole frame of this read first, then the queue is served once.
+  c.in_batch = true;
+  auto step = c.reader.feed(msg.buf);
+  while (on_step(self, hdl, c, step) && step == proto::frame_reader::step::frame) {
+    std::vector<char> none;
+    step = c.reader.feed(none);
+  }
+  // on_step drops (erases) the connection when it must close: look it up.
+  i = self->state.conns.find(hdl);
+  if (i == self->state.conns.end())
     return;
-  // `c` is still valid: handlers above never erase the connection.
-  self->configure_read(hdl, caf::io::receive_policy::exactly(c.reader.want()));
+  i->second.in_batch = false;
+  pump(self, hdl, i->second);
 }
 
 // -- share table ---------------------------------------------------------------

@@ -69,6 +69,21 @@ void request_chunk(self_ptr self, uint32_t index, bool cancel) {
   send_frame(self, frame);
 }
 
+// Requests the chunks in `indexes` not requested yet, all in one write.
+void request_chunks(self_ptr self, const std::vector<uint32_t>& indexes) {
+  auto& st = self->state;
+  std::vector<char> frames;
+  bool idle = st.pending.empty();
+  for (auto index : indexes)
+    if (st.pending.insert(index).second)
+      proto::encode(frames, proto::chunk_req_msg{st.id, index}, false);
+  if (frames.empty())
+    return;
+  if (idle)
+    st.last_data = clock_type::now(); // the stall clock starts with work
+  send_frame(self, frames);
+}
+
 void on_frame(self_ptr self) {
   auto& st = self->state;
   auto& payload = st.reader.payload();
@@ -116,6 +131,24 @@ void on_frame(self_ptr self) {
       if (st.pending.erase(index) == 0)
         return; // cancelled meanwhile
       self->send(st.owner, chunk_atom::value, st.key, index, std::move(payload));
+      payload = std::vector<char>{};
+      return;
+    }
+    case proto::frame_type::chunk_run: {
+      const char* data = nullptr;
+      size_t len = 0;
+      uint32_t first = 0;
+      uint32_t count = 0;
+      if (!proto::decode_chunk_run(payload.data(), payload.size(), first, count, data, len)) {
+        lost(self, "malformed chunk_run frame");
+        return;
+      }
+      size_t asked = 0;
+      for (uint32_t i = first; i - first < count; ++i)
+        asked += st.pending.erase(i);
+      if (asked == 0)
+        return; // all cancelled meanwhile
+      self->send(st.owner, chunk_atom::value, st.key, first, count, std::move(payload));
       payload = std::vector<char>{};
       return;
     }
@@ -177,7 +210,8 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
           // A chunk header: CAF reads its payload into this buffer (it swaps
           // it back as its read buffer). One of exactly that size from the
           // pool is not zero-filled again, as a fresh or emptied one would be.
-          if (st.reader.header().type == proto::frame_type::chunk
+          if ((st.reader.header().type == proto::frame_type::chunk
+               || st.reader.header().type == proto::frame_type::chunk_run)
               && st.reader.want() == st.reader.header().length)
             buf = chunk_buffers().take(st.reader.want());
           break;
@@ -189,13 +223,9 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
       lost(self, self->state.connected ? "connection closed by seeder"
                                        : "cannot connect");
     },
-    [=](fetch_atom, uint32_t index) {
-      auto& st = self->state;
-      if (st.done || !st.pending.insert(index).second)
-        return;
-      if (st.pending.size() == 1)
-        st.last_data = clock_type::now(); // the stall clock starts with work
-      request_chunk(self, index, false);
+    [=](fetch_atom, const std::vector<uint32_t>& indexes) {
+      if (!self->state.done)
+        request_chunks(self, indexes);
     },
     [=](cancel_atom, uint32_t index) {
       auto& st = self->state;

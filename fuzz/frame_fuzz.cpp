@@ -68,6 +68,20 @@ void decode_payload(frame_type t, const char* p, size_t n) {
       }
       break;
     }
+    case frame_type::chunk_run: {
+      uint32_t first = 0, count = 0;
+      const char* data = nullptr;
+      size_t len = 0;
+      if (decode_chunk_run(p, n, first, count, data, len)) {
+        FUZZ_CHECK(data == p + 8 && len == n - 8);
+        FUZZ_CHECK(count >= 1 && count <= max_run_chunks && uint64_t{first} + count <= 0x100000000ull);
+        std::vector<char> out;
+        encode_chunk_run_header(out, first, count, static_cast<uint32_t>(len));
+        out.insert(out.end(), data, data + len);
+        FUZZ_CHECK(payload_of(out) == std::vector<char>(p, p + n));
+      }
+      break;
+    }
     case frame_type::auth_hello:
       round_trip<auth_hello_msg>(p, n, [](auto& out, auto& m) { encode(out, m); });
       break;

@@ -8,7 +8,7 @@ namespace p2p::proto {
 namespace {
 
 constexpr uint8_t min_type = static_cast<uint8_t>(frame_type::hello);
-constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::catalog_same);
+constexpr uint8_t max_type = static_cast<uint8_t>(frame_type::chunk_run);
 constexpr uint16_t max_error_code = static_cast<uint16_t>(error_code::not_have);
 
 // Writes a header with a zero length, returns its offset for patch_length.
@@ -178,8 +178,8 @@ void encode_refusal(std::vector<char>& out, uint8_t peer_version,
                     const std::string& message) {
   auto at = out.size();
   encode(out, error_msg{error_code::bad_request, 0, message});
-  // Version 1 has the same error frame and knows codes up to bad_request.
-  if (peer_version == 1)
+  // Versions 1 and 2 have the same error frame and know bad_request.
+  if (peer_version >= 1 && peer_version < protocol_version)
     out[at + 4] = static_cast<char>(peer_version);
 }
 
@@ -187,6 +187,14 @@ void encode_chunk_header(std::vector<char>& out, uint32_t index, uint32_t data_l
   encode_header(out, frame_type::chunk,
                 data_len + static_cast<uint32_t>(chunk_payload_offset));
   bytes::put_u32(out, index);
+}
+
+void encode_chunk_run_header(std::vector<char>& out, uint32_t first, uint32_t count,
+                             uint32_t data_len) {
+  encode_header(out, frame_type::chunk_run,
+                data_len + static_cast<uint32_t>(chunk_run_payload_offset));
+  bytes::put_u32(out, first);
+  bytes::put_u32(out, count);
 }
 
 bool decode(const char* p, size_t n, hello_msg& out) {
@@ -286,6 +294,21 @@ bool decode_chunk(const char* p, size_t n, uint32_t& index, const char*& data,
   return true;
 }
 
+bool decode_chunk_run(const char* p, size_t n, uint32_t& first, uint32_t& count,
+                      const char*& data, size_t& data_len) {
+  if (n < chunk_run_payload_offset)
+    return false;
+  auto f = bytes::load_u32(p);
+  auto c = bytes::load_u32(p + 4);
+  if (c == 0 || c > max_run_chunks || f > UINT32_MAX - c)
+    return false;
+  first = f;
+  count = c;
+  data = p + chunk_run_payload_offset;
+  data_len = n - chunk_run_payload_offset;
+  return true;
+}
+
 std::optional<content_id> content_id_from_hex(const std::string& hex) {
   auto bytes = from_hex(hex);
   if (!bytes || bytes->size() != content_id{}.size())
@@ -344,6 +367,8 @@ std::string to_string(frame_type t) {
       return "auth_proof";
     case frame_type::catalog_same:
       return "catalog_same";
+    case frame_type::chunk_run:
+      return "chunk_run";
   }
   return "unknown(" + std::to_string(static_cast<int>(t)) + ")";
 }

@@ -18,12 +18,21 @@ chunk_picker::chunk_picker(uint32_t chunk_count)
   }
 }
 
-chunk_picker::chunk_picker(uint32_t chunk_count, uint64_t tie_seed)
+chunk_picker::chunk_picker(uint32_t chunk_count, uint64_t tie_seed, uint32_t extent_chunks)
   : chunk_picker(chunk_count) {
+  auto e = std::max<uint32_t>(extent_chunks, 1);
+  auto extents = static_cast<uint32_t>((uint64_t{chunk_count} + e - 1) / e);
+  std::vector<uint32_t> order(extents);
+  std::iota(order.begin(), order.end(), 0u);
   std::mt19937_64 rng(tie_seed);
-  std::shuffle(by_tie_.begin(), by_tie_.end(), rng);
+  std::shuffle(order.begin(), order.end(), rng);
+  uint32_t place = 0;
+  for (auto x : order)
+    for (uint64_t i = uint64_t{x} * e; i < std::min<uint64_t>(uint64_t{x} * e + e, chunk_count);
+         ++i)
+      by_tie_[place++] = static_cast<uint32_t>(i);
   fresh_.clear();
-  for (uint32_t place = 0; place < chunk_count; ++place) {
+  for (place = 0; place < chunk_count; ++place) {
     tie_[by_tie_[place]] = place;
     fresh_.insert(fresh_.end(), fresh_key(by_tie_[place]));
   }

@@ -6,8 +6,10 @@
 // sources have (by their bitfields, see add_source), so downloaders of one
 // swarm fetch different chunks and trade them (BitTorrent's rarest-first;
 // libtorrent's piece_picker). Ties go by a tie order: the chunk index (lowest
-// first) by default, a random permutation when a seed is given, so that
-// downloaders diverge. When no fresh chunk is left (endgame), pick() hands out
+// first) by default, else a random order of extents (runs of consecutive
+// chunks), in index order within one, so that downloaders diverge while a
+// source is handed consecutive chunks it can send as one chunk run
+// (libtorrent's piece_extent_affinity). When no fresh chunk is left (endgame), pick() hands out
 // a chunk already in flight on another source, so a slow source never holds
 // the file at 99%; the first copy to arrive wins.
 //
@@ -27,8 +29,10 @@ class chunk_picker {
 public:
   // Ties between equally rare chunks go lowest index first.
   explicit chunk_picker(uint32_t chunk_count);
-  // Ties go by a random permutation drawn from `tie_seed` (mt19937_64).
-  chunk_picker(uint32_t chunk_count, uint64_t tie_seed);
+  // Ties go by extents of `extent_chunks` consecutive chunks (0 counts as 1)
+  // in a random order drawn from `tie_seed` (mt19937_64), in index order
+  // within each extent.
+  chunk_picker(uint32_t chunk_count, uint64_t tie_seed, uint32_t extent_chunks = 1);
 
   uint32_t chunk_count() const { return static_cast<uint32_t>(have_.size()); }
   bool have(uint32_t i) const { return have_[i]; }

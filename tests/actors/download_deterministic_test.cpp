@@ -533,3 +533,68 @@ TEST_CASE("a seeder's requests in flight follow its rate measured on the actor's
   fx.d.advance(std::chrono::milliseconds(defaults::download_tick_ms));
   CHECK(fa.fetched.size() - delivered == 4);
 }
+
+namespace {
+
+// The payload of a chunk_run frame for chunks first, first + 1, ... holding
+// `data` (their bytes back to back): what a range_fetcher hands its download.
+std::vector<char> run_payload(uint32_t first, uint32_t count, const std::string& data) {
+  std::vector<char> frame;
+  proto::encode_chunk_run_header(frame, first, count, static_cast<uint32_t>(data.size()));
+  std::vector<char> out(frame.begin() + proto::frame_header_size, frame.end());
+  out.insert(out.end(), data.begin(), data.end());
+  return out;
+}
+
+void deliver_run(lan_fixture& fx, const fake_lan::fetcher& f, uint32_t first, uint32_t count,
+                 const std::string& data) {
+  caf::anon_send(f.owner, chunk_atom::value, f.key, first, count,
+                 run_payload(first, count, data));
+  fx.d.run();
+}
+
+} // namespace
+
+TEST_CASE("a seeder is asked for consecutive chunks and a chunk run from it is verified "
+          "chunk by chunk",
+          "[download][deterministic][run]") {
+  two_seeders fx;
+  auto& fa = fx.lan->latest(fx.a);
+  auto& fb = fx.lan->latest(fx.b);
+  // 4 KiB chunks: the whole file is one pick extent, handed out in order.
+  REQUIRE(fa.fetched == (std::vector<uint32_t>{0, 1}));
+  REQUIRE(fb.fetched == (std::vector<uint32_t>{2, 3}));
+  auto& m = movie();
+  // Both chunks in one run: both verified, written and credited to the seeder.
+  deliver_run(fx, fa, 0, 2, m.chunk(0) + m.chunk(1));
+  auto d = fx.reported(fx.key);
+  CHECK(d.bytes_done == 2 * 4096);
+  CHECK(seeder_of(d, fx.a).bytes == 2 * 4096);
+  CHECK(fa.fetched.size() > 2); // refilled
+
+  SECTION("a run whose length is not its chunks' is bad data for every chunk") {
+    deliver_run(fx, fb, 2, 2, m.chunk(2) + m.chunk(3).substr(1));
+    d = fx.reported(fx.key);
+    CHECK(d.bytes_done == 2 * 4096);
+    CHECK(seeder_of(d, fx.b).bytes == 0);
+    CHECK(seeder_of(d, fx.b).error.find("failed its hash") != std::string::npos);
+  }
+  SECTION("a bad chunk inside a run costs only that chunk") {
+    std::string bad(4096, 'x');
+    deliver_run(fx, fb, 2, 2, bad + m.chunk(3));
+    d = fx.reported(fx.key);
+    CHECK(d.bytes_done == 3 * 4096);
+    CHECK(seeder_of(d, fx.b).bytes == 4096);
+    CHECK(seeder_of(d, fx.b).error == "chunk 2 failed its hash");
+  }
+  SECTION("chunks of a run had already are skipped, the rest kept") {
+    deliver_run(fx, fb, 1, 3, m.chunk(1) + m.chunk(2) + m.chunk(3));
+    d = fx.reported(fx.key);
+    CHECK(d.bytes_done == 4 * 4096);
+    CHECK(seeder_of(d, fx.b).bytes == 2 * 4096);
+  }
+  fx.serve(m);
+  d = fx.status(fx.key);
+  CHECK(d.state == dl_state::complete);
+  CHECK(read_whole(fx.out_path()) == m.data);
+}

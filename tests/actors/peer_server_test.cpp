@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <functional>
@@ -40,8 +41,8 @@ struct frame {
 struct client : test::socket_client {
   explicit client(uint16_t port) : socket_client(port, 5000ms) {}
 
-  // nullopt on EOF or timeout.
-  std::optional<frame> read_frame() {
+  // One frame as it came; nullopt on EOF or timeout.
+  std::optional<frame> read_raw_frame() {
     char hdr[proto::frame_header_size];
     if (!read_exact(hdr, sizeof(hdr)))
       return std::nullopt;
@@ -54,9 +55,50 @@ struct client : test::socket_client {
       return std::nullopt;
     return f;
   }
+
+  // The next frame, a chunk_run taken apart into the chunk frames it carries
+  // (so the tests below read one chunk per frame however the server grouped
+  // them); nullopt on EOF or timeout.
+  std::optional<frame> read_frame() {
+    if (split_.empty()) {
+      auto f = read_raw_frame();
+      if (!f || f->type != proto::frame_type::chunk_run)
+        return f;
+      split_run(*f);
+    }
+    auto f = std::move(split_.front());
+    split_.pop_front();
+    return f;
+  }
+
+private:
+  std::deque<frame> split_;
+
+  // Every chunk of a run but the file's last has the chunk size: the one
+  // power of two in [len / count, len / (count - 1)).
+  void split_run(const frame& run) {
+    uint32_t first = 0, count = 0;
+    const char* data = nullptr;
+    size_t len = 0;
+    REQUIRE(proto::decode_chunk_run(run.payload.data(), run.payload.size(), first, count,
+                                    data, len));
+    REQUIRE(count >= 2);
+    size_t size = 1;
+    while (size * count < len)
+      size *= 2;
+    for (uint32_t k = 0; k < count; ++k) {
+      auto at = std::min(len, size_t{k} * size);
+      auto n = k + 1 == count ? len - at : std::min(size, len - at);
+      frame f;
+      f.type = proto::frame_type::chunk;
+      proto::encode_chunk_header(f.payload, first + k, static_cast<uint32_t>(n));
+      f.payload.erase(f.payload.begin(), f.payload.begin() + proto::frame_header_size);
+      f.payload.insert(f.payload.end(), data + at, data + at + n);
+      split_.push_back(std::move(f));
+    }
+  }
 };
 
-// Reads one frame that must be of `type` and decodes it as a Msg.
 template <class Msg>
 Msg expect_msg(client& c, proto::frame_type type) {
   auto f = c.read_frame();
@@ -673,6 +715,83 @@ TEST_CASE("peer_server sends cached chunks by sendfile, whole and in order, "
     CHECK(up->zero_copy_chunks == sent.size() + 1); // and chunk 7, after the open
   } else {
     CHECK(up->zero_copy_chunks == 0); // no cachestat(2): the copy path
+  }
+}
+
+// Reads one raw frame: a chunk_run of `count` chunks from `first` whose bytes
+// are the file's (chunks of `size` bytes).
+void expect_run(client& c, const std::string& content, uint32_t size, uint32_t first,
+                uint32_t count) {
+  auto f = c.read_raw_frame();
+  REQUIRE(f);
+  REQUIRE(f->type == proto::frame_type::chunk_run);
+  uint32_t got_first = 0, got_count = 0;
+  const char* data = nullptr;
+  size_t len = 0;
+  REQUIRE(proto::decode_chunk_run(f->payload.data(), f->payload.size(), got_first, got_count,
+                                  data, len));
+  CHECK(got_first == first);
+  CHECK(got_count == count);
+  uint64_t off = uint64_t{first} * size;
+  auto want = std::min<uint64_t>(uint64_t{count} * size, content.size() - off);
+  REQUIRE(len == want);
+  CHECK(std::memcmp(data, content.data() + off, len) == 0);
+}
+
+TEST_CASE("peer_server sends queued requests for consecutive cached chunks as one chunk run",
+          "[peer_server][zero_copy][run]") {
+  server_fixture fx; // 1,000,123 bytes in 16 KiB chunks: 62 chunks, the last short
+  REQUIRE(fx.chunks() == 62);
+  client c{fx.port};
+  // The connection's first request opens the file on the disk reader.
+  c.send(chunk_req(fx.share.id_hex, 30));
+  expect_chunk(c, fx.content, test_chunk, 30);
+  int fd = ::open(fx.file.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto known = page_cache_holds(fd, 0, fx.content.size());
+  ::close(fd);
+  // Sent in one write, so the server reads them together: 0-9 go out as one
+  // run; 13-14 another; 12, asked for after 14, and 20 alone; 58-61 end the
+  // file (the last chunk short).
+  std::vector<uint32_t> asked = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 12, 20, 58, 59, 60, 61};
+  std::vector<char> out;
+  for (auto i : asked)
+    proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), i});
+  c.send(out);
+  if (!known) {
+    WARN("no cachestat(2): chunks are copied one frame each, never sent as runs");
+    for (size_t k = 0; k < asked.size(); ++k) {
+      auto f = c.read_raw_frame();
+      REQUIRE(f);
+      CHECK(f->type == proto::frame_type::chunk);
+    }
+    return;
+  }
+  expect_run(c, fx.content, test_chunk, 0, 10);
+  expect_run(c, fx.content, test_chunk, 13, 2);
+  expect_chunk(c, fx.content, test_chunk, 12);
+  expect_chunk(c, fx.content, test_chunk, 20);
+  expect_run(c, fx.content, test_chunk, 58, 4);
+  auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
+  REQUIRE(up);
+  CHECK(up->zero_copy_chunks == 19);
+  CHECK(up->bytes_total == 18 * test_chunk + (fx.content.size() - 61 * test_chunk));
+}
+
+TEST_CASE("peer_server under an upload rate limit sends one chunk per frame",
+          "[peer_server][run]") {
+  server_fixture fx{100 * 1000 * 1000}; // a limit far above what the test moves
+  client c{fx.port};
+  c.send(chunk_req(fx.share.id_hex, 30));
+  expect_chunk(c, fx.content, test_chunk, 30);
+  std::vector<char> out;
+  for (uint32_t k = 0; k < 8; ++k)
+    proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), k});
+  c.send(out);
+  for (uint32_t k = 0; k < 8; ++k) {
+    auto f = c.read_raw_frame();
+    REQUIRE(f);
+    REQUIRE(f->type == proto::frame_type::chunk); // the bucket's debt stays one chunk
   }
 }
 

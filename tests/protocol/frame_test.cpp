@@ -54,7 +54,9 @@ TEST_CASE("frame header round trip and rejection", "[frame]") {
   SECTION("bad version") {
     buf[4] = 1; // before swarming: refused, not half-understood
     CHECK(decode_header(buf.data(), h) == header_status::bad_version);
-    buf[4] = 3;
+    buf[4] = 2; // before chunk runs
+    CHECK(decode_header(buf.data(), h) == header_status::bad_version);
+    buf[4] = 4;
     CHECK(decode_header(buf.data(), h) == header_status::bad_version);
     buf[4] = 0;
     CHECK(decode_header(buf.data(), h) == header_status::bad_version);
@@ -62,11 +64,14 @@ TEST_CASE("frame header round trip and rejection", "[frame]") {
   SECTION("bad type") {
     buf[5] = 0;
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
-    buf[5] = 18; // the type after catalog_same
+    buf[5] = 19; // the type after chunk_run
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
     buf[5] = 17;
     CHECK(decode_header(buf.data(), h) == header_status::ok);
     CHECK(h.type == frame_type::catalog_same);
+    buf[5] = 18;
+    CHECK(decode_header(buf.data(), h) == header_status::ok);
+    CHECK(h.type == frame_type::chunk_run);
     buf[5] = static_cast<char>(255);
     CHECK(decode_header(buf.data(), h) == header_status::bad_type);
   }
@@ -375,6 +380,11 @@ TEST_CASE("a refusal reaches a version 1 peer in its own frame layout", "[frame]
   REQUIRE(decode(v1.data() + frame_header_size, v1.size() - frame_header_size, e));
   CHECK(e.code == error_code::bad_request);
   CHECK(e.message == "protocol version 2 required");
+  // So does a version 2 peer (before chunk runs): its error frame is the same.
+  std::vector<char> v2;
+  encode_refusal(v2, 2, "protocol version 3 required");
+  CHECK(v2[4] == 2);
+  CHECK(v2[5] == static_cast<char>(frame_type::error));
   // Any other version gets the current layout.
   std::vector<char> v9;
   encode_refusal(v9, 9, "x");
@@ -413,6 +423,40 @@ TEST_CASE("chunk frame carries raw data after the index", "[frame]") {
   CHECK_FALSE(decode_chunk(payload.data(), 3, index, p, n));
   REQUIRE(decode_chunk(payload.data(), 4, index, p, n));
   CHECK(n == 0);
+}
+
+TEST_CASE("a chunk run frame carries its first index and count and then the chunks bytes", "[frame]") {
+  std::string data(3000, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>(i * 13);
+  std::vector<char> buf;
+  encode_chunk_run_header(buf, 40, 3, static_cast<uint32_t>(data.size()));
+  CHECK(buf.size() == frame_header_size + chunk_run_payload_offset);
+  buf.insert(buf.end(), data.begin(), data.end());
+  auto payload = payload_of(buf, frame_type::chunk_run);
+  uint32_t first = 0, count = 0;
+  const char* p = nullptr;
+  size_t n = 0;
+  REQUIRE(decode_chunk_run(payload.data(), payload.size(), first, count, p, n));
+  CHECK(first == 40);
+  CHECK(count == 3);
+  CHECK(std::string(p, n) == data);
+
+  SECTION("hostile runs are refused") {
+    CHECK_FALSE(decode_chunk_run(payload.data(), 7, first, count, p, n)); // cut fields
+    auto with = [&](uint32_t f, uint32_t c) {
+      std::vector<char> h;
+      encode_chunk_run_header(h, f, c, 0);
+      return decode_chunk_run(h.data() + frame_header_size, chunk_run_payload_offset, first,
+                              count, p, n);
+    };
+    CHECK_FALSE(with(0, 0));                       // an empty run
+    CHECK_FALSE(with(0, max_run_chunks + 1));      // too many chunks
+    CHECK_FALSE(with(0xfffffff0u, 0x20));          // past the last index u32 can name
+    CHECK(with(0xffffffffu - max_run_chunks, max_run_chunks));
+    CHECK(n == 0);                                 // no data: the manifest's call
+    CHECK(with(0, 1));
+  }
 }
 
 TEST_CASE("long strings are cut to the u16 limit", "[frame]") {
@@ -466,6 +510,10 @@ TEST_CASE("random bytes never crash the decoders", "[frame][fuzz]") {
     size_t n;
     if (decode_chunk(b.data(), b.size(), idx, p, n))
       CHECK(n + 4 == b.size());
+    uint32_t run = 0;
+    if (decode_chunk_run(b.data(), b.size(), idx, run, p, n))
+      CHECK((n + 8 == b.size() && run >= 1 && run <= max_run_chunks
+             && uint64_t{idx} + run <= 0x100000000ull));
     if (b.size() >= frame_header_size) {
       frame_header hdr;
       auto st = decode_header(b.data(), hdr);
@@ -480,6 +528,7 @@ TEST_CASE("to_string names every frame type", "[frame]") {
   CHECK(to_string(frame_type::hello) == "hello");
   CHECK(to_string(frame_type::chunk) == "chunk");
   CHECK(to_string(frame_type::cancel) == "cancel");
+  CHECK(to_string(frame_type::chunk_run) == "chunk_run");
   CHECK(to_string(static_cast<frame_type>(77)) == "unknown(77)");
 }
 

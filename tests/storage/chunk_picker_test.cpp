@@ -510,3 +510,39 @@ TEST_CASE("a source whose only needed chunk failed there is wanted no more",
   CHECK_FALSE(p.wants_from(1));
   CHECK(p.wants_from(2)); // a source without a bitfield has everything
 }
+
+TEST_CASE("a seeded picker hands out extents of consecutive chunks in a random order",
+          "[picker][run]") {
+  constexpr uint32_t n = 100, extent = 16;
+  chunk_picker p(n, 7, extent);
+  std::vector<uint32_t> picks;
+  while (auto i = p.pick(0, false))
+    picks.push_back(*i);
+  REQUIRE(picks.size() == n);
+  // Each extent comes whole and in order (the last one short)...
+  std::vector<uint32_t> starts;
+  for (size_t k = 0; k < picks.size();) {
+    auto first = picks[k];
+    REQUIRE(first % extent == 0);
+    starts.push_back(first / extent);
+    auto len = std::min(extent, n - first);
+    for (uint32_t j = 0; j < len; ++j)
+      REQUIRE(picks[k + j] == first + j);
+    k += len;
+  }
+  // ...and the extents in an order of the seed's, not the index order.
+  CHECK(starts.size() == 7);
+  CHECK_FALSE(std::is_sorted(starts.begin(), starts.end()));
+  chunk_picker q(n, 8, extent);
+  std::vector<uint32_t> other;
+  while (auto i = q.pick(0, false))
+    other.push_back(*i);
+  CHECK(other != picks);
+  // Rarer chunks still go first, whatever their extent.
+  chunk_picker r(n, 7, extent);
+  std::vector<bool> most(n, true);
+  most[50] = false;
+  r.add_source(1, most);
+  r.add_source(2, std::vector<bool>(n, true));
+  CHECK(r.pick(2, false) == 50u);
+}

@@ -279,7 +279,9 @@ private:
     return {
       [](const caf::io::new_data_msg&) {},
       [](const caf::io::connection_closed_msg&) {},
-      [f](fetch_atom, uint32_t index) { f->fetched.push_back(index); },
+      [f](fetch_atom, const std::vector<uint32_t>& indexes) {
+        f->fetched.insert(f->fetched.end(), indexes.begin(), indexes.end());
+      },
       [f](cancel_atom, uint32_t index) { f->cancelled.push_back(index); },
       [self, f](tick_atom) {
         self->send(f->owner, lost_atom::value, f->key, f->lost_reason);

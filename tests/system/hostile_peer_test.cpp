@@ -279,10 +279,11 @@ TEST_CASE("oversize frames, other versions and unknown types get bad_request and
     header_bytes(0xffffffffu, v, 7),         // a 4 GiB chunk_req
     header_bytes(128 * 1024 + 1, v, 1),      // one byte over the request limit
     header_bytes(0, v + 1, 3),               // the next version
-    header_bytes(0, 1, 3),                   // version 1 after a version 2 hello
+    header_bytes(0, 1, 3),                   // version 1 after a version 3 hello
+    header_bytes(0, v - 1, 3),               // version 2: before chunk runs
     header_bytes(0, 0, 3),                   // version 0
     header_bytes(0, v, 0),                   // type 0
-    header_bytes(0, v, 18),                  // the type after catalog_same
+    header_bytes(0, v, 19),                  // the type after chunk_run
     header_bytes(0, v, 255),
   };
   for (auto& h : bad_headers) {
@@ -335,6 +336,11 @@ TEST_CASE("malformed payloads and frames only a server sends get bad_request and
   bad_frames.push_back(x);
   x.clear();
   proto::encode_chunk_header(x, 0, 1);
+  x.push_back('z');
+  bad_frames.push_back(x);
+  x.clear();
+  proto::encode_chunk_run_header(x, 0, 2, 2);
+  x.push_back('z');
   x.push_back('z');
   bad_frames.push_back(x);
   x.clear();
