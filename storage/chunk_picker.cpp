@@ -20,19 +20,11 @@ chunk_picker::chunk_picker(uint32_t chunk_count)
 
 chunk_picker::chunk_picker(uint32_t chunk_count, uint64_t tie_seed, uint32_t extent_chunks)
   : chunk_picker(chunk_count) {
-  auto e = std::max<uint32_t>(extent_chunks, 1);
-  auto extents = static_cast<uint32_t>((uint64_t{chunk_count} + e - 1) / e);
-  std::vector<uint32_t> order(extents);
-  std::iota(order.begin(), order.end(), 0u);
+  extent_ = std::max<uint32_t>(extent_chunks, 1);
   std::mt19937_64 rng(tie_seed);
-  std::shuffle(order.begin(), order.end(), rng);
-  uint32_t place = 0;
-  for (auto x : order)
-    for (uint64_t i = uint64_t{x} * e; i < std::min<uint64_t>(uint64_t{x} * e + e, chunk_count);
-         ++i)
-      by_tie_[place++] = static_cast<uint32_t>(i);
+  std::shuffle(by_tie_.begin(), by_tie_.end(), rng);
   fresh_.clear();
-  for (place = 0; place < chunk_count; ++place) {
+  for (uint32_t place = 0; place < chunk_count; ++place) {
     tie_[by_tie_[place]] = place;
     fresh_.insert(fresh_.end(), fresh_key(by_tie_[place]));
   }
@@ -97,9 +89,15 @@ std::optional<uint32_t> chunk_picker::least_fresh_of(peer_key peer,
   return best;
 }
 
+bool chunk_picker::partial_source() const {
+  return std::any_of(lacking_.begin(), lacking_.end(),
+                     [](const auto& kv) { return kv.second > 0; });
+}
+
 std::optional<uint32_t> chunk_picker::pick_fresh(peer_key peer) {
   auto s = sources_.find(peer);
   const words* bits = s == sources_.end() ? nullptr : &s->second;
+  std::optional<uint32_t> best;
   int scanned = 0;
   for (auto key : fresh_) {
     if (bits && ++scanned > scan_limit)
@@ -107,15 +105,37 @@ std::optional<uint32_t> chunk_picker::pick_fresh(peer_key peer) {
     auto i = by_tie_[static_cast<uint32_t>(key)];
     if ((bits && !test(*bits, i)) || failed_by(i, peer))
       continue;
-    fresh_erase(i);
-    return i;
+    best = i;
+    break;
   }
-  if (!bits || scanned <= scan_limit)
+  if (!best && bits && scanned > scan_limit)
+    best = least_fresh_of(peer, *bits);
+  if (!best)
     return std::nullopt;
-  auto i = least_fresh_of(peer, *bits);
-  if (i)
-    fresh_erase(*i);
-  return i;
+  // Extent affinity, while every source has every chunk: the chunk after
+  // this peer's last pick, within its extent, when it is as rare as the best
+  // one; else the first such chunk of the best one's extent, so that sources
+  // starting in one extent take its chunks in order, in consecutive batches.
+  if (extent_ > 1 && !partial_source()) {
+    auto takes = [&](uint32_t i) {
+      return is_fresh(i) && (!bits || test(*bits, i)) && !failed_by(i, peer)
+             && avail_[i] <= avail_[*best];
+    };
+    auto last = last_pick_.find(peer);
+    auto next = last == last_pick_.end() ? 0 : last->second + 1;
+    if (last != last_pick_.end() && next < chunk_count() && next % extent_ != 0 && takes(next)) {
+      best = next;
+    } else {
+      for (auto i = *best - *best % extent_; i < *best; ++i)
+        if (takes(i)) {
+          best = i;
+          break;
+        }
+    }
+  }
+  fresh_erase(*best);
+  last_pick_[peer] = *best;
+  return best;
 }
 
 std::optional<uint32_t> chunk_picker::pick_endgame(peer_key peer) const {
@@ -163,6 +183,7 @@ void chunk_picker::remove_source(peer_key peer) {
     if (test(s->second, i))
       bump(i, -1);
   sources_.erase(s);
+  lacking_.erase(peer);
 }
 
 void chunk_picker::add_source(peer_key peer, const std::vector<bool>& bits) {
@@ -170,11 +191,14 @@ void chunk_picker::add_source(peer_key peer, const std::vector<bool>& bits) {
   auto& mine = sources_[peer];
   mine.assign(fresh_bits_.size(), 0);
   auto n = std::min<size_t>(bits.size(), chunk_count());
+  uint32_t set = 0;
   for (uint32_t i = 0; i < n; ++i)
     if (bits[i]) {
       put(mine, i, true);
       bump(i, +1);
+      ++set;
     }
+  lacking_[peer] = chunk_count() - set;
 }
 
 void chunk_picker::source_has(peer_key peer, uint32_t i) {
@@ -183,6 +207,7 @@ void chunk_picker::source_has(peer_key peer, uint32_t i) {
     return;
   put(s->second, i, true);
   bump(i, +1);
+  --lacking_[peer];
 }
 
 void chunk_picker::not_have(uint32_t i, peer_key peer) {
@@ -195,6 +220,7 @@ void chunk_picker::not_have(uint32_t i, peer_key peer) {
   if (test(bits, i)) {
     put(bits, i, false);
     bump(i, -1);
+    ++lacking_[peer];
   }
 }
 
@@ -244,6 +270,7 @@ std::vector<uint32_t> chunk_picker::peer_lost(peer_key peer) {
       drop_request(i, peer);
   }
   remove_source(peer);
+  last_pick_.erase(peer);
   return chunks;
 }
 

@@ -6,10 +6,17 @@
 // sources have (by their bitfields, see add_source), so downloaders of one
 // swarm fetch different chunks and trade them (BitTorrent's rarest-first;
 // libtorrent's piece_picker). Ties go by a tie order: the chunk index (lowest
-// first) by default, else a random order of extents (runs of consecutive
-// chunks), in index order within one, so that downloaders diverge while a
-// source is handed consecutive chunks it can send as one chunk run
-// (libtorrent's piece_extent_affinity). When no fresh chunk is left (endgame), pick() hands out
+// first) by default, a random permutation when a seed is given, so that
+// downloaders diverge. With extents (runs of consecutive chunks), a source is
+// handed the chunk after its last pick, within the same extent, when that is
+// fresh and no rarer chunk is left for it, else the first fresh chunk of the
+// extent its best pick lies in, so that it can send its chunks as one chunk
+// run (libtorrent's piece_extent_affinity) -- but only while every source has
+// every chunk: in a swarm (any partial source) two
+// downloaders that continue into the same chunks both fetch them from the
+// seeder. 8 downloaders of 48 MiB from one seeder at 100 Mbit each finished
+// in 1.27-1.34x the time of one download with affinity, 1.16-1.18x without
+// (tests/lan/swarm_test.cpp, 2026-12-02). When no fresh chunk is left (endgame), pick() hands out
 // a chunk already in flight on another source, so a slow source never holds
 // the file at 99%; the first copy to arrive wins.
 //
@@ -29,9 +36,9 @@ class chunk_picker {
 public:
   // Ties between equally rare chunks go lowest index first.
   explicit chunk_picker(uint32_t chunk_count);
-  // Ties go by extents of `extent_chunks` consecutive chunks (0 counts as 1)
-  // in a random order drawn from `tie_seed` (mt19937_64), in index order
-  // within each extent.
+  // Ties go by a random permutation drawn from `tie_seed` (mt19937_64); a
+  // source's next pick continues its last one within aligned extents of
+  // `extent_chunks` chunks (0 and 1: no affinity).
   chunk_picker(uint32_t chunk_count, uint64_t tie_seed, uint32_t extent_chunks = 1);
 
   uint32_t chunk_count() const { return static_cast<uint32_t>(have_.size()); }
@@ -123,6 +130,8 @@ private:
   void remove_source(peer_key peer);
   bool failed_by(uint32_t i, peer_key peer) const;
   std::optional<uint32_t> pick_fresh(peer_key peer);
+  // Whether a source with a bitfield lacks a chunk (a swarm: no affinity).
+  bool partial_source() const;
   std::optional<uint32_t> pick_endgame(peer_key peer) const;
   // Ends `peer`'s request for chunk i; true when it was in flight there.
   bool drop_request(uint32_t i, peer_key peer);
@@ -138,6 +147,9 @@ private:
   std::map<uint32_t, std::set<peer_key>> inflight_; // chunk -> peers fetching it
   std::map<peer_key, std::set<uint32_t>> by_peer_;  // peer -> chunks in flight
   std::set<std::pair<uint32_t, peer_key>> failed_;  // (chunk, peer) never again
+  uint32_t extent_ = 1;                             // chunks per affinity extent
+  std::map<peer_key, uint32_t> lacking_;            // source -> chunks its bitfield lacks
+  std::map<peer_key, uint32_t> last_pick_;          // peer -> its last fresh pick
 };
 
 } // namespace p2p

@@ -181,7 +181,12 @@ TEST_CASE("busy gives a chunk back without blame and unknown_file drops the seed
   fx.serve(movie());
   CHECK(fx.status(fx.key).state == dl_state::complete);
   CHECK(read_whole(fx.out_path()) == movie().data);
-  CHECK(count(fa.fetched, busy) == 2); // asked again, of the same seeder (no blame)
+  // No blame: A served the whole file and ends done, not dropped (its last
+  // error stays in the status, as for any seeder). (Whether the chunk is asked of A again depends on the picks: A's
+  // next pick continues its extent, and serve() above answers A's first,
+  // busy request anyway.)
+  CHECK(seeder_of(fx.status(fx.key), fx.a).state == seeder_state::done);
+  CHECK(seeder_of(fx.status(fx.key), fx.a).bytes == movie().data.size());
   for (auto i : b_had)
     CHECK(contains(fa.fetched, i)); // B's chunks came from A
   CHECK(fx.lan->opened(fx.b) == 1);
@@ -561,16 +566,25 @@ TEST_CASE("a seeder is asked for consecutive chunks and a chunk run from it is v
   two_seeders fx;
   auto& fa = fx.lan->latest(fx.a);
   auto& fb = fx.lan->latest(fx.b);
-  // 4 KiB chunks: the whole file is one pick extent, handed out in order.
-  REQUIRE(fa.fetched == (std::vector<uint32_t>{0, 1}));
-  REQUIRE(fb.fetched == (std::vector<uint32_t>{2, 3}));
+  // 4 KiB chunks: the whole file is one pick extent, and seeders without a
+  // bitfield have every chunk: a seeder's second pick follows its first
+  // (unless that was the last chunk, or taken by the other seeder).
+  REQUIRE(fa.fetched.size() == 2);
+  REQUIRE(fb.fetched.size() == 2);
+  auto follows = [&](const std::vector<uint32_t>& mine, const std::vector<uint32_t>& other) {
+    auto next = mine[0] + 1;
+    return mine[1] == next || next == movie().chunks() || contains(other, next);
+  };
+  CHECK(follows(fa.fetched, fb.fetched));
+  CHECK(follows(fb.fetched, fa.fetched));
   auto& m = movie();
-  // Both chunks in one run: both verified, written and credited to the seeder.
+  // Two chunks in one run (a run may carry chunks its seeder was not asked
+  // for: they are verified like any other): both verified, written and
+  // credited to the seeder.
   deliver_run(fx, fa, 0, 2, m.chunk(0) + m.chunk(1));
   auto d = fx.reported(fx.key);
   CHECK(d.bytes_done == 2 * 4096);
   CHECK(seeder_of(d, fx.a).bytes == 2 * 4096);
-  CHECK(fa.fetched.size() > 2); // refilled
 
   SECTION("a run whose length is not its chunks' is bad data for every chunk") {
     deliver_run(fx, fb, 2, 2, m.chunk(2) + m.chunk(3).substr(1));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "storage/chunk_picker.hpp"
 
@@ -511,38 +512,59 @@ TEST_CASE("a source whose only needed chunk failed there is wanted no more",
   CHECK(p.wants_from(2)); // a source without a bitfield has everything
 }
 
-TEST_CASE("a seeded picker hands out extents of consecutive chunks in a random order",
+TEST_CASE("a seeded picker with extents hands a full source consecutive chunks from a "
+          "random start",
           "[picker][run]") {
   constexpr uint32_t n = 100, extent = 16;
-  chunk_picker p(n, 7, extent);
-  std::vector<uint32_t> picks;
-  while (auto i = p.pick(0, false))
-    picks.push_back(*i);
-  REQUIRE(picks.size() == n);
-  // Each extent comes whole and in order (the last one short)...
-  std::vector<uint32_t> starts;
-  for (size_t k = 0; k < picks.size();) {
-    auto first = picks[k];
-    REQUIRE(first % extent == 0);
-    starts.push_back(first / extent);
-    auto len = std::min(extent, n - first);
-    for (uint32_t j = 0; j < len; ++j)
-      REQUIRE(picks[k + j] == first + j);
-    k += len;
+  auto picks_of = [&](uint64_t seed, uint32_t e, const std::vector<bool>* partial) {
+    chunk_picker p(n, seed, e);
+    p.add_source(0, std::vector<bool>(n, true));
+    if (partial)
+      p.add_source(1, *partial);
+    std::vector<uint32_t> picks;
+    while (auto i = p.pick(0, false))
+      picks.push_back(*i);
+    REQUIRE(picks.size() == n);
+    return picks;
+  };
+  auto picks = picks_of(7, extent, nullptr);
+  // Every pick continues the one before unless that ended an extent or the
+  // next chunk was taken already, and a new start is the first fresh chunk of
+  // its extent: one source takes the 7 extents of 100 chunks whole.
+  std::set<uint32_t> taken;
+  size_t starts = 0;
+  for (size_t k = 0; k < picks.size(); ++k) {
+    if (k > 0) {
+      auto next = picks[k - 1] + 1;
+      bool can_continue = next < n && next % extent != 0 && taken.count(next) == 0;
+      if (can_continue)
+        REQUIRE(picks[k] == next);
+    }
+    if (k == 0 || picks[k] != picks[k - 1] + 1) {
+      ++starts;
+      CHECK(picks[k] % extent == 0);
+    }
+    taken.insert(picks[k]);
   }
-  // ...and the extents in an order of the seed's, not the index order.
-  CHECK(starts.size() == 7);
-  CHECK_FALSE(std::is_sorted(starts.begin(), starts.end()));
-  chunk_picker q(n, 8, extent);
-  std::vector<uint32_t> other;
-  while (auto i = q.pick(0, false))
-    other.push_back(*i);
-  CHECK(other != picks);
-  // Rarer chunks still go first, whatever their extent.
-  chunk_picker r(n, 7, extent);
+  CHECK(starts == 7);
+  // The starts are random: another seed, another order; no extents, no runs.
+  CHECK(picks_of(8, extent, nullptr) != picks);
+  auto plain = picks_of(7, 1, nullptr);
+  size_t consecutive = 0;
+  for (size_t k = 1; k < plain.size(); ++k)
+    consecutive += plain[k] == plain[k - 1] + 1;
+  CHECK(consecutive < 10);
+  // A partial source (a swarm): no affinity, the seed's permutation as is.
   std::vector<bool> most(n, true);
   most[50] = false;
-  r.add_source(1, most);
-  r.add_source(2, std::vector<bool>(n, true));
-  CHECK(r.pick(2, false) == 50u);
+  CHECK(picks_of(7, extent, &most) == picks_of(7, 1, &most));
+  // ...until it has every chunk.
+  chunk_picker q(n, 7, extent);
+  q.add_source(0, std::vector<bool>(n, true));
+  q.add_source(1, most);
+  q.source_has(1, 50);
+  auto first = q.pick(0, false);
+  REQUIRE(first);
+  if ((*first + 1) % extent != 0 && *first + 1 < n)
+    CHECK(q.pick(0, false) == *first + 1);
 }
