@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -273,4 +275,75 @@ TEST_CASE("chunks not in the page cache are read by the disk reader, not on the 
   // went by sendfile too.
   CHECK(c.cli_json(0, {"status"})["uploads"].value("zero_copy_chunks", uint64_t{0})
         == (cachestat ? 130u : 0u));
+}
+
+namespace {
+
+// Whether `dir`'s filesystem takes O_DIRECT writes of 4 KiB (tmpfs does not).
+bool takes_direct_io(const std::string& dir) {
+  auto probe = dir + "/.direct-probe";
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+  bool ok = false;
+  if (fd >= 0) {
+    void* buf = nullptr;
+    if (::posix_memalign(&buf, 4096, 4096) == 0) {
+      std::memset(buf, 0, 4096);
+      ok = ::pwrite(fd, buf, 4096, 0) == 4096;
+      std::free(buf);
+    }
+    ::close(fd);
+  }
+  ::unlink(probe.c_str());
+  return ok;
+}
+
+} // namespace
+
+TEST_CASE("verified chunks are written past the page cache where the filesystem allows "
+          "O_DIRECT, and buffered where it does not",
+          "[system][transfer][direct]") {
+  const uint64_t size = 4 * 1024 * 1024 + 1234; // 17 chunks of 256 KiB, the last short
+  cluster c(2);
+  auto src = c.make_dir(c.root() + "/src");
+  write_file(src + "/d.bin", random_bytes(size, 71));
+  c.share_id(0, src + "/d.bin");
+  REQUIRE_FALSE(c.wait_for_file(1, "d.bin", 1).is_null());
+  auto fetch = [&](const std::string& out) {
+    auto dl = c.cli(1, {"download", "-f", "d.bin", "-o", out, "-w"}, 60s);
+    INFO("download into " << out << ": exit " << dl.exit_code << "\n" << dl.out << dl.err);
+    REQUIRE(dl.exit_code == 0);
+    // Before anything here reads the file into the cache.
+    int fd = ::open((out + "/d.bin").c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    auto first = p2p::page_cache_holds(fd, 0, 256 * 1024);
+    auto last = p2p::page_cache_holds(fd, 16 * 256 * 1024, 1234);
+    ::close(fd);
+    CHECK(file_sha256(out + "/d.bin") == file_sha256(src + "/d.bin"));
+    return std::make_pair(first, last);
+  };
+
+  auto disk = c.make_dir(c.root() + "/out");
+  auto [first, last] = fetch(disk);
+  if (!first) {
+    WARN("no cachestat(2) here: only the bytes are checked");
+  } else if (takes_direct_io(disk)) {
+    CHECK_FALSE(*first); // went to the disk by O_DIRECT, not through the cache
+    CHECK(*last);        // the short last chunk: buffered
+  } else {
+    WARN(disk << " refuses O_DIRECT: the chunks went through the page cache");
+    CHECK(*first);
+  }
+
+  // tmpfs: O_DIRECT since Linux 6.6, refused before (then the verifiers
+  // write buffered); byte-identical either way, its pages being the cache.
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    WARN("no /dev/shm here: the tmpfs case is not run");
+    return;
+  }
+  auto shm = c.make_dir("/dev/shm/p2p-direct-" + std::to_string(::getpid()));
+  INFO("tmpfs takes O_DIRECT: " << takes_direct_io(shm));
+  auto [shm_first, shm_last] = fetch(shm);
+  if (shm_first)
+    CHECK(*shm_first);
+  std::filesystem::remove_all(shm);
 }
