@@ -53,9 +53,10 @@ inline seeder_set make_seeder_set(const config& cfg) {
 }
 
 // The picker for `chunk_count` chunks of `chunk_size` bytes, ties broken by a
-// random order of its own so that the downloaders of one swarm diverge, over
-// extents of defaults::pick_extent_bytes so that a seeder's requests are
-// consecutive chunks it serves as one chunk run (storage/chunk_picker.hpp).
+// random order of its own so that the downloaders of one swarm diverge; while
+// no source is partial, a source's picks continue within extents of
+// defaults::pick_extent_bytes, so that it serves them as chunk runs
+// (storage/chunk_picker.hpp).
 inline chunk_picker make_picker(uint32_t chunk_count, uint32_t chunk_size) {
   auto extent = chunk_size == 0 ? 1 : defaults::pick_extent_bytes / chunk_size;
   return chunk_picker(chunk_count, random_seed(), static_cast<uint32_t>(extent));

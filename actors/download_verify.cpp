@@ -50,9 +50,10 @@ namespace {
 // against 505-537 MiB/s buffered, the downloader at 1.53-1.60 CPU-s per GiB
 // against 1.66-1.89 (bench.py --size-mib 1024 --runs 3 --no-cold --cap-mbit
 // 0 --files 10 --skip nginx,aria2c,libtorrent,openssl,tc, alternating, 2
-// rounds, 2026-12-02; docs/profiling.md, "O_DIRECT writes"). The cost: the bytes are not in the page cache after
-// the write, so serving them (partial seeder, then share) reads the disk
-// (the peer_server's disk reader, with read-ahead).
+// rounds, 2026-12-02; docs/profiling.md, "O_DIRECT writes"). The cost: the
+// bytes are not in the page cache after the write, so serving them (partial
+// seeder, then share) reads the disk (the peer_server's disk reader, with
+// read-ahead).
 struct owned_fd {
   int fd;
   int direct;
@@ -123,7 +124,7 @@ size_t write_direct(const owned_fd& out, uint64_t at, const char* data, size_t n
 // Answers hash_atom(first, count, at, wanted, buffer) with (first, count, ok,
 // error, buffer). The buffer holds chunks first .. first + count - 1 back to
 // back from byte `at` on (a chunk or chunk_run frame payload; count at most
-// 64). Bit k of `wanted` asks for chunk first + k; bit k of `ok` says it is
+// proto::max_run_chunks). Bit k of `wanted` asks for chunk first + k; bit k of `ok` says it is
 // the chunk the manifest names (SHA-256) and is written at its offset, one
 // pwrite per unbroken span of such chunks. No bit is set when the chunks'
 // lengths do not add up to the data's (a malformed frame: every wanted chunk
@@ -138,7 +139,7 @@ caf::behavior chunk_verifier(caf::event_based_actor*, std::shared_ptr<const mani
       uint64_t ok = 0;
       std::string err;
       auto chunks = man->chunk_count();
-      bool fits = count >= 1 && count <= 64 && first < chunks && count <= chunks - first
+      bool fits = count >= 1 && count <= proto::max_run_chunks && first < chunks && count <= chunks - first
                   && at <= buf.size();
       uint64_t total = 0;
       for (uint32_t k = 0; fits && k < count; ++k)

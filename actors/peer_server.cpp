@@ -81,8 +81,6 @@ constexpr uint32_t tls_read_max = 256 * 1024;
 // whole frame in it is handled before the queue is served, so the requests
 // a downloader sends together are queued together and go out as chunk runs.
 constexpr uint32_t plain_read_max = 64 * 1024;
-// The most bytes one chunk run carries (docs/protocol.md, "Chunk runs").
-constexpr uint64_t max_run_bytes = defaults::max_run_bytes;
 // Chunks per connection allowed in CAF's write buffers at once.
 constexpr size_t max_buffered_chunks = 2;
 // Frames a client sends are small; refuse anything larger early.
@@ -194,6 +192,12 @@ uint32_t chunk_count(const share_info& s) {
   if (s.chunk_size == 0)
     return 0;
   return static_cast<uint32_t>((s.size + s.chunk_size - 1) / s.chunk_size);
+}
+
+// Bytes of chunk `index` (< chunk_count(s)): the chunk size, less for the last.
+uint32_t chunk_length(const share_info& s, uint32_t index) {
+  return static_cast<uint32_t>(
+    std::min<uint64_t>(s.chunk_size, s.size - uint64_t{index} * s.chunk_size));
 }
 
 std::string id_to_hex(const proto::content_id& id) {
@@ -655,7 +659,8 @@ enum class served { done, wait };
 // The chunks queued right behind request `r` (`len` bytes) that continue it:
 // the same content id, the next indexes in order. They go out with `r` as one
 // chunk run of `count` chunks (counting r) and `bytes` bytes, at most
-// proto::max_run_chunks and max_run_bytes. Never under an upload rate limit,
+// proto::max_run_chunks and defaults::max_run_bytes (docs/protocol.md,
+// "Chunk runs"). Never under an upload rate limit,
 // whose bucket may go into debt by one chunk only.
 struct run_extent {
   uint32_t count = 1;
@@ -673,8 +678,8 @@ run_extent run_behind(const peer_server_state& st, const connection& c, const sh
     if (run.count >= proto::max_run_chunks || next >= chunks || q.index != next
         || q.id_hex != r.id_hex)
       break;
-    auto n = std::min<uint64_t>(s.chunk_size, s.size - uint64_t{next} * s.chunk_size);
-    if (run.bytes + n > max_run_bytes)
+    auto n = chunk_length(s, next);
+    if (run.bytes + n > defaults::max_run_bytes)
       break;
     ++run.count;
     run.bytes += n;
@@ -702,7 +707,7 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
     return served::done;
   }
   uint64_t offset = uint64_t{r.index} * s.chunk_size;
-  auto len = static_cast<uint32_t>(std::min<uint64_t>(s.chunk_size, s.size - offset));
+  auto len = chunk_length(s, r.index);
   auto fi = c.files.find(s.id_hex);
   // Plain connections take cached chunks by sendfile: a chunk not cached is
   // only brought into the page cache by the disk reader, once (a chunk

@@ -63,9 +63,10 @@ void send_frame(self_ptr self, const std::vector<char>& frame) {
   send_sealed(self, self->state.hdl, self->state.tls.get(), frame);
 }
 
-void request_chunk(self_ptr self, uint32_t index, bool cancel) {
+// Withdraws the request for chunk `index` (a cancel frame).
+void cancel_request(self_ptr self, uint32_t index) {
   std::vector<char> frame;
-  proto::encode(frame, proto::chunk_req_msg{self->state.id, index}, cancel);
+  proto::encode(frame, proto::chunk_req_msg{self->state.id, index}, true);
   send_frame(self, frame);
 }
 
@@ -230,7 +231,7 @@ range_fetcher(self_ptr self, config cfg, identity me, download_actor owner,
     [=](cancel_atom, uint32_t index) {
       auto& st = self->state;
       if (!st.done && st.pending.erase(index) > 0)
-        request_chunk(self, index, true);
+        cancel_request(self, index);
     },
     [=](tick_atom) {
       auto& st = self->state;
