@@ -404,6 +404,7 @@ class Bench:
         self.size = opt.size_mib * MiB
         self.res = {}
         self.notes = []
+        self.perf_roles = set()  # roles perf recorded (--perf)
         self.have = {
             "nginx": shutil.which("nginx") is not None,
             "aria2c": shutil.which("aria2c") is not None,
@@ -541,12 +542,14 @@ http {{
                 "seeder_cpu_s": seed, "seeder_bytes": served}
 
     def start_perf(self, pids):
-        """With --perf DIR: `perf record` of the downloader and of seeder 1
-        during the first warm p2p download (DIR/<role>.data, a summary by DSO
-        and symbol in DIR/<role>.txt). pids: {role: pid}."""
-        if not self.o.perf or getattr(self, "perf_done", False):
+        """With --perf DIR: `perf record` of each pid, once per role
+        (DIR/<role>.data, a summary by DSO and symbol in DIR/<role>.txt):
+        the downloader and seeder 1 during the first warm p2p download, the
+        downloader again in the idle window. pids: {role: pid}."""
+        pids = {r: p for r, p in pids.items() if r not in self.perf_roles}
+        if not self.o.perf or not pids:
             return None
-        self.perf_done = True
+        self.perf_roles.update(pids)
         os.makedirs(self.o.perf, exist_ok=True)
         recs = {}
         for role, pid in pids.items():
@@ -776,9 +779,11 @@ http {{
         """CPU of each idle daemon (and of the idle nginx) over idle_s."""
         pids = [self.p2p.pid(i) for i in range(len(self.lan.ns))]
         ng = [p.pid for p in getattr(self, "nginx", [])]
+        perf = self.start_perf({"idle-downloader": pids[0]})
         a = [cpu_seconds(p) for p in pids]
         b = [tree_cpu(p) for p in ng]
         time.sleep(self.o.idle_s)  # a fixed window: the measurement itself
+        self.stop_perf(perf)
         self.res["idle"] = {
             "seconds": self.o.idle_s,
             "daemon_pct": [100 * (cpu_seconds(p) - x) / self.o.idle_s for p, x in zip(pids, a)],
@@ -918,7 +923,8 @@ def options(argv):
     ap.add_argument("--skip", default="", type=lambda t: [x for x in t.split(",") if x],
                     help="baselines to leave out: nginx,aria2c,libtorrent,openssl,tc (comma list)")
     ap.add_argument("--perf", default=None, metavar="DIR",
-                    help="perf record the downloader and seeder 1 in the first warm p2p download into DIR")
+                    help="perf record the downloader and seeder 1 in the first warm p2p download, "
+                         "and the downloader in the idle window, into DIR")
     ap.add_argument("--encrypt", action="store_true",
                     help="also time the big download with --network-key --encrypt (TLS) "
                          "on every daemon, after the plain runs")
