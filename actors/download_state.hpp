@@ -96,6 +96,10 @@ struct download_state {
   bool recorded = false;
   std::vector<char> manifest_bytes; // as received, until save_record has saved it
   bool manifest_synced = false; // <stem>.manifest fsynced (before the first record with chunks)
+  caf::actor syncer; // the part syncer (download.cpp), spawned by the first periodic save
+  bool syncing = false; // a periodic save's sync is under way
+  // No periodic save before this (the actor clock): defaults::resume_sync_spacing.
+  std::chrono::steady_clock::time_point next_sync{};
   bool resumed = false; // started from a resume record (p.size came from it)
   bool ended = false;
   // Set when the download ends: a resume check still reading stops.
@@ -121,8 +125,9 @@ void fail(self_ptr self, const std::string& reason, dl_state final_state = dl_st
 void remove_record(self_ptr self);
 // Writes the resume record (once a second; with the manifest the first time);
 // one that vouches for chunks only after the part file and the manifest are
-// synced, and synced.
-void save_record(self_ptr self);
+// synced, and synced. `wait` false (the periodic save): the sync runs on the
+// part syncer, off this actor, and the record follows when it is done.
+void save_record(self_ptr self, bool wait = true);
 // The manifest is known and the picker set up: connect the seeders.
 void begin_transfer(self_ptr self);
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 
 #include "config/defaults.hpp"
@@ -121,12 +120,8 @@ TEST_CASE("a stopped download resumes with its verified chunks under the next ma
   // The resume check (the part file's unrecorded chunks hashed in a detached
   // actor: a real thread, outside the test clock) ends before the transfer
   // begins; here the two chunks are recorded, the other two never arrived.
-  auto checked = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (fx.status(resumed[0].key).state == dl_state::queued
-         && std::chrono::steady_clock::now() < checked) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    fx.d.run(); // the check's answer, when it has come
-  }
+  fx.d.run_until([&] { return fx.status(resumed[0].key).state != dl_state::queued; },
+                 std::chrono::seconds(10));
   REQUIRE(fx.status(resumed[0].key).state == dl_state::running);
   fx.d.advance(std::chrono::milliseconds(defaults::seeder_poll_interval_ms));
   REQUIRE(fx.lan->opened(a) == 2);

@@ -10,10 +10,12 @@
 // through fake_lan's plain actors (actors/actors.hpp peer_links) instead of
 // TCP.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -88,6 +90,21 @@ public:
   }
 
   time_point now() { return sched_->clock().now(); }
+
+  // Runs every actor until `pred` holds or `timeout` (real time) has passed,
+  // for answers from detached actors: real threads, outside the test clock.
+  // Returns pred().
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      run();
+      if (pred())
+        return true;
+      if (std::chrono::steady_clock::now() > until)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
 
   // Sends a request from a fresh hidden scoped actor and runs every actor;
   // returns the answer, or the error, or sec::request_timeout when nothing
