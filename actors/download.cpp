@@ -59,7 +59,7 @@ void end(self_ptr self) {
   st.part.close();
   stop_verifiers(self);
   if (st.syncer)
-    self->send_exit(st.syncer, caf::exit_reason::user_shutdown);
+    caf::anon_send(st.syncer, stop_atom::value); // after the sync under way, if any
   for (seeder_key k = 0; k < st.fetchers.size(); ++k)
     stop_fetcher(self, k);
   if (st.state == dl_state::complete)
@@ -127,12 +127,15 @@ void write_record(self_ptr self, std::vector<bool> have, bool durable) {
 // The part syncer: a detached actor (its own thread) that answers
 // flush_atom(fd, manifest path) with "" or the error, after fdatasync(fd)
 // (then closes fd, a dup of the part file's) and, when the path is not
-// empty, an fsync of that file. fdatasync of a part file being written took
+// empty, an fsync of that file. stop_atom ends it once the syncs before it
+// are done (each closes its descriptor); linked, it also ends with a
+// download that dies. fdatasync of a part file being written took
 // 280 ms on this VM's disk (perf trace of bench's 1 GiB download,
 // 2026-12-02); on the download actor it stopped every chunk of the download
 // for that long, once a second.
-caf::behavior part_syncer(caf::event_based_actor*, std::string part_path) {
+caf::behavior part_syncer(caf::event_based_actor* self, std::string part_path) {
   return {
+    [=](stop_atom) { self->quit(); },
     [=](flush_atom, int fd, const std::string& manifest) -> std::string {
       int err = sync_fd(fd, part_path, true);
       ::close(fd);
@@ -160,7 +163,7 @@ bool save_record_async(self_ptr self) {
   if (fd < 0)
     return false;
   if (!st.syncer)
-    st.syncer = self->spawn<caf::detached>(part_syncer, st.part.path());
+    st.syncer = self->spawn<caf::detached + caf::linked>(part_syncer, st.part.path());
   auto manifest = st.manifest_synced ? std::string{} : st.stem + ".manifest";
   auto have = st.picker->bitmap();
   auto started = self->clock().now();

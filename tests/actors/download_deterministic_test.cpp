@@ -356,6 +356,43 @@ TEST_CASE("the periodic save syncs the part file off the download actor, which g
   CHECK(fx.status(fx.key).state == dl_state::complete);
 }
 
+namespace {
+
+// Descriptors of this process open on `path` (/proc/self/fd).
+size_t fds_open_on(const std::string& path) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (!ec && target == path)
+      ++n;
+  }
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("a download that completes while its part file is synced lets the sync finish and "
+          "closes its descriptor",
+          "[download][deterministic][durability]") {
+  two_seeders fx;
+  sync_log log;
+  log.hold(fx.part_path());
+  auto& fa = fx.lan->latest(fx.a);
+  fx.deliver(fa, fa.fetched.at(0), movie().chunk(fa.fetched.at(0)));
+  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
+  REQUIRE(fx.d.run_until([&] { return !log.synced().empty(); }, 10s));
+  fx.serve(movie());
+  REQUIRE(fx.status(fx.key).state == dl_state::complete);
+  CHECK(read_whole(fx.out_path()) == movie().data);
+  // The part file, renamed, is still open in the syncer (its sync is held).
+  CHECK(fds_open_on(fx.out_path()) == 1);
+  log.release();
+  CHECK(fx.d.run_until([&] { return fds_open_on(fx.out_path()) == 0; }, 10s));
+  // The sync's answer came after the end: no record was written again.
+  CHECK(record_files(fx) == 0);
+}
+
 TEST_CASE("a seeder silent on the manifest query holds the start for manifest_hedge_ms only",
           "[download][deterministic]") {
   lan_fixture fx;

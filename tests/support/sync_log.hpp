@@ -47,9 +47,9 @@ public:
     shared().paths.clear();
     shared().threads.clear();
   }
-  // Syncs of `path` from now on wait (before syncing, after being logged)
+  // The next sync of `path` waits (before syncing, after being logged)
   // until release(), for 10 s at most: a sync on the test's own thread
-  // cannot hang the test.
+  // cannot hang the test. Later syncs of it do not wait.
   void hold(const std::string& path) {
     std::lock_guard<std::mutex> guard{shared().mtx};
     shared().held = path;
@@ -81,8 +81,10 @@ private:
     std::unique_lock<std::mutex> lock{s.mtx};
     s.paths.push_back(path);
     s.threads.push_back(std::this_thread::get_id());
-    if (!s.held.empty() && path == s.held)
+    if (!s.held.empty() && path == s.held) {
+      s.held.clear();
       s.cv.wait_for(lock, std::chrono::seconds(10), [&] { return s.released; });
+    }
   }
 };
 
