@@ -137,10 +137,10 @@ caf::behavior part_syncer(caf::event_based_actor* self, std::string part_path) {
   return {
     [=](stop_atom) { self->quit(); },
     [=](flush_atom, int fd, const std::string& manifest) -> std::string {
-      int err = sync_fd(fd, part_path, true);
+      auto err = part_file::sync_data(fd, part_path);
       ::close(fd);
-      if (err != 0)
-        return "cannot sync " + part_path + ": " + errno_text(err);
+      if (!err.empty())
+        return err;
       if (!manifest.empty())
         if (auto e = sync_file(manifest); !e.empty())
           spdlog::warn("download: {}", e);

@@ -99,10 +99,12 @@ std::string part_file::write_at(uint64_t offset, const char* data, size_t len) {
 }
 
 std::string part_file::sync() {
-  if (fd_ < 0)
-    return {};
-  if (int err = sync_fd(fd_, path_, true); err != 0)
-    return "cannot sync " + path_ + ": " + errno_text(err);
+  return fd_ < 0 ? std::string{} : sync_data(fd_, path_);
+}
+
+std::string part_file::sync_data(int fd, const std::string& path) {
+  if (int err = sync_fd(fd, path, true); err != 0)
+    return "cannot sync " + path + ": " + errno_text(err);
   return {};
 }
 

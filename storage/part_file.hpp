@@ -46,6 +46,9 @@ public:
   std::string write_at(uint64_t offset, const char* data, size_t len);
   // fdatasync: the chunks written so far reach the disk.
   std::string sync();
+  // The same for `fd`, any descriptor of the part file at `path` (a dup a
+  // syncer holds): "" or "cannot sync <path>: <reason>".
+  static std::string sync_data(int fd, const std::string& path);
   // fsync, close, rename to `final_path` (refusing to replace an existing
   // file unless `replace`), fsync of the directory. Closed afterwards either way.
   std::string commit(const std::string& final_path, bool replace);

@@ -2,11 +2,11 @@
 // its range_fetchers would send (ready, chunk, failed, lost): which seeder
 // gets which chunk, what a bad chunk, an error or a lost connection does,
 // and the end states. The clock moves only when the test says.
-#include <thread>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
 #include "config/defaults.hpp"
 #include "storage/seeder_set.hpp"
@@ -314,6 +314,20 @@ TEST_CASE("a resume record that vouches for chunks is synced after the part file
   CHECK(synced[2] == records);
 }
 
+namespace {
+
+// Delivers seeder a's first chunk and moves the clock to the first periodic
+// save, whose part-file sync `log` holds: returns once that sync has begun.
+void hold_first_periodic_sync(two_seeders& fx, sync_log& log) {
+  log.hold(fx.part_path());
+  auto& fa = fx.lan->latest(fx.a);
+  fx.deliver(fa, fa.fetched.at(0), movie().chunk(fa.fetched.at(0)));
+  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
+  REQUIRE(fx.d.run_until([&] { return !log.synced().empty(); }, 10s));
+}
+
+} // namespace
+
 TEST_CASE("the periodic save syncs the part file off the download actor, which goes on "
           "meanwhile",
           "[download][deterministic][durability]") {
@@ -322,11 +336,8 @@ TEST_CASE("the periodic save syncs the part file off the download actor, which g
   // once a second (perf trace of bench's 1 GiB download, 2026-12-02).
   two_seeders fx;
   sync_log log;
-  log.hold(fx.part_path());
+  hold_first_periodic_sync(fx, log);
   auto& fa = fx.lan->latest(fx.a);
-  fx.deliver(fa, fa.fetched.at(0), movie().chunk(fa.fetched.at(0)));
-  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
-  REQUIRE(fx.d.run_until([&] { return !log.synced().empty(); }, 10s));
   CHECK(log.synced()[0] == fx.part_path());
   CHECK(log.threads()[0] != std::this_thread::get_id());
   // While the sync is held, chunks are verified (the progress the next tick
@@ -377,11 +388,7 @@ TEST_CASE("a download that completes while its part file is synced lets the sync
           "[download][deterministic][durability]") {
   two_seeders fx;
   sync_log log;
-  log.hold(fx.part_path());
-  auto& fa = fx.lan->latest(fx.a);
-  fx.deliver(fa, fa.fetched.at(0), movie().chunk(fa.fetched.at(0)));
-  fx.d.advance(std::chrono::milliseconds(defaults::resume_save_interval_ms));
-  REQUIRE(fx.d.run_until([&] { return !log.synced().empty(); }, 10s));
+  hold_first_periodic_sync(fx, log);
   fx.serve(movie());
   REQUIRE(fx.status(fx.key).state == dl_state::complete);
   CHECK(read_whole(fx.out_path()) == movie().data);
