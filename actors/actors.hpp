@@ -29,6 +29,7 @@ using manifest_atom = caf::atom_constant<caf::atom("manifest")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using shares_atom = caf::atom_constant<caf::atom("shares")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
 using scan_atom = caf::atom_constant<caf::atom("scan")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using bye_atom = caf::atom_constant<caf::atom("bye")>;

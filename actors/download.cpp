@@ -256,6 +256,15 @@ uint32_t refill_batch(const download_state& st, uint32_t cap) {
   return std::max<uint32_t>(1, std::min(run, cap / 2));
 }
 
+// Seeder `key`'s requests not answered yet: the chunks the picker has in
+// flight there less those that arrived and wait for (or are in) a verifier.
+// A seeder lost meanwhile has none in the picker (clamped at 0).
+size_t on_the_wire(const download_state& st, seeder_key key) {
+  auto in_flight = st.picker->in_flight(key);
+  size_t checking = key < st.checking_of.size() ? st.checking_of[key] : 0;
+  return in_flight > checking ? in_flight - checking : 0;
+}
+
 void refill(self_ptr self, seeder_key key) {
   auto& st = self->state;
   if (st.ended || !st.picker || !st.fetchers[key] || !st.seeders->ready(key))
@@ -270,10 +279,14 @@ void refill(self_ptr self, seeder_key key) {
     bool endgame = st.picker->fresh_count() == 0;
     if (endgame && !endgame_due(self))
       break;
+    // The chunks waiting for a verifier hold memory, not request slots: past
+    // max_checking_bytes no seeder gets more until a verifier answers.
+    if (st.checking_bytes >= defaults::max_checking_bytes)
+      break;
     auto cap = st.seeders->depth(key); // paced by the seeder's rate
     if (endgame)
       cap = std::min(cap, defaults::endgame_in_flight);
-    auto in_flight = st.picker->in_flight(key);
+    auto in_flight = on_the_wire(st, key);
     if (in_flight >= cap)
       break;
     if (first && !endgame && cap - in_flight < refill_batch(st, cap))
@@ -450,8 +463,9 @@ void on_verified(self_ptr self, seeder_key key, uint32_t index, bool ok, const s
 // most proto::max_run_chunks): the ones still needed go to one verifier in
 // one job (the buffer moves along and comes back to the pool with the
 // answer); chunks had already or being checked from another copy are
-// skipped. The seeders are refilled once the whole run is accounted for, so
-// their next requests go out together and come back as a run again.
+// skipped. The seeder is refilled once the whole run is handed on (its
+// requests are answered), so its next requests go out together and come back
+// as a run again, while these are checked.
 void on_chunks(self_ptr self, seeder_key key, uint32_t first, uint32_t count, uint32_t at,
                std::vector<char>& buf) {
   auto& st = self->state;
@@ -475,26 +489,47 @@ void on_chunks(self_ptr self, seeder_key key, uint32_t first, uint32_t count, ui
   }
   if (wanted == 0)
     return refill(self, key);
+  uint32_t checking = 0;
   for (uint32_t k = 0; k < count; ++k)
-    if ((wanted >> k) & 1)
+    if ((wanted >> k) & 1) {
       st.verifying.emplace(first + k, key);
+      ++checking;
+    }
+  uint64_t held = buf.size();
+  if (st.checking_of.size() <= key)
+    st.checking_of.resize(key + 1, 0);
+  st.checking_of[key] += checking;
+  st.checking_bytes += held;
+  // Their requests are answered: the seeder may have the next ones now, while
+  // these are checked (max_checking_bytes bounds what waits).
+  auto checked = [=] {
+    auto& st = self->state;
+    st.checking_of[key] -= checking;
+    bool was_full = st.checking_bytes >= defaults::max_checking_bytes;
+    st.checking_bytes -= held;
+    return was_full;
+  };
   auto& v = st.verifiers[st.next_verifier++ % st.verifiers.size()];
   self->request(v, caf::infinite, hash_atom::value, first, count, at, wanted, std::move(buf))
     .then(
       [=](uint32_t f, uint32_t n, uint64_t ok, const std::string& err, std::vector<char>& b) {
         chunk_buffers().give(std::move(b)); // the fetchers read the next chunks into it
+        bool was_full = checked();
         std::vector<seeder_key> refills{key};
         for (uint32_t k = 0; k < n && !self->state.ended; ++k)
           if ((wanted >> k) & 1)
             on_verified(self, key, f + k, (ok >> k) & 1, err, refills);
         if (self->state.ended)
           return;
+        if (was_full)
+          return refill_all(self); // every seeder waited for this room
         std::sort(refills.begin(), refills.end());
         refills.erase(std::unique(refills.begin(), refills.end()), refills.end());
         for (auto r : refills)
           refill(self, r);
       },
       [=](const caf::error& e) {
+        checked();
         for (uint32_t k = 0; k < count; ++k)
           if ((wanted >> k) & 1)
             self->state.verifying.erase(first + k);
@@ -504,6 +539,7 @@ void on_chunks(self_ptr self, seeder_key key, uint32_t first, uint32_t count, ui
                        + std::to_string(first + count - 1) + ": "
                        + (msg.empty() ? code : msg));
       });
+  refill(self, key);
 }
 
 // A chunk frame from seeder `key` (its payload in `buf`): see on_chunks.

@@ -84,8 +84,15 @@ struct download_state {
   // chunks they are checking now (index -> the seeder it came from): a second
   // copy of one of those is not checked too.
   std::vector<caf::actor> verifiers;
+  caf::actor writer; // writes the chunks the verifiers found good (detached)
   size_t next_verifier = 0;
   std::map<uint32_t, seeder_key> verifying;
+  // Of those, how many came from each seeder (by key) and the bytes of the
+  // buffers they hold. The picker counts a chunk in flight until it is
+  // verified; the requests on the wire are its in_flight(key) minus
+  // checking_of[key] (refill in download.cpp).
+  std::vector<uint32_t> checking_of;
+  uint64_t checking_bytes = 0;
   dl_state state = dl_state::queued;
   std::string error;
   uint64_t bytes_done = 0;
@@ -132,11 +139,12 @@ void save_record(self_ptr self, bool wait = true);
 void begin_transfer(self_ptr self);
 
 // download_verify.cpp
-// Spawns the download's chunk verifiers (one per core, at most 4; once): they
-// write through their own descriptor of the part file, so discarding it while
-// one still writes is safe. Returns "" or "cannot write <part path>: …".
+// Spawns the download's chunk verifiers (one per core, at most 4; once) and
+// its chunk writer, which writes through its own descriptor of the part file,
+// so discarding it while the writer still writes is safe. Returns "" or
+// "cannot write <part path>: …".
 std::string spawn_verifiers(self_ptr self);
-// Stops them; chunks they still hold are dropped (the download is ending).
+// Stops them all; chunks they still hold are dropped (the download is ending).
 void stop_verifiers(self_ptr self);
 
 // download_status.cpp

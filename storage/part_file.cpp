@@ -137,4 +137,45 @@ void part_file::close() {
   }
 }
 
+write_behind::write_behind(int fd, std::string path, uint64_t limit, range_fn sync)
+    : fd_(fd), path_(std::move(path)), limit_(limit), sync_(std::move(sync)) {}
+
+int write_behind::call(int64_t off, int64_t n, unsigned flags) {
+  for (;;) {
+    int rc = sync_ ? sync_(fd_, off, n, flags) : ::sync_file_range(fd_, off, n, flags);
+    if (rc == 0)
+      return 0;
+    if (errno != EINTR)
+      return errno;
+  }
+}
+
+std::string write_behind::wrote(uint64_t at, uint64_t n) {
+  if (!enabled_ || n == 0)
+    return {};
+  auto fail = [&](int err) -> std::string {
+    if (err == EINVAL || err == ENOSYS || err == ESPIPE || err == EOPNOTSUPP) {
+      enabled_ = false; // not on this file system: the syncs still hold
+      started_.clear();
+      under_way_ = 0;
+      return {};
+    }
+    return "cannot write " + path_ + ": " + errno_text(err);
+  };
+  if (int err = call(static_cast<int64_t>(at), static_cast<int64_t>(n), SYNC_FILE_RANGE_WRITE))
+    return fail(err);
+  started_.emplace_back(at, n);
+  under_way_ += n;
+  while (under_way_ > limit_ && !started_.empty()) {
+    auto [off, len] = started_.front();
+    started_.pop_front();
+    under_way_ -= len;
+    if (int err = call(static_cast<int64_t>(off), static_cast<int64_t>(len),
+                       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                         | SYNC_FILE_RANGE_WAIT_AFTER))
+      return fail(err);
+  }
+  return {};
+}
+
 } // namespace p2p

@@ -75,6 +75,10 @@ public:
     return n;
   }
 
+  // Runs the next message of one actor (the oldest ready); false when none
+  // is left. For tests of the order in which things happen.
+  bool run_once() { return sched_->try_run_once(); }
+
   // Moves the clock forward by `d` in steps of `step`; after each step the
   // timers due fire and every actor runs (so a periodic tick fires once per
   // period, as in real time).
