@@ -46,13 +46,14 @@ struct owned_fd {
 // count - 1 back to back from byte `at` on, as checked by a verifier; bit k of
 // `ok` says chunk first + k matched its hash: those are written at their
 // offsets, one pwrite per unbroken span of them. `error` is non-empty when a
-// write failed ("cannot write <part path>: ..."). One per download, detached:
-// a write waits for the disk (O_DIRECT) and blocks its thread. Only one
-// writes, in the order the verifiers pass the chunks on: two writers gain
-// nothing, concurrent O_DIRECT writes into a file's unwritten (reserved)
-// blocks wait for each other on the inode's lock (ext4), and two threads
-// writing 1 GiB at once moved 521-651 MiB/s against 603-688 for one
-// (1 MiB pieces, a reserved file, this VM's disk, 2026-12-02).
+// write failed ("cannot write <part path>: ..."). Each span's writeback
+// starts at once and the oldest are waited for past write_behind_bytes
+// (write_behind, storage/part_file.hpp): that wait blocks, so the writer is
+// detached, one per download. Only one writes, in the order the verifiers
+// pass the chunks on: concurrent pwrites to one file wait for each other on
+// the inode's lock anyway, and the kernel spun there while the owner copied
+// (`rwsem_spin_on_owner`, 12-14 % of the downloader's CPU with 2 writing
+// verifiers, 2026-12-01).
 caf::behavior chunk_writer(caf::event_based_actor*, std::shared_ptr<const manifest> man,
                            std::shared_ptr<const owned_fd> out, std::string path) {
   auto behind = std::make_shared<write_behind>(out->fd, path, defaults::write_behind_bytes);

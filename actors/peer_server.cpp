@@ -739,7 +739,10 @@ served serve(broker_ptr self, connection_handle hdl, connection& c,
       if (run.count > 1 && page_cache_holds(fd, offset, run.bytes).value_or(false)
           && start_direct(self, hdl, c, fd, r.index, run.count, offset,
                           static_cast<uint32_t>(run.bytes))) {
-        c.queue.erase(c.queue.begin(), c.queue.begin() + (run.count - 1));
+        // A send that failed at once (the peer reset the connection) ended
+        // the connection and emptied its queue already.
+        if (!c.failed)
+          c.queue.erase(c.queue.begin(), c.queue.begin() + (run.count - 1));
         return served::done;
       }
       if (start_direct(self, hdl, c, fd, r.index, 1, offset, len))
