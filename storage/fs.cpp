@@ -213,27 +213,23 @@ constexpr long cachestat_syscall = 451;
 } // namespace
 
 std::optional<page_cache_pages> page_cache_stat(int fd, uint64_t offset, uint64_t len) {
+  if (len == 0)
+    return page_cache_pages{};
   static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   uint64_t first = offset / page;
   uint64_t end = (offset + len + page - 1) / page;
-  if (end == first)
-    return page_cache_pages{};
   cachestat_range_abi range{first * page, (end - first) * page};
   cachestat_abi cs{};
   if (::syscall(cachestat_syscall, fd, &range, &cs, 0) != 0)
     return std::nullopt;
-  return page_cache_pages{cs.nr_cache, cs.nr_dirty, cs.nr_writeback};
+  return page_cache_pages{end - first, cs.nr_cache, cs.nr_dirty, cs.nr_writeback};
 }
 
 std::optional<bool> page_cache_holds(int fd, uint64_t offset, uint64_t len) {
-  if (len == 0)
-    return true;
-  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  auto pages = (offset + len + page - 1) / page - offset / page;
   auto st = page_cache_stat(fd, offset, len);
   if (!st)
     return std::nullopt;
-  return st->cached >= pages;
+  return st->cached >= st->pages;
 }
 
 long read_full_at(int fd, char* buf, size_t len, uint64_t offset) {

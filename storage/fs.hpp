@@ -68,10 +68,11 @@ long read_full_at(int fd, char* buf, size_t len, uint64_t offset);
 // older kernel, EPERM in a sandbox): callers then assume "not known".
 std::optional<bool> page_cache_holds(int fd, uint64_t offset, uint64_t len);
 
-// The pages of bytes [offset, offset + len) of `fd` that cachestat(2) counts:
-// in the page cache, dirty (written, not yet sent to the disk), and under
-// writeback. nullopt as for page_cache_holds.
+// The pages of bytes [offset, offset + len) of `fd` (`pages` of them; none
+// for len 0) that cachestat(2) counts: in the page cache, dirty (written, not
+// yet sent to the disk), and under writeback. nullopt as for page_cache_holds.
 struct page_cache_pages {
+  uint64_t pages = 0;
   uint64_t cached = 0;
   uint64_t dirty = 0;
   uint64_t writeback = 0;

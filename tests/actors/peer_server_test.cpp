@@ -125,6 +125,14 @@ std::vector<char> chunk_req(const std::string& id_hex, uint32_t index,
   return out;
 }
 
+// Requests for chunks first .. first + count - 1, back to back (one write).
+std::vector<char> chunk_reqs(const std::string& id_hex, uint32_t first, uint32_t count) {
+  std::vector<char> out;
+  for (uint32_t k = first; k - first < count; ++k)
+    proto::encode(out, proto::chunk_req_msg{id_of(id_hex), k});
+  return out;
+}
+
 proto::error_msg expect_error(client& c) {
   return expect_msg<proto::error_msg>(c, proto::frame_type::error);
 }
@@ -778,16 +786,35 @@ TEST_CASE("peer_server sends queued requests for consecutive cached chunks as on
   CHECK(up->bytes_total == 18 * test_chunk + (fx.content.size() - 61 * test_chunk));
 }
 
+namespace {
+
+// After clients left: a new one is still served (chunk 5, chunks of
+// `chunk_size`), and within 5 s no connection has requests under way (the
+// ones gone are forgotten).
+void expect_serves_and_forgets(server_fixture& fx, uint32_t chunk_size) {
+  client d{fx.port};
+  d.send(chunk_req(fx.share.id_hex, 5));
+  expect_chunk(d, fx.content, chunk_size, 5);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
+    REQUIRE(up);
+    if (up->active == 0)
+      break;
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(20ms);
+  }
+}
+
+} // namespace
+
 TEST_CASE("peer_server under an upload rate limit sends one chunk per frame",
           "[peer_server][run]") {
   server_fixture fx{100 * 1000 * 1000}; // a limit far above what the test moves
   client c{fx.port};
   c.send(chunk_req(fx.share.id_hex, 30));
   expect_chunk(c, fx.content, test_chunk, 30);
-  std::vector<char> out;
-  for (uint32_t k = 0; k < 8; ++k)
-    proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), k});
-  c.send(out);
+  c.send(chunk_reqs(fx.share.id_hex, 0, 8));
   for (uint32_t k = 0; k < 8; ++k) {
     auto f = c.read_raw_frame();
     REQUIRE(f);
@@ -808,19 +835,7 @@ TEST_CASE("peer_server survives a client that leaves in the middle of a sendfile
     expect_chunk(c, fx.content, big, 0);
     expect_chunk(c, fx.content, big, 1);
   } // closed with ~30 MiB of answers unsent: the server's sends fail (EPIPE)
-  // The server still serves, and forgets the closed connection.
-  client d{fx.port};
-  d.send(chunk_req(fx.share.id_hex, 5));
-  expect_chunk(d, fx.content, big, 5);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  for (;;) {
-    auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
-    REQUIRE(up);
-    if (up->active == 0)
-      break;
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(20ms);
-  }
+  expect_serves_and_forgets(fx, big); // the closed connection
 }
 
 TEST_CASE("peer_server survives clients that reset the connection right after asking for a "
@@ -837,26 +852,11 @@ TEST_CASE("peer_server survives clients that reset the connection right after as
     client c{fx.port};
     c.send(chunk_req(fx.share.id_hex, 30));
     expect_chunk(c, fx.content, test_chunk, 30);
-    std::vector<char> out;
-    for (uint32_t k = 0; k < 10; ++k)
-      proto::encode(out, proto::chunk_req_msg{id_of(fx.share.id_hex), k});
-    c.send(out);
+    c.send(chunk_reqs(fx.share.id_hex, 0, 10));
     linger reset{1, 0};
     REQUIRE(::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)) == 0);
   } // closed with SO_LINGER 0: a reset
-  // The server still serves, and forgets the closed connections.
-  client d{fx.port};
-  d.send(chunk_req(fx.share.id_hex, 5));
-  expect_chunk(d, fx.content, test_chunk, 5);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  for (;;) {
-    auto up = ask<upload_stats>(*fx.self, fx.srv, uploads_atom::value);
-    REQUIRE(up);
-    if (up->active == 0) // connections with requests under way
-      break;
-    REQUIRE(std::chrono::steady_clock::now() < deadline);
-    std::this_thread::sleep_for(20ms);
-  }
+  expect_serves_and_forgets(fx, test_chunk); // the reset connections
 }
 
 TEST_CASE("a peer_server stopped right after its start closes its listening socket",

@@ -331,6 +331,7 @@ TEST_CASE("a download keeps at most about 16 MiB written and not on the disk, an
   INFO("download: exit " << r.exit_code << "\n" << r.out << r.err);
   REQUIRE(r.exit_code == 0);
   // Samples the part file's pages every 2 ms until it is renamed.
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   uint64_t most = 0; // dirty + under writeback, bytes
   size_t samples = 0;
   bool known = true;
@@ -345,7 +346,7 @@ TEST_CASE("a download keeps at most about 16 MiB written and not on the disk, an
         known = false;
         break;
       }
-      most = std::max<uint64_t>(most, (st->dirty + st->writeback) * 4096);
+      most = std::max<uint64_t>(most, (st->dirty + st->writeback) * page);
       ++samples;
     }
     std::this_thread::sleep_for(2ms);
